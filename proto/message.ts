@@ -1,0 +1,132 @@
+import { OFP_HEADER_LEN, OFP_MAX_MESSAGE_LEN, OFP_VERSION } from "./constants.ts";
+import { ProtoError } from "./errors.ts";
+import {
+  type BarrierReply,
+  type BarrierRequest,
+  barrierReplyCodec,
+  barrierRequestCodec,
+} from "./messages/barrier.ts";
+import type { CodecContext, MessageCodec, OfpHeader } from "./messages/codec.ts";
+import { type EchoReply, type EchoRequest, echoReplyCodec, echoRequestCodec } from "./messages/echo.ts";
+import {
+  type FeaturesReply,
+  type FeaturesRequest,
+  featuresReplyCodec,
+  featuresRequestCodec,
+} from "./messages/features.ts";
+import { type Hello, helloCodec } from "./messages/hello.ts";
+import {
+  type MultipartReply,
+  type MultipartRequest,
+  multipartReplyCodec,
+  multipartRequestCodec,
+} from "./multipart/multipart.ts";
+import { Reader } from "./wire/reader.ts";
+import { Writer } from "./wire/writer.ts";
+
+/** Every OpenFlow 1.3 message we encode and decode, discriminated by `type`. */
+export type OfpMessage =
+  | Hello
+  | EchoRequest
+  | EchoReply
+  | FeaturesRequest
+  | FeaturesReply
+  | MultipartRequest
+  | MultipartReply
+  | BarrierRequest
+  | BarrierReply;
+
+export type OfpMessageType = OfpMessage["type"];
+
+type CodecTable = { [M in OfpMessage as M["type"]]: MessageCodec<M> };
+
+const codecs: CodecTable = {
+  HELLO: helloCodec,
+  ECHO_REQUEST: echoRequestCodec,
+  ECHO_REPLY: echoReplyCodec,
+  FEATURES_REQUEST: featuresRequestCodec,
+  FEATURES_REPLY: featuresReplyCodec,
+  MULTIPART_REQUEST: multipartRequestCodec,
+  MULTIPART_REPLY: multipartReplyCodec,
+  BARRIER_REQUEST: barrierRequestCodec,
+  BARRIER_REPLY: barrierReplyCodec,
+};
+
+type Decode = NonNullable<MessageCodec<OfpMessage>["decode"]>;
+const decoders = new Map<number, Decode>();
+for (const codec of Object.values(codecs) as MessageCodec<OfpMessage>[]) {
+  if (codec.decode) decoders.set(codec.code, codec.decode);
+}
+
+const ctx: CodecContext = {
+  encodeMessage: (m) => encodeMessage(m),
+  decodeMessage: (bytes, base) => decodeAt(bytes, base),
+};
+
+/** Encodes one message, header included. Throws ProtoError for a value that does not fit its field. */
+export function encodeMessage(m: OfpMessage): Uint8Array {
+  const codec = codecs[m.type] as MessageCodec<OfpMessage> | undefined;
+  if (!codec) throw new ProtoError("BAD_TYPE", `unknown message type '${String(m.type)}'`);
+  const w = new Writer();
+  const version = m.type === "HELLO" && m.version !== undefined ? m.version : OFP_VERSION;
+  w.u8(version, "version").u8(codec.code).u16(0).u32(m.xid, "xid");
+  codec.encode(w, m, ctx);
+  const bytes = w.finish();
+  if (bytes.length > OFP_MAX_MESSAGE_LEN) {
+    throw new ProtoError("TOO_LONG", `${m.type} would be ${bytes.length} bytes, over 65535`);
+  }
+  w.patchU16(2, bytes.length);
+  return bytes;
+}
+
+/** Reads the 8-byte header at the start of `bytes`. */
+export function decodeHeader(bytes: Uint8Array, base = 0): OfpHeader {
+  if (bytes.length < OFP_HEADER_LEN) {
+    throw new ProtoError("TRUNCATED", `OpenFlow header needs 8 bytes, got ${bytes.length}`, base);
+  }
+  const r = new Reader(bytes);
+  return { version: r.u8(), type: r.u8(), length: r.u16(), xid: r.u32() };
+}
+
+function decodeAt(bytes: Uint8Array, base: number): OfpMessage {
+  const h = decodeHeader(bytes, base);
+  if (h.length !== bytes.length) {
+    throw new ProtoError(
+      "BAD_LENGTH",
+      `header length ${h.length} but message has ${bytes.length} bytes`,
+      base + 2,
+    );
+  }
+  // A HELLO or an ERROR may come in another version: we must read them to negotiate or report.
+  if (h.version !== OFP_VERSION && h.type !== 0 && h.type !== 1) {
+    throw new ProtoError(
+      "BAD_VERSION",
+      `version 0x${h.version.toString(16)} is not OpenFlow 1.3 (0x04)`,
+      base,
+    );
+  }
+  const decode = decoders.get(h.type);
+  if (!decode) throw new ProtoError("BAD_TYPE", `unknown message type ${h.type}`, base + 1);
+  const r = new Reader(bytes, OFP_HEADER_LEN);
+  const m = decode(r, h, ctx);
+  if (!r.atEnd)
+    throw new ProtoError("BAD_LENGTH", `${r.remaining} unexpected trailing bytes`, base + r.offset);
+  return m;
+}
+
+/**
+ * Decodes exactly one whole message (as the framer yields them). Any malformed input gives a
+ * ProtoError naming what is wrong and where; nothing else is ever thrown.
+ */
+export function decodeMessage(bytes: Uint8Array): OfpMessage {
+  try {
+    return decodeAt(bytes, 0);
+  } catch (err) {
+    if (err instanceof ProtoError) throw err;
+    // A decoder bug must not escape as a RangeError into a switch session.
+    throw new ProtoError(
+      "BAD_VALUE",
+      `undecodable message: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
