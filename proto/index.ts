@@ -9,3 +9,4 @@ export {
   type OfpMessage,
   type OfpMessageType,
 } from "./message.ts";
+export { messageFromJson, toJson, type Json } from "./json.ts";

@@ -70,7 +70,16 @@ export function encodeMessage(m: OfpMessage): Uint8Array {
   const w = new Writer();
   const version = m.type === "HELLO" && m.version !== undefined ? m.version : OFP_VERSION;
   w.u8(version, "version").u8(codec.code).u16(0).u32(m.xid, "xid");
-  codec.encode(w, m, ctx);
+  try {
+    codec.encode(w, m, ctx);
+  } catch (err) {
+    if (err instanceof ProtoError) throw err;
+    // A message object of the wrong shape (from JSON, say): name the message, not our internals.
+    throw new ProtoError(
+      "BAD_VALUE",
+      `${m.type}: malformed message object (${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
   const bytes = w.finish();
   if (bytes.length > OFP_MAX_MESSAGE_LEN) {
     throw new ProtoError("TOO_LONG", `${m.type} would be ${bytes.length} bytes, over 65535`);
