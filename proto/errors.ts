@@ -13,9 +13,17 @@ export class ProtoError extends Error {
   override readonly name = "ProtoError";
   readonly code: ProtoErrorCode;
   readonly offset: number;
-  constructor(code: ProtoErrorCode, message: string, offset = 0) {
-    super(`${message} (at byte ${offset})`);
+  /** The message without its offset, so an error inside a nested message can be re-based. */
+  readonly detail: string;
+  constructor(code: ProtoErrorCode, detail: string, offset = 0) {
+    super(`${detail} (at byte ${offset})`);
     this.code = code;
     this.offset = offset;
+    this.detail = detail;
+  }
+
+  /** The same error, with its offset counted from `by` bytes earlier (an enclosing message). */
+  shifted(by: number): ProtoError {
+    return by === 0 ? this : new ProtoError(this.code, this.detail, this.offset + by);
   }
 }

@@ -1,20 +1,53 @@
 import { OFP_HEADER_LEN, OFP_MAX_MESSAGE_LEN, OFP_VERSION } from "./constants.ts";
 import { ProtoError } from "./errors.ts";
 import {
+  type GetAsyncReply,
+  type GetAsyncRequest,
+  getAsyncReplyCodec,
+  getAsyncRequestCodec,
+  type SetAsync,
+  setAsyncCodec,
+} from "./messages/async-config.ts";
+import {
   type BarrierReply,
   type BarrierRequest,
   barrierReplyCodec,
   barrierRequestCodec,
 } from "./messages/barrier.ts";
+import {
+  type BundleAddMessage,
+  type BundleControl,
+  bundleAddMessageCodec,
+  bundleControlCodec,
+} from "./messages/bundle.ts";
 import type { CodecContext, MessageCodec, OfpHeader } from "./messages/codec.ts";
 import { type EchoReply, type EchoRequest, echoReplyCodec, echoRequestCodec } from "./messages/echo.ts";
+import { type ErrorMsg, errorCodec } from "./messages/error.ts";
+import { type ExperimenterMsg, experimenterCodec } from "./messages/experimenter.ts";
 import {
   type FeaturesReply,
   type FeaturesRequest,
   featuresReplyCodec,
   featuresRequestCodec,
 } from "./messages/features.ts";
+import { type FlowMod, flowModCodec } from "./messages/flow-mod.ts";
+import { type FlowRemoved, flowRemovedCodec } from "./messages/flow-removed.ts";
+import { type GroupMod, groupModCodec } from "./messages/group-mod.ts";
 import { type Hello, helloCodec } from "./messages/hello.ts";
+import { type PacketIn, packetInCodec } from "./messages/packet-in.ts";
+import { type PacketOut, packetOutCodec } from "./messages/packet-out.ts";
+import { type PortMod, portModCodec } from "./messages/port-mod.ts";
+import { type PortStatus, portStatusCodec } from "./messages/port-status.ts";
+import { type RoleReply, type RoleRequest, roleReplyCodec, roleRequestCodec } from "./messages/role.ts";
+import {
+  type GetConfigReply,
+  type GetConfigRequest,
+  getConfigReplyCodec,
+  getConfigRequestCodec,
+  type SetConfig,
+  setConfigCodec,
+} from "./messages/switch-config.ts";
+import { type TableMod, tableModCodec } from "./messages/table-mod.ts";
 import {
   type MultipartReply,
   type MultipartRequest,
@@ -34,7 +67,27 @@ export type OfpMessage =
   | MultipartRequest
   | MultipartReply
   | BarrierRequest
-  | BarrierReply;
+  | BarrierReply
+  | FlowMod
+  | PacketIn
+  | PacketOut
+  | FlowRemoved
+  | GroupMod
+  | ErrorMsg
+  | ExperimenterMsg
+  | BundleControl
+  | BundleAddMessage
+  | GetConfigRequest
+  | GetConfigReply
+  | SetConfig
+  | PortStatus
+  | PortMod
+  | TableMod
+  | RoleRequest
+  | RoleReply
+  | GetAsyncRequest
+  | GetAsyncReply
+  | SetAsync;
 
 export type OfpMessageType = OfpMessage["type"];
 
@@ -50,6 +103,26 @@ const codecs: CodecTable = {
   MULTIPART_REPLY: multipartReplyCodec,
   BARRIER_REQUEST: barrierRequestCodec,
   BARRIER_REPLY: barrierReplyCodec,
+  FLOW_MOD: flowModCodec,
+  PACKET_IN: packetInCodec,
+  PACKET_OUT: packetOutCodec,
+  FLOW_REMOVED: flowRemovedCodec,
+  GROUP_MOD: groupModCodec,
+  ERROR: errorCodec,
+  EXPERIMENTER: experimenterCodec,
+  BUNDLE_CONTROL: bundleControlCodec,
+  BUNDLE_ADD_MESSAGE: bundleAddMessageCodec,
+  GET_CONFIG_REQUEST: getConfigRequestCodec,
+  GET_CONFIG_REPLY: getConfigReplyCodec,
+  SET_CONFIG: setConfigCodec,
+  PORT_STATUS: portStatusCodec,
+  PORT_MOD: portModCodec,
+  TABLE_MOD: tableModCodec,
+  ROLE_REQUEST: roleRequestCodec,
+  ROLE_REPLY: roleReplyCodec,
+  GET_ASYNC_REQUEST: getAsyncRequestCodec,
+  GET_ASYNC_REPLY: getAsyncReplyCodec,
+  SET_ASYNC: setAsyncCodec,
 };
 
 type Decode = NonNullable<MessageCodec<OfpMessage>["decode"]>;
@@ -60,7 +133,13 @@ for (const codec of Object.values(codecs) as MessageCodec<OfpMessage>[]) {
 
 const ctx: CodecContext = {
   encodeMessage: (m) => encodeMessage(m),
-  decodeMessage: (bytes, base) => decodeAt(bytes, base),
+  decodeMessage: (bytes, base) => {
+    try {
+      return decodeAt(bytes);
+    } catch (err) {
+      throw err instanceof ProtoError ? err.shifted(base) : err;
+    }
+  },
 };
 
 /** Encodes one message, header included. Throws ProtoError for a value that does not fit its field. */
@@ -68,7 +147,8 @@ export function encodeMessage(m: OfpMessage): Uint8Array {
   const codec = codecs[m.type] as MessageCodec<OfpMessage> | undefined;
   if (!codec) throw new ProtoError("BAD_TYPE", `unknown message type '${String(m.type)}'`);
   const w = new Writer();
-  const version = m.type === "HELLO" && m.version !== undefined ? m.version : OFP_VERSION;
+  const version =
+    (m.type === "HELLO" || m.type === "ERROR") && m.version !== undefined ? m.version : OFP_VERSION;
   w.u8(version, "version").u8(codec.code).u16(0).u32(m.xid, "xid");
   try {
     codec.encode(w, m, ctx);
@@ -89,37 +169,29 @@ export function encodeMessage(m: OfpMessage): Uint8Array {
 }
 
 /** Reads the 8-byte header at the start of `bytes`. */
-export function decodeHeader(bytes: Uint8Array, base = 0): OfpHeader {
+export function decodeHeader(bytes: Uint8Array): OfpHeader {
   if (bytes.length < OFP_HEADER_LEN) {
-    throw new ProtoError("TRUNCATED", `OpenFlow header needs 8 bytes, got ${bytes.length}`, base);
+    throw new ProtoError("TRUNCATED", `OpenFlow header needs 8 bytes, got ${bytes.length}`);
   }
   const r = new Reader(bytes);
   return { version: r.u8(), type: r.u8(), length: r.u16(), xid: r.u32() };
 }
 
-function decodeAt(bytes: Uint8Array, base: number): OfpMessage {
-  const h = decodeHeader(bytes, base);
+/** Offsets in errors are from the start of `bytes`; an enclosing decoder shifts them. */
+function decodeAt(bytes: Uint8Array): OfpMessage {
+  const h = decodeHeader(bytes);
   if (h.length !== bytes.length) {
-    throw new ProtoError(
-      "BAD_LENGTH",
-      `header length ${h.length} but message has ${bytes.length} bytes`,
-      base + 2,
-    );
+    throw new ProtoError("BAD_LENGTH", `header length ${h.length} but message has ${bytes.length} bytes`, 2);
   }
   // A HELLO or an ERROR may come in another version: we must read them to negotiate or report.
   if (h.version !== OFP_VERSION && h.type !== 0 && h.type !== 1) {
-    throw new ProtoError(
-      "BAD_VERSION",
-      `version 0x${h.version.toString(16)} is not OpenFlow 1.3 (0x04)`,
-      base,
-    );
+    throw new ProtoError("BAD_VERSION", `version 0x${h.version.toString(16)} is not OpenFlow 1.3 (0x04)`, 0);
   }
   const decode = decoders.get(h.type);
-  if (!decode) throw new ProtoError("BAD_TYPE", `unknown message type ${h.type}`, base + 1);
+  if (!decode) throw new ProtoError("BAD_TYPE", `unknown message type ${h.type}`, 1);
   const r = new Reader(bytes, OFP_HEADER_LEN);
   const m = decode(r, h, ctx);
-  if (!r.atEnd)
-    throw new ProtoError("BAD_LENGTH", `${r.remaining} unexpected trailing bytes`, base + r.offset);
+  if (!r.atEnd) throw new ProtoError("BAD_LENGTH", `${r.remaining} unexpected trailing bytes`, r.offset);
   return m;
 }
 
@@ -129,7 +201,7 @@ function decodeAt(bytes: Uint8Array, base: number): OfpMessage {
  */
 export function decodeMessage(bytes: Uint8Array): OfpMessage {
   try {
-    return decodeAt(bytes, 0);
+    return decodeAt(bytes);
   } catch (err) {
     if (err instanceof ProtoError) throw err;
     // A decoder bug must not escape as a RangeError into a switch session.

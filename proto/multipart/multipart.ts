@@ -2,12 +2,72 @@ import { ProtoError } from "../errors.ts";
 import type { MessageCodec } from "../messages/codec.ts";
 import type { Reader } from "../wire/reader.ts";
 import type { Writer } from "../wire/writer.ts";
+import {
+  type AggregateStatsReplyBody,
+  type AggregateStatsRequestBody,
+  aggregateStatsReplyCodec,
+  aggregateStatsRequestCodec,
+} from "./aggregate.ts";
 import type { MultipartBodyCodec, RawMultipartBody } from "./body.ts";
 import { type DescReplyBody, type DescRequestBody, descReplyCodec, descRequestCodec } from "./desc.ts";
+import {
+  type FlowStatsReplyBody,
+  type FlowStatsRequestBody,
+  flowStatsReplyCodec,
+  flowStatsRequestCodec,
+} from "./flow.ts";
+import {
+  type GroupStatsReplyBody,
+  type GroupStatsRequestBody,
+  groupStatsReplyCodec,
+  groupStatsRequestCodec,
+} from "./group.ts";
+import {
+  type GroupDescReplyBody,
+  type GroupDescRequestBody,
+  groupDescReplyCodec,
+  groupDescRequestCodec,
+} from "./group-desc.ts";
+import {
+  type PortDescReplyBody,
+  type PortDescRequestBody,
+  portDescReplyCodec,
+  portDescRequestCodec,
+} from "./port-desc.ts";
+import {
+  type PortStatsReplyBody,
+  type PortStatsRequestBody,
+  portStatsReplyCodec,
+  portStatsRequestCodec,
+} from "./port-stats.ts";
+import {
+  type TableStatsReplyBody,
+  type TableStatsRequestBody,
+  tableStatsReplyCodec,
+  tableStatsRequestCodec,
+} from "./table.ts";
 
 /** Request bodies by kind; an unmodelled multipart type is RAW. */
-export type MultipartRequestBody = DescRequestBody | RawMultipartBody;
-export type MultipartReplyBody = DescReplyBody | RawMultipartBody;
+export type MultipartRequestBody =
+  | DescRequestBody
+  | FlowStatsRequestBody
+  | AggregateStatsRequestBody
+  | GroupStatsRequestBody
+  | GroupDescRequestBody
+  | TableStatsRequestBody
+  | PortStatsRequestBody
+  | PortDescRequestBody
+  | RawMultipartBody;
+export type MultipartReplyBody =
+  | DescReplyBody
+  | FlowStatsReplyBody
+  | AggregateStatsReplyBody
+  | GroupStatsReplyBody
+  | GroupDescReplyBody
+  | TableStatsReplyBody
+  | PortStatsReplyBody
+  | PortDescReplyBody
+  | RawMultipartBody;
 
 export interface MultipartRequest {
   type: "MULTIPART_REQUEST";
@@ -30,9 +90,23 @@ type BodyTable<B extends { kind: string }> = {
 
 const requestBodies: BodyTable<MultipartRequestBody> = {
   DESC: descRequestCodec,
+  FLOW: flowStatsRequestCodec,
+  AGGREGATE: aggregateStatsRequestCodec,
+  GROUP: groupStatsRequestCodec,
+  GROUP_DESC: groupDescRequestCodec,
+  TABLE: tableStatsRequestCodec,
+  PORT_STATS: portStatsRequestCodec,
+  PORT_DESC: portDescRequestCodec,
 };
 const replyBodies: BodyTable<MultipartReplyBody> = {
   DESC: descReplyCodec,
+  FLOW: flowStatsReplyCodec,
+  AGGREGATE: aggregateStatsReplyCodec,
+  GROUP: groupStatsReplyCodec,
+  GROUP_DESC: groupDescReplyCodec,
+  TABLE: tableStatsReplyCodec,
+  PORT_STATS: portStatsReplyCodec,
+  PORT_DESC: portDescReplyCodec,
 };
 
 function isRaw(body: { kind: string }): body is RawMultipartBody {

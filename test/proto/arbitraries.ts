@@ -1,15 +1,10 @@
 import fc from "fast-check";
 import type { OfpMessage } from "../../proto/index.ts";
+import { ascii, bytes, u8, u16, u32, u64, xid } from "./arb-primitives.ts";
+import { controlMessageArbs } from "./control-arbitraries.ts";
+import { flowMessageArbs } from "./flow-arbitraries.ts";
 
 /** fast-check generators of valid messages of every type, for round-trip and fuzz properties. */
-export const u8 = fc.integer({ min: 0, max: 0xff });
-export const u16 = fc.integer({ min: 0, max: 0xffff });
-export const u32 = fc.integer({ min: 0, max: 0xffffffff });
-export const u64 = fc.bigInt({ min: 0n, max: 0xffffffffffffffffn });
-export const xid = u32;
-export const bytes = (maxLength = 64) => fc.uint8Array({ maxLength });
-export const ascii = (maxLength: number) =>
-  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength });
 
 const hello: fc.Arbitrary<OfpMessage> = fc.record({
   type: fc.constant("HELLO" as const),
@@ -71,4 +66,8 @@ const simple: fc.Arbitrary<OfpMessage>[] = [
   }),
 ];
 
-export const arbMessage: fc.Arbitrary<OfpMessage> = fc.oneof(...simple);
+export const arbMessage: fc.Arbitrary<OfpMessage> = fc.oneof(
+  ...simple,
+  ...controlMessageArbs,
+  ...flowMessageArbs,
+);
