@@ -17,6 +17,7 @@ export interface PrivateOvs {
   /** Where the bridge waits for its controller. */
   readonly controllerSocket: string;
   ofctl(...args: string[]): string;
+  vsctl(...args: string[]): string;
   stop(): void;
 }
 
@@ -123,6 +124,7 @@ export function startPrivateOvs(bridge = "br0"): PrivateOvs {
       bridge,
       controllerSocket,
       ofctl: (...args) => run("ovs-ofctl", ["-O", "OpenFlow13", ...args], env),
+      vsctl: (...args) => run("ovs-vsctl", [`--db=${db}`, "--timeout=20", ...args], env),
       stop,
     };
   } catch (err) {
@@ -134,6 +136,8 @@ export function startPrivateOvs(bridge = "br0"): PrivateOvs {
 /** A minimal controller connection: sends messages, keeps every decoded message it receives. */
 export class TestController {
   readonly received: OfpMessage[] = [];
+  /** The bytes of each received message, index for index with `received`. */
+  readonly frames: Uint8Array[] = [];
   private readonly socket: Socket;
   private readonly framer = new MessageFramer();
   private waiters: (() => void)[] = [];
@@ -148,6 +152,7 @@ export class TestController {
           // Keep the switch's inactivity probe happy however long a test takes.
           if (m.type === "ECHO_REQUEST") this.send({ type: "ECHO_REPLY", xid: m.xid, data: m.data });
           this.received.push(m);
+          this.frames.push(bytes.slice());
         }
       } catch (err) {
         this.failure = err instanceof Error ? err : new Error(String(err));
