@@ -102,4 +102,11 @@ export class Writer {
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
+  /** A copy of the bytes written so far; the writer may then be reset and reused. */
+  copy(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+  reset(): void {
+    this.pos = 0;
+  }
 }
