@@ -1,47 +1,13 @@
 import {
   decodeMessage,
   encodeMessage,
-  type FlowMod,
   type FlowStats,
   OFP_NO_BUFFER,
-  OFPG,
-  OFPP,
   type OfpMessage,
   type PacketIn,
 } from "../proto/index.ts";
+import { egressFlowMod } from "../test/proto/helpers.ts";
 import { type Bench, type Figure, opsPerSecond } from "./figures.ts";
-
-/** The FLOW_MOD a rebind sends: IPv4 to a peer's vint0 -> set tun_dst and tun_id, output enc0. */
-const rebindFlowMod: FlowMod = {
-  type: "FLOW_MOD",
-  xid: 0x10,
-  cookie: 0x1c0000000000002an,
-  cookieMask: 0n,
-  tableId: 0,
-  command: "ADD",
-  idleTimeout: 0,
-  hardTimeout: 0,
-  priority: 100,
-  bufferId: OFP_NO_BUFFER,
-  outPort: OFPP.ANY,
-  outGroup: OFPG.ANY,
-  flags: 0,
-  match: [
-    { field: "IN_PORT", value: 2 },
-    { field: "ETH_TYPE", value: 0x0800 },
-    { field: "IPV4_DST", value: "198.18.0.2" },
-  ],
-  instructions: [
-    {
-      kind: "APPLY_ACTIONS",
-      actions: [
-        { kind: "SET_FIELD", oxm: { field: "TUN_IPV4_DST", value: "203.0.113.20" } },
-        { kind: "SET_FIELD", oxm: { field: "TUNNEL_ID", value: 42n } },
-        { kind: "OUTPUT", port: 1, maxLen: 0 },
-      ],
-    },
-  ],
-};
 
 /** A probe packet caught by the controller: a 64-byte UDP frame with its tunnel metadata. */
 const packetIn: PacketIn = {
@@ -92,6 +58,9 @@ function flowStatsReply(entries: number): OfpMessage[] {
   }
   return parts;
 }
+
+/** The FLOW_MOD a rebind sends: IPv4 to a peer's vint0 -> set tun_dst and tun_id, output enc0. */
+const rebindFlowMod = egressFlowMod();
 
 const bench: Bench = {
   title: "proto: OpenFlow 1.3 encode/decode, one core",

@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decodeMessage, encodeMessage, type OfpMessage, ProtoError } from "../../proto/index.ts";
+import { decodeMessage, encodeMessage, ProtoError } from "../../proto/index.ts";
+import { hex, roundTrip, unhex } from "./helpers.ts";
 import { expectOvsDecodes } from "./ovs-oracle.ts";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
-
-function roundTrip(m: OfpMessage): Uint8Array {
-  const bytes = encodeMessage(m);
-  expect(decodeMessage(bytes)).toEqual(m);
-  return bytes;
-}
 
 describe("HELLO", () => {
   it("encodes a version bitmap that OVS reads, and round-trips", () => {

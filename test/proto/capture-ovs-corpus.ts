@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OFP_NO_BUFFER, OFPG, OFPP, OFPTT, type OfpMessage, type OxmField } from "../../proto/index.ts";
+import { egressFlowMod } from "./helpers.ts";
 import { startPrivateOvs, TestController } from "./private-ovs.ts";
 
 interface CorpusEntry {
@@ -43,24 +44,6 @@ const flow = (xid: number, over: Partial<Extract<OfpMessage, { type: "FLOW_MOD" 
   ...over,
 });
 
-const egress = (xid: number) =>
-  flow(xid, {
-    match: [
-      { field: "IN_PORT", value: 2 },
-      { field: "ETH_TYPE", value: 0x0800 },
-      { field: "IPV4_DST", value: "198.18.0.2" },
-    ],
-    instructions: [
-      {
-        kind: "APPLY_ACTIONS",
-        actions: [
-          { kind: "SET_FIELD", oxm: { field: "TUN_IPV4_DST", value: "203.0.113.20" } },
-          { kind: "SET_FIELD", oxm: { field: "TUNNEL_ID", value: 42n } },
-          { kind: "OUTPUT", port: 1, maxLen: 0 },
-        ],
-      },
-    ],
-  });
 const ingressMatch: OxmField[] = [
   { field: "IN_PORT", value: 1 },
   { field: "TUNNEL_ID", value: 42n },
@@ -136,7 +119,7 @@ async function main(): Promise<void> {
       { type: "MULTIPART_REQUEST", xid: 7, flags: 0, body: { kind: "TABLE" } },
       reply(7),
     );
-    c.send(egress(8));
+    c.send(egressFlowMod(8));
     c.send(ingress(9));
     await ask("barrier reply", { type: "BARRIER_REQUEST", xid: 10 }, reply(10));
     const filter = {
@@ -219,7 +202,7 @@ async function main(): Promise<void> {
       xid: 22,
       bundleId: 1,
       flags: 1,
-      message: egress(22),
+      message: egressFlowMod(22),
       properties: new Uint8Array(0),
     });
     await ask(

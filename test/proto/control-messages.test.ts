@@ -13,28 +13,9 @@ import {
   OFPPS,
   type OfpMessage,
   type OfpPort,
-  ProtoError,
 } from "../../proto/index.ts";
+import { hex, protoErrorOf, roundTrip, unhex } from "./helpers.ts";
 import { expectOvsDecodes } from "./ovs-oracle.ts";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
-
-function roundTrip(m: OfpMessage): Uint8Array {
-  const bytes = encodeMessage(m);
-  expect(decodeMessage(bytes)).toEqual(m);
-  return bytes;
-}
-
-function protoErrorOf(f: () => unknown): ProtoError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtoError);
-    return e as ProtoError;
-  }
-  throw new Error("expected a ProtoError, nothing was thrown");
-}
 
 const enc0: OfpPort = {
   portNo: 1,

@@ -16,17 +16,9 @@ import {
   ProtoError,
   type ProtoErrorCode,
 } from "../../proto/index.ts";
+import { hex, roundTrip, unhex } from "./helpers.ts";
 import { expectOvsDecodes } from "./ovs-oracle.ts";
 import { type PrivateOvs, startPrivateOvs, TestController } from "./private-ovs.ts";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
-
-function roundTrip(m: OfpMessage): Uint8Array {
-  const bytes = encodeMessage(m);
-  expect(decodeMessage(bytes)).toEqual(m);
-  return bytes;
-}
 
 function expectCode(bytes: Uint8Array, code: ProtoErrorCode, text: RegExp): void {
   let err: unknown;

@@ -20,17 +20,9 @@ import {
   parseIpv6,
   parseMac,
 } from "../../proto/index.ts";
+import { hex, roundTrip, unhex } from "./helpers.ts";
 import { expectOvsDecodes } from "./ovs-oracle.ts";
 import { expectTsharkDecodes } from "./tshark-oracle.ts";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
-
-function roundTrip(m: OfpMessage): Uint8Array {
-  const bytes = encodeMessage(m);
-  expect(decodeMessage(bytes)).toEqual(m);
-  return bytes;
-}
 
 function flowMod(match: OxmField[], instructions: Instruction[] = []): OfpMessage {
   return {
