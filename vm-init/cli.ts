@@ -1,0 +1,139 @@
+import { parseArgs } from "node:util";
+import { type Subcommand, UsageError } from "../cli/command.ts";
+import { apply } from "./apply.ts";
+import type { Target } from "./shell.ts";
+import { status } from "./status.ts";
+import { teardown } from "./teardown.ts";
+import { type IcsdnInstall, userData } from "./user-data.ts";
+import { loadConfigFile } from "./validate.ts";
+
+const USAGE = `usage: icsdn vm-init <action> [options]
+
+actions:
+  apply      --config F   build or converge icbond0/icbr0/enc0/vint0; prints the result as JSON
+                          (linkingMs, controllerConnected, datapathId, changes, timings)
+  teardown   --config F   remove what apply built (only vm-init's own bridges)
+  status     [--config F] [--json]   bridges, interfaces, addresses, controller connection, dpid
+  user-data  --config F   print #cloud-config user-data that installs OVS and runs apply at boot
+               [--install image|tarball] [--icsdn-dir DIR] [--icsdn-url URL --icsdn-sha256 HEX]
+  validate   --config F   check a config and print it normalised
+
+options:
+  --ovs-rundir DIR   the OVS to configure (its db.sock); default $OVS_RUNDIR or /var/run/openvswitch
+  --netns NAME       the network namespace of the devices, when running outside it`;
+
+const OPTIONS = {
+  config: { type: "string", short: "c" },
+  "ovs-rundir": { type: "string" },
+  netns: { type: "string" },
+  json: { type: "boolean" },
+  install: { type: "string" },
+  "icsdn-dir": { type: "string" },
+  "icsdn-url": { type: "string" },
+  "icsdn-sha256": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = ReturnType<typeof parse>["values"];
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+}
+
+function targetOf(v: Values): Target {
+  const t: Target = {};
+  if (v["ovs-rundir"] !== undefined) t.ovsRundir = v["ovs-rundir"];
+  if (v.netns !== undefined) t.netns = v.netns;
+  return t;
+}
+
+function needConfig(v: Values): string {
+  if (v.config === undefined) throw new UsageError(`--config is required\n${USAGE}`);
+  return v.config;
+}
+
+function installOf(v: Values): IcsdnInstall {
+  const dir = v["icsdn-dir"];
+  const kind = v.install ?? (v["icsdn-url"] === undefined ? "image" : "tarball");
+  if (kind === "image") return dir === undefined ? { kind } : { kind, dir };
+  if (kind !== "tarball") throw new UsageError(`--install must be image or tarball, got "${kind}"`);
+  const url = v["icsdn-url"];
+  const sha256 = v["icsdn-sha256"];
+  if (url === undefined || sha256 === undefined) {
+    throw new UsageError("--install tarball needs --icsdn-url and --icsdn-sha256");
+  }
+  return dir === undefined ? { kind, url, sha256 } : { kind, url, sha256, dir };
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+const vmInit: Subcommand = {
+  summary: "configure a VM's cluster network (icbond0, icbr0, enc0, vint0) and its cloud-init",
+  async run(argv) {
+    const { values: v, positionals } = parse(argv);
+    const [action, ...extra] = positionals;
+    if (v.help || action === undefined) {
+      process.stdout.write(`${USAGE}\n`);
+      return action === undefined && !v.help ? 2 : 0;
+    }
+    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}\n${USAGE}`);
+    switch (action) {
+      case "apply":
+        print(await apply(await loadConfigFile(needConfig(v)), targetOf(v)));
+        return 0;
+      case "teardown":
+        print(await teardown(await loadConfigFile(needConfig(v)), targetOf(v)));
+        return 0;
+      case "status": {
+        const config = v.config === undefined ? undefined : await loadConfigFile(v.config);
+        const report = await status(targetOf(v), config);
+        if (v.json) print(report);
+        else process.stdout.write(statusText(report));
+        return 0;
+      }
+      case "user-data":
+        process.stdout.write(userData(await loadConfigFile(needConfig(v)), { install: installOf(v) }));
+        return 0;
+      case "validate":
+        print(await loadConfigFile(needConfig(v)));
+        return 0;
+      default:
+        throw new UsageError(`unknown vm-init action '${action}'\n${USAGE}`);
+    }
+  },
+};
+export default vmInit;
+
+function statusText(r: Awaited<ReturnType<typeof status>>): string {
+  const lines = [`ovs: ${r.ovsRundir}${r.netns ? ` (netns ${r.netns})` : ""}`, `dpid: ${r.dpid ?? "-"}`];
+  for (const b of r.bridges) {
+    lines.push(
+      `bridge ${b.name} [${b.datapathType || "system"}]${b.clusterId === null ? " (not vm-init's)" : ""}`,
+    );
+    for (const p of b.ports) {
+      for (const i of p.interfaces) {
+        lines.push(
+          `  ${i.name.padEnd(10)} ofport ${String(i.ofport ?? "-").padEnd(6)} ${i.type || "system"}${i.error ? `  ERROR ${i.error}` : ""}`,
+        );
+      }
+    }
+    for (const c of b.controllers) {
+      lines.push(
+        `  controller ${c.target}: ${c.socketEstablished ? "connected" : "not connected"} (ovsdb: ${c.state ?? "-"})`,
+      );
+    }
+  }
+  for (const d of r.devices) {
+    lines.push(
+      `${d.name.padEnd(10)} ${d.exists ? (d.up ? "up  " : "down") : "missing"} mtu ${d.mtu ?? "-"} ${d.addresses.join(" ")}`,
+    );
+  }
+  for (const rt of r.defaultRoutes) lines.push(`default via ${rt.via} dev ${rt.dev}`);
+  return `${lines.join("\n")}\n`;
+}

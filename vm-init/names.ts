@@ -1,0 +1,31 @@
+/**
+ * The names DESIGN.md gives the in-VM layering. They are fixed: the controller's flows, the lab
+ * and the documentation all refer to them.
+ */
+export const BOND_BRIDGE = "icbond0";
+export const CLUSTER_BRIDGE = "icbr0";
+export const VINT = "vint0";
+export const ENC = "enc0";
+/** The OVS port that groups two or more NICs (a Port name, not a kernel device, so no 15-char limit). */
+export const BOND_PORT = "icbond0-nics";
+
+/** Fixed OpenFlow port numbers on icbr0, so the controller's flows can name them without asking. */
+export const ENC_OFPORT = 1;
+export const VINT_OFPORT = 2;
+
+/** external_ids key that marks a bridge as vm-init's own; its value is the cluster id. */
+export const OWNER_KEY = "icsdn-vm-init";
+
+export const MANAGED_BRIDGES: readonly string[] = [BOND_BRIDGE, CLUSTER_BRIDGE];
+/** Names a NIC must not have: vm-init creates devices or ports with them. */
+export const RESERVED_NAMES: readonly string[] = [BOND_BRIDGE, CLUSTER_BRIDGE, VINT, ENC, BOND_PORT];
+
+/**
+ * Controller reconnection back-off ceiling (ms), 1000 being the smallest OVS accepts. OVS applies
+ * it once icbr0 has connected (a new connection starts with an 8 s ceiling), so a controller
+ * restart is noticed within a second rather than eight.
+ */
+export const CONTROLLER_MAX_BACKOFF_MS = 1000;
+
+/** Where Debian's Open vSwitch keeps its sockets and pidfiles when OVS_RUNDIR is not set. */
+export const DEFAULT_OVS_RUNDIR = "/var/run/openvswitch";

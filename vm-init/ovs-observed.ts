@@ -1,0 +1,202 @@
+import type {
+  OvsBridge,
+  OvsController,
+  OvsControllerStatus,
+  OvsInterface,
+  OvsInterfaceStatus,
+  OvsObserved,
+  OvsPort,
+} from "./model.ts";
+import {
+  mapOf,
+  type OvsdbRow,
+  type OvsdbTable,
+  optNumber,
+  optString,
+  rowsOf,
+  setOf,
+  str,
+} from "./ovsdb-json.ts";
+
+/** Columns read per table; `ovs-vsctl` is asked for exactly these, in this order. */
+export const OVS_COLUMNS = {
+  Bridge: [
+    "_uuid",
+    "name",
+    "datapath_type",
+    "protocols",
+    "fail_mode",
+    "other_config",
+    "external_ids",
+    "controller",
+    "ports",
+    "datapath_id",
+  ],
+  Port: ["_uuid", "name", "interfaces", "bond_mode", "lacp", "other_config"],
+  Interface: [
+    "_uuid",
+    "name",
+    "type",
+    "options",
+    "ofport",
+    "ofport_request",
+    "mtu",
+    "mtu_request",
+    "mac",
+    "mac_in_use",
+    "error",
+    "link_state",
+    "admin_state",
+  ],
+  Controller: ["_uuid", "target", "is_connected", "status", "max_backoff"],
+} as const;
+
+export type OvsTableName = keyof typeof OVS_COLUMNS;
+export const OVS_TABLES: readonly OvsTableName[] = ["Bridge", "Port", "Interface", "Controller"];
+
+/** The ovs-vsctl arguments that print the four tables, one JSON document per line. */
+export function ovsReadArgs(): string[] {
+  return [
+    "--format=json",
+    ...OVS_TABLES.flatMap((t) => ["--", `--columns=${OVS_COLUMNS[t].join(",")}`, "list", t]),
+  ];
+}
+
+/** Parses the output of `ovsReadArgs()`: four JSON tables, one per line. */
+export function parseOvsRead(stdout: string): OvsObserved {
+  const docs = stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as OvsdbTable);
+  if (docs.length !== OVS_TABLES.length) {
+    throw new Error(`expected ${OVS_TABLES.length} tables from ovs-vsctl, got ${docs.length}`);
+  }
+  const [bridges, ports, interfaces, controllers] = docs.map(rowsOf) as [
+    OvsdbRow[],
+    OvsdbRow[],
+    OvsdbRow[],
+    OvsdbRow[],
+  ];
+  return buildObserved(bridges, ports, interfaces, controllers);
+}
+
+function buildObserved(
+  bridgeRows: OvsdbRow[],
+  portRows: OvsdbRow[],
+  ifaceRows: OvsdbRow[],
+  controllerRows: OvsdbRow[],
+): OvsObserved {
+  const ifaceByUuid = new Map(ifaceRows.map((r) => [str(r._uuid), r]));
+  const portByUuid = new Map(portRows.map((r) => [str(r._uuid), r]));
+  const controllerByUuid = new Map(controllerRows.map((r) => [str(r._uuid), r]));
+
+  const uuids = {
+    bridge: new Map<string, string>(),
+    port: new Map<string, string>(),
+    interface: new Map<string, string>(),
+    controller: new Map<string, string>(),
+  };
+  const portBridge = new Map<string, string>();
+  const interfacePort = new Map<string, string>();
+  const controllers: OvsControllerStatus[] = [];
+  const datapathIds = new Map<string, string>();
+
+  for (const r of portRows) uuids.port.set(str(r.name), str(r._uuid));
+  for (const r of ifaceRows) uuids.interface.set(str(r.name), str(r._uuid));
+
+  const bridges: OvsBridge[] = bridgeRows.map((b) => {
+    const name = str(b.name);
+    uuids.bridge.set(name, str(b._uuid));
+    const dpid = optString(b.datapath_id);
+    if (dpid !== undefined) datapathIds.set(name, dpid);
+    const ports: OvsPort[] = [];
+    for (const pu of setOf(b.ports)) {
+      const p = portByUuid.get(String(pu));
+      if (!p) continue;
+      const portName = str(p.name);
+      portBridge.set(portName, name);
+      const interfaces: OvsInterface[] = [];
+      for (const iu of setOf(p.interfaces)) {
+        const i = ifaceByUuid.get(String(iu));
+        if (!i) continue;
+        interfacePort.set(str(i.name), portName);
+        interfaces.push(interfaceOf(i));
+      }
+      interfaces.sort((x, y) => x.name.localeCompare(y.name));
+      ports.push(portOf(p, interfaces));
+    }
+    ports.sort((x, y) => x.name.localeCompare(y.name));
+    const ctrls: OvsController[] = [];
+    for (const cu of setOf(b.controller)) {
+      const c = controllerByUuid.get(String(cu));
+      if (!c) continue;
+      const target = str(c.target);
+      uuids.controller.set(`${name} ${target}`, str(c._uuid));
+      const maxBackoff = optNumber(c.max_backoff);
+      ctrls.push(maxBackoff === undefined ? { target } : { target, maxBackoff });
+      const status = mapOf(c.status);
+      controllers.push({
+        bridge: name,
+        target,
+        uuid: str(c._uuid),
+        isConnected: c.is_connected === true,
+        ...(status.state === undefined ? {} : { state: status.state }),
+      });
+    }
+    ctrls.sort((x, y) => x.target.localeCompare(y.target));
+    const bridge: OvsBridge = {
+      name,
+      datapathType: str(b.datapath_type),
+      protocols: setOf(b.protocols).map(String).sort(),
+      otherConfig: mapOf(b.other_config),
+      externalIds: mapOf(b.external_ids),
+      controllers: ctrls,
+      ports,
+    };
+    const failMode = optString(b.fail_mode);
+    if (failMode !== undefined) bridge.failMode = failMode;
+    return bridge;
+  });
+  bridges.sort((x, y) => x.name.localeCompare(y.name));
+
+  const interfaces = new Map<string, OvsInterfaceStatus>();
+  for (const r of ifaceRows) {
+    const s: OvsInterfaceStatus = { name: str(r.name) };
+    const ofport = optNumber(r.ofport);
+    const mtu = optNumber(r.mtu);
+    const macInUse = optString(r.mac_in_use);
+    const error = optString(r.error);
+    const linkState = optString(r.link_state);
+    const adminState = optString(r.admin_state);
+    if (ofport !== undefined) s.ofport = ofport;
+    if (mtu !== undefined) s.mtu = mtu;
+    if (macInUse !== undefined) s.macInUse = macInUse;
+    if (error !== undefined) s.error = error;
+    if (linkState !== undefined) s.linkState = linkState;
+    if (adminState !== undefined) s.adminState = adminState;
+    interfaces.set(s.name, s);
+  }
+
+  return { state: { bridges }, uuids, interfaces, portBridge, interfacePort, controllers, datapathIds };
+}
+
+function portOf(p: OvsdbRow, interfaces: OvsInterface[]): OvsPort {
+  const port: OvsPort = { name: str(p.name), interfaces, otherConfig: mapOf(p.other_config) };
+  const bondMode = optString(p.bond_mode);
+  const lacp = optString(p.lacp);
+  if (bondMode !== undefined) port.bondMode = bondMode;
+  if (lacp !== undefined) port.lacp = lacp;
+  return port;
+}
+
+function interfaceOf(i: OvsdbRow): OvsInterface {
+  const iface: OvsInterface = { name: str(i.name), type: str(i.type), options: mapOf(i.options) };
+  const ofportRequest = optNumber(i.ofport_request);
+  const mtuRequest = optNumber(i.mtu_request);
+  const mac = optString(i.mac);
+  if (ofportRequest !== undefined) iface.ofportRequest = ofportRequest;
+  if (mtuRequest !== undefined) iface.mtuRequest = mtuRequest;
+  if (mac !== undefined) iface.mac = mac;
+  return iface;
+}
