@@ -4,8 +4,8 @@ import { UsageError } from "./command.ts";
 // Loaded lazily so `icsdn ofp` does not pay for the lab's or the controller's imports.
 const subcommands: Record<string, () => Promise<{ default: Subcommand }>> = {
   ofp: () => import("./ofp.ts"),
+  controller: () => import("../controller/cli.ts"),
   lab: () => import("../lab/cli.ts"),
-  "vm-init": () => import("../vm-init/cli.ts"),
   "vm-init": () => import("../vm-init/cli.ts"),
 };
 

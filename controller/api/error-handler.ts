@@ -1,0 +1,89 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { ControllerError, type ControllerErrorCode } from "../errors.ts";
+
+const STATUS: Record<ControllerErrorCode, number> = {
+  INVALID_FIELD: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  IMMUTABLE: 409,
+  USE_REBIND: 409,
+  NOT_CONNECTED: 409,
+  FABRIC_FAILED: 502,
+  STORE_FAILED: 500,
+  PIPELINE_VIOLATION: 500,
+};
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: string;
+  code: string;
+  field?: string;
+  details?: Record<string, unknown>;
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** "/members/0/vint0" -> "members[0].vint0" */
+function pathToField(pointer: string): string {
+  return pointer
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce(
+      (out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out === "" ? part : `${out}.${part}`),
+      "",
+    );
+}
+
+/** The field an ajv error is about, and a message that names it. */
+export function describeValidation(e: AjvError, context: string): { field: string; error: string } {
+  let field = pathToField(e.instancePath);
+  if (e.keyword === "required") field = pathToField(`${e.instancePath}/${String(e.params.missingProperty)}`);
+  if (e.keyword === "additionalProperties") {
+    field = pathToField(`${e.instancePath}/${String(e.params.additionalProperty)}`);
+    return { field, error: `${field}: unknown field` };
+  }
+  const name = field === "" ? context : field;
+  if (e.keyword === "required") return { field: name, error: `${name}: required` };
+  return { field: name, error: `${name}: ${e.message ?? "is invalid"}` };
+}
+
+/**
+ * Maps every failure to `{error, code, field?, details?}` with a 4xx/5xx status. Unexpected
+ * errors are logged and answered with a bare 500 (no internals leak).
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | ControllerError | Error, request, reply) => {
+    if (err instanceof ControllerError) {
+      const status = STATUS[err.code];
+      if (status >= 500) request.log.error({ err }, "request failed");
+      const body: ErrorBody = { error: err.message, code: err.code };
+      if (err.field !== undefined) body.field = err.field;
+      if (err.details !== undefined) body.details = { ...err.details };
+      return reply.code(status).send(body);
+    }
+    const fe = err as FastifyError & { validation?: AjvError[]; validationContext?: string };
+    if (fe.validation && fe.validation.length > 0) {
+      const { field, error } = describeValidation(fe.validation[0]!, fe.validationContext ?? "body");
+      return reply.code(400).send({ error, code: "INVALID_FIELD", field });
+    }
+    if (fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY") {
+      return reply.code(400).send({ error: `body is not valid JSON: ${fe.message}`, code: "INVALID_JSON" });
+    }
+    if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(fe.statusCode).send({ error: fe.message, code: fe.code ?? "BAD_REQUEST" });
+    }
+    request.log.error({ err }, "unexpected error");
+    return reply.code(500).send({ error: "internal error", code: "INTERNAL" });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: `no route ${request.method} ${request.url.split("?")[0]}`, code: "NO_ROUTE" }),
+  );
+}

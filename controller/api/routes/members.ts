@@ -1,0 +1,134 @@
+import type { FastifyInstance } from "fastify";
+import type { ApiDeps } from "../deps.ts";
+import * as S from "../schemas.ts";
+import { memberView } from "../views.ts";
+
+type ClusterParams = { Params: { clusterId: string } };
+type MemberParams = { Params: { clusterId: string; vmId: string } };
+
+export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps): void {
+  app.post<ClusterParams>(
+    "/clusters/:clusterId/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Add a member; peers with known endpoints get its rules",
+        params: S.clusterParams,
+        body: S.memberInput,
+        response: { 201: S.member, ...S.errors(404, 409, 502) },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(memberView(await service.addMember(request.params.clusterId, request.body))),
+  );
+
+  app.get<ClusterParams>(
+    "/clusters/:clusterId/members",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "List a cluster's members",
+        params: S.clusterParams,
+        response: {
+          200: {
+            type: "object",
+            required: ["members"],
+            properties: { members: { type: "array", items: S.member } },
+          },
+          ...S.errors(404),
+        },
+      },
+    },
+    async (request) => ({ members: service.listMembers(request.params.clusterId).map(memberView) }),
+  );
+
+  app.get<MemberParams>(
+    "/clusters/:clusterId/members/:vmId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "One member",
+        params: S.memberParams,
+        response: { 200: S.member, ...S.errors(404) },
+      },
+    },
+    async (request) => memberView(service.getMember(request.params.clusterId, request.params.vmId)),
+  );
+
+  app.patch<MemberParams>(
+    "/clusters/:clusterId/members/:vmId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Change a member's description (vint0 is immutable; endpoints change by rebind)",
+        params: S.memberParams,
+        body: S.memberPatch,
+        response: { 200: S.member, ...S.errors(404, 409) },
+      },
+    },
+    async (request) =>
+      memberView(await service.updateMember(request.params.clusterId, request.params.vmId, request.body)),
+  );
+
+  app.delete<MemberParams>(
+    "/clusters/:clusterId/members/:vmId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Remove a member; peers stop sending to it, then stop accepting from it",
+        params: S.memberParams,
+        response: { 204: { type: "null" }, ...S.errors(404, 502) },
+      },
+    },
+    async (request, reply) => {
+      await service.removeMember(request.params.clusterId, request.params.vmId);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<MemberParams>(
+    "/clusters/:clusterId/members/:vmId/rebind",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "The member now runs at a new endpoint: move every peer's tunnel there, make-before-break",
+        description:
+          "Phases: prepare (peers accept the new endpoint; the member's switch gets all its rules), " +
+          "switch (peers send to the new endpoint), cleanup (peers stop accepting the old one). " +
+          "Repeating it with the same endpoint is a no-op. 409 NOT_CONNECTED if the member's switch is not connected; " +
+          "502 FABRIC_FAILED (with each switch's outcome) if a switch fails, and then nothing is committed.",
+        params: S.memberParams,
+        body: S.rebindInput,
+        response: { 200: S.rebindReport, ...S.errors(404, 409, 502) },
+      },
+      // Every refusal (schema, model, state) ends here as a 4xx; the service counts the rest.
+      onResponse: async (_request, reply) => {
+        if (reply.statusCode >= 400 && reply.statusCode < 500)
+          metrics.rebindsTotal.inc({ result: "refused" });
+      },
+    },
+    // Update time starts when the request arrived (stamped in onRequest), not when the handler ran.
+    async (request) =>
+      service.rebind(request.params.clusterId, request.params.vmId, request.body, request.receivedAt),
+  );
+
+  app.get<MemberParams>(
+    "/clusters/:clusterId/members/:vmId/rebinds",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "The member's rebind history (with update times)",
+        params: S.memberParams,
+        response: {
+          200: {
+            type: "object",
+            required: ["rebinds"],
+            properties: { rebinds: { type: "array", items: S.rebindRecord } },
+          },
+          ...S.errors(404),
+        },
+      },
+    },
+    async (request) => ({ rebinds: service.listRebinds(request.params.clusterId, request.params.vmId) }),
+  );
+}

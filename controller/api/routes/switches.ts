@@ -1,0 +1,25 @@
+import type { FastifyInstance } from "fastify";
+import { listSwitches } from "../../service/switch-inventory.ts";
+import type { ApiDeps } from "../deps.ts";
+import * as S from "../schemas.ts";
+
+export function switchRoutes(app: FastifyInstance, { store, fabric }: ApiDeps): void {
+  app.get(
+    "/switches",
+    {
+      schema: {
+        tags: ["switches"],
+        summary: "Every member's switch (connected or not) and every connected switch that is no member",
+        response: {
+          200: {
+            type: "object",
+            required: ["switches"],
+            properties: { switches: { type: "array", items: S.switchEntry } },
+          },
+          ...S.errors(),
+        },
+      },
+    },
+    async () => ({ switches: await listSwitches(store, fabric) }),
+  );
+}

@@ -1,0 +1,211 @@
+import { DESCRIPTION_MAX, SLUG_PATTERN, TUNNEL_TYPES, VNI_MAX, VNI_MIN } from "../model/fields.ts";
+import { MAX_LINKING_MS, MAX_MEMBERS_PER_REQUEST } from "../model/requests.ts";
+
+// JSON Schemas for every route: the first check of every request, and the OpenAPI document.
+// The model's parsers check again (and more: loopback, multicast...), so the core never trusts HTTP.
+
+const slug = { type: "string", pattern: SLUG_PATTERN, maxLength: 63 } as const;
+const ipv4 = { type: "string", format: "ipv4", maxLength: 15 } as const;
+const nullableIpv4 = { type: ["string", "null"], format: "ipv4", maxLength: 15 } as const;
+const description = { type: "string", maxLength: DESCRIPTION_MAX } as const;
+const vni = { type: "integer", minimum: VNI_MIN, maximum: VNI_MAX } as const;
+const tunnel = { type: "string", enum: TUNNEL_TYPES } as const;
+const dpid = {
+  type: "string",
+  pattern: "^[0-9a-f]{16}$",
+  description: "datapath id, 16 hex digits",
+} as const;
+
+export const errorBody = {
+  type: "object",
+  required: ["error", "code"],
+  properties: {
+    error: { type: "string", description: "what is wrong, naming the field" },
+    code: { type: "string" },
+    field: { type: "string", description: "path of the offending input, e.g. members[0].vint0" },
+    details: { type: "object", additionalProperties: true },
+  },
+} as const;
+
+/** Error responses a route may give, for the OpenAPI document. */
+export function errors(...statuses: number[]): Record<number, typeof errorBody> {
+  return Object.fromEntries([400, 401, ...statuses].map((s) => [s, errorBody]));
+}
+
+const memberInputProperties = { vmId: slug, vint0: ipv4, endpoint: nullableIpv4, description } as const;
+
+export const memberInput = {
+  type: "object",
+  required: ["vmId", "vint0"],
+  additionalProperties: false,
+  properties: memberInputProperties,
+} as const;
+
+export const member = {
+  type: "object",
+  required: ["clusterId", "vmId", "vint0", "endpoint", "dpid", "description"],
+  properties: { clusterId: slug, ...memberInputProperties, dpid },
+} as const;
+
+export const clusterInput = {
+  type: "object",
+  required: ["id", "vni", "tunnel"],
+  additionalProperties: false,
+  properties: {
+    id: slug,
+    vni,
+    tunnel,
+    description,
+    members: { type: "array", maxItems: MAX_MEMBERS_PER_REQUEST, items: memberInput },
+  },
+} as const;
+
+export const cluster = {
+  type: "object",
+  required: ["id", "vni", "tunnel", "description"],
+  properties: { id: slug, vni, tunnel, description },
+} as const;
+
+export const clusterWithMembers = {
+  type: "object",
+  required: [...cluster.required, "members"],
+  properties: { ...cluster.properties, members: { type: "array", items: member } },
+} as const;
+
+export const clusterPatch = {
+  type: "object",
+  additionalProperties: false,
+  description: "only description may change; vni and tunnel may be given if unchanged",
+  properties: { description, vni, tunnel },
+} as const;
+
+export const memberPatch = {
+  type: "object",
+  additionalProperties: false,
+  description:
+    "only description may change; vint0 and endpoint may be given if unchanged (endpoints change by rebind)",
+  properties: { description, vint0: ipv4, endpoint: nullableIpv4 },
+} as const;
+
+export const rebindInput = {
+  type: "object",
+  required: ["endpoint"],
+  additionalProperties: false,
+  properties: { endpoint: ipv4 },
+} as const;
+
+const switchReport = {
+  type: "object",
+  required: ["dpid", "vmId", "status", "ms", "added", "deleted"],
+  properties: {
+    dpid,
+    vmId: slug,
+    status: { type: "string", enum: ["confirmed", "not-connected", "failed"] },
+    ms: { type: ["number", "null"], description: "batch sent -> barrier reply" },
+    added: { type: "integer" },
+    deleted: { type: "integer" },
+    error: { type: "object", additionalProperties: true },
+  },
+} as const;
+
+export const rebindReport = {
+  type: "object",
+  required: ["clusterId", "vmId", "oldEndpoint", "endpoint", "changed", "updateMs", "phases"],
+  properties: {
+    clusterId: slug,
+    vmId: slug,
+    oldEndpoint: nullableIpv4,
+    endpoint: ipv4,
+    changed: {
+      type: "boolean",
+      description: "false: the member already had this endpoint, nothing was sent",
+    },
+    updateMs: { type: "number", description: "request received -> every affected switch confirmed" },
+    phases: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["phase", "ms", "switches"],
+        properties: {
+          phase: { type: "string", enum: ["prepare", "switch", "cleanup"] },
+          ms: { type: "number" },
+          switches: { type: "array", items: switchReport },
+        },
+      },
+    },
+  },
+} as const;
+
+export const rebindRecord = {
+  type: "object",
+  required: ["id", "clusterId", "vmId", "oldEndpoint", "newEndpoint", "updateMs", "result", "at"],
+  properties: {
+    id: { type: "integer" },
+    clusterId: slug,
+    vmId: slug,
+    oldEndpoint: nullableIpv4,
+    newEndpoint: ipv4,
+    updateMs: { type: "number" },
+    result: { type: "string", enum: ["ok", "failed"] },
+    at: { type: "string", format: "date-time" },
+  },
+} as const;
+
+export const linkingInput = {
+  type: "object",
+  required: ["vmId", "clusterId", "linkingMs"],
+  additionalProperties: false,
+  properties: {
+    vmId: slug,
+    clusterId: slug,
+    linkingMs: { type: "number", minimum: 0, maximum: MAX_LINKING_MS },
+  },
+} as const;
+
+export const linkingRecord = {
+  type: "object",
+  required: ["id", "clusterId", "vmId", "linkingMs", "at"],
+  properties: {
+    id: { type: "integer" },
+    clusterId: slug,
+    vmId: slug,
+    linkingMs: { type: "number" },
+    at: { type: "string", format: "date-time" },
+  },
+} as const;
+
+export const switchEntry = {
+  type: "object",
+  required: [
+    "dpid",
+    "clusterId",
+    "vmId",
+    "connected",
+    "endpoint",
+    "remoteAddress",
+    "ruleCount",
+    "desiredRuleCount",
+  ],
+  properties: {
+    dpid,
+    clusterId: { type: ["string", "null"] },
+    vmId: { type: ["string", "null"] },
+    connected: { type: "boolean" },
+    endpoint: nullableIpv4,
+    remoteAddress: { type: ["string", "null"] },
+    ruleCount: { type: ["integer", "null"] },
+    desiredRuleCount: { type: ["integer", "null"] },
+  },
+} as const;
+
+export const clusterParams = {
+  type: "object",
+  required: ["clusterId"],
+  properties: { clusterId: slug },
+} as const;
+
+export const memberParams = {
+  type: "object",
+  required: ["clusterId", "vmId"],
+  properties: { clusterId: slug, vmId: slug },
+} as const;

@@ -1,0 +1,199 @@
+import { type Action, OFPP } from "../../proto/index.ts";
+import { type ClusterState, findMember } from "../model/cluster-state.ts";
+import type { Ipv4 } from "../model/ipv4.ts";
+import type { Member } from "../model/member.ts";
+import { cookieFor } from "./cookie.ts";
+import {
+  assertPipeline,
+  ENC0_PORT,
+  ETH_TYPE_ARP,
+  ETH_TYPE_IPV4,
+  IP_PROTO_UDP,
+  PRIORITY_FORWARD,
+  PRIORITY_PROBE,
+  PRIORITY_TABLE_MISS,
+  PROBE_MAX_LEN,
+  VINT0_PORT,
+} from "./pipeline.ts";
+import { freezeRule, type Rule, sortRules } from "./rule.ts";
+
+/** The rules one member's switch should hold. */
+export interface SwitchRules {
+  readonly dpid: bigint;
+  readonly vmId: string;
+  readonly rules: readonly Rule[];
+}
+
+/**
+ * What the compiler adds beyond forwarding. The controller passes the same options everywhere it
+ * compiles (planner, reconciler, inventory): switches must be compared with one desired state.
+ */
+export interface CompileOptions {
+  /**
+   * UDP port (source and destination) of the controller's downtime probes. When set, each switch
+   * gets one probe rule per reachable peer: UDP between probe ports from that peer's tunnel goes
+   * to the controller instead of vint0. Unset: no probe rules (and no controller probes).
+   */
+  readonly probePort?: number | undefined;
+}
+
+/** A member whose endpoint is known: the only kind a switch can tunnel to or accept from. */
+type ReachablePeer = Member & { readonly endpoint: Ipv4 };
+
+/**
+ * FlowCompiler: cluster state -> the exact rule set of one member's switch. Pure and
+ * deterministic: the result depends on the set of members, not their order, and is sorted.
+ *
+ * - egress, per peer with a known endpoint: vint0 traffic for the peer's cluster IP (IPv4 and ARP)
+ *   gets the peer's endpoint as tunnel destination and the cluster VNI as key, out enc0;
+ * - ingress, per peer with a known endpoint: enc0 traffic with the VNI from that endpoint goes to vint0;
+ * - probe (with `options.probePort`), per peer with a known endpoint: the controller's probes from
+ *   that endpoint go to the controller (a higher priority than ingress);
+ * - everything else hits an explicit table-miss drop (fail_mode=secure would drop it anyway; this one counts).
+ *
+ * The member's own endpoint appears nowhere in its own rules, so a moved VM's new instance needs
+ * the same rules as its old one.
+ *
+ * The rules are frozen and shared: every switch of a cluster gets the same objects for a given peer
+ * (see peerRules), so keys and encodings derived from them are computed once per cluster, not per switch.
+ */
+export function compileSwitch(state: ClusterState, vmId: string, options: CompileOptions = {}): Rule[] {
+  const self = findMember(state, vmId);
+  if (!self) throw new RangeError(`compileSwitch: cluster '${state.cluster.id}' has no member '${vmId}'`);
+  const vni = state.cluster.vni;
+  const rules: Rule[] = [];
+  for (const peer of state.members) {
+    if (peer.vmId === self.vmId || peer.endpoint === null) continue;
+    const r = peerRules(vni, peer as ReachablePeer, options);
+    for (let i = 0; i < r.length; i++) rules.push(r[i]!);
+  }
+  rules.push(tableMissRule(vni));
+  const sorted = sortRules(rules);
+  assertPipeline(sorted, `switch of ${state.cluster.id}/${vmId}`);
+  return sorted;
+}
+
+/** Every member's switch rules, ordered by dpid. */
+export function compileCluster(state: ClusterState, options: CompileOptions = {}): SwitchRules[] {
+  return [...state.members]
+    .sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0))
+    .map((m) => ({ dpid: m.dpid, vmId: m.vmId, rules: compileSwitch(state, m.vmId, options) }));
+}
+
+/**
+ * The rules every other switch holds for one reachable peer, unsorted: egress (IPv4, ARP), ingress
+ * and, with a probe port, probe. One frozen array per (VNI, peer vint0, endpoint, probe port),
+ * remembered for the last PEER_CACHE_SIZE peers.
+ */
+export function peerRules(vni: number, peer: ReachablePeer, options: CompileOptions = {}): readonly Rule[] {
+  const key = `${vni}|${peer.vint0}|${peer.endpoint}|${options.probePort ?? ""}`;
+  const hit = peerCache.get(key);
+  if (hit) {
+    // Refresh its place in the insertion order, so the oldest entry is the least recently used.
+    peerCache.delete(key);
+    peerCache.set(key, hit);
+    return hit;
+  }
+  const rules = [...egressRules(vni, peer), ingressRule(vni, peer)];
+  if (options.probePort !== undefined) rules.push(probeRule(vni, peer, options.probePort));
+  const frozen = Object.freeze(rules.map(freezeRule));
+  peerCache.set(key, frozen);
+  if (peerCache.size > PEER_CACHE_SIZE) peerCache.delete(peerCache.keys().next().value!);
+  return frozen;
+}
+
+/** Peers whose rules stay shared: far above one large cluster, small in memory (a few KB each). */
+const PEER_CACHE_SIZE = 16_384;
+const peerCache = new Map<string, readonly Rule[]>();
+const missCache = new Map<number, Rule>();
+
+function toPeer(vni: number, peer: ReachablePeer): Action[] {
+  return [
+    { kind: "SET_FIELD", oxm: { field: "TUN_IPV4_DST", value: peer.endpoint } },
+    { kind: "SET_FIELD", oxm: { field: "TUNNEL_ID", value: BigInt(vni) } },
+    { kind: "OUTPUT", port: ENC0_PORT, maxLen: 0 },
+  ];
+}
+
+function egressRules(vni: number, peer: ReachablePeer): Rule[] {
+  return [
+    {
+      tableId: 0,
+      priority: PRIORITY_FORWARD,
+      cookie: cookieFor(vni, "egress-ip"),
+      match: [
+        { field: "IN_PORT", value: VINT0_PORT },
+        { field: "ETH_TYPE", value: ETH_TYPE_IPV4 },
+        { field: "IPV4_DST", value: peer.vint0 },
+      ],
+      instructions: [{ kind: "APPLY_ACTIONS", actions: toPeer(vni, peer) }],
+    },
+    {
+      tableId: 0,
+      priority: PRIORITY_FORWARD,
+      cookie: cookieFor(vni, "egress-arp"),
+      match: [
+        { field: "IN_PORT", value: VINT0_PORT },
+        { field: "ETH_TYPE", value: ETH_TYPE_ARP },
+        { field: "ARP_TPA", value: peer.vint0 },
+      ],
+      instructions: [{ kind: "APPLY_ACTIONS", actions: toPeer(vni, peer) }],
+    },
+  ];
+}
+
+function ingressRule(vni: number, peer: ReachablePeer): Rule {
+  return {
+    tableId: 0,
+    priority: PRIORITY_FORWARD,
+    cookie: cookieFor(vni, "ingress"),
+    match: [
+      { field: "IN_PORT", value: ENC0_PORT },
+      { field: "TUNNEL_ID", value: BigInt(vni) },
+      { field: "TUN_IPV4_SRC", value: peer.endpoint },
+    ],
+    instructions: [{ kind: "APPLY_ACTIONS", actions: [{ kind: "OUTPUT", port: VINT0_PORT, maxLen: 0 }] }],
+  };
+}
+
+/**
+ * The controller's probes from this peer: like ingress (same VNI, same source filter, so no one
+ * outside the cluster can send packets to the controller through it), narrowed to UDP between
+ * probe ports. Both ports must match, so an application's UDP traffic is caught only if it uses
+ * the probe port on both ends.
+ */
+function probeRule(vni: number, peer: ReachablePeer, port: number): Rule {
+  return {
+    tableId: 0,
+    priority: PRIORITY_PROBE,
+    cookie: cookieFor(vni, "probe"),
+    match: [
+      { field: "IN_PORT", value: ENC0_PORT },
+      { field: "TUNNEL_ID", value: BigInt(vni) },
+      { field: "TUN_IPV4_SRC", value: peer.endpoint },
+      { field: "ETH_TYPE", value: ETH_TYPE_IPV4 },
+      { field: "IP_PROTO", value: IP_PROTO_UDP },
+      { field: "UDP_SRC", value: port },
+      { field: "UDP_DST", value: port },
+    ],
+    instructions: [
+      { kind: "APPLY_ACTIONS", actions: [{ kind: "OUTPUT", port: OFPP.CONTROLLER, maxLen: PROBE_MAX_LEN }] },
+    ],
+  };
+}
+
+function tableMissRule(vni: number): Rule {
+  let rule = missCache.get(vni);
+  if (!rule) {
+    rule = freezeRule({
+      tableId: 0,
+      priority: PRIORITY_TABLE_MISS,
+      cookie: cookieFor(vni, "table-miss"),
+      match: [],
+      instructions: [],
+    });
+    missCache.set(vni, rule);
+    if (missCache.size > PEER_CACHE_SIZE) missCache.delete(missCache.keys().next().value!);
+  }
+  return rule;
+}

@@ -1,0 +1,47 @@
+import { fieldPath } from "../errors.ts";
+import type { Cluster } from "./cluster.ts";
+import { datapathIdFor } from "./dpid.ts";
+import { asRecord, parseDescription, parseSlug } from "./fields.ts";
+import { type Ipv4, parseHostIpv4 } from "./ipv4.ts";
+
+/** What a caller says about a member; the cluster supplies the rest. */
+export interface MemberInput {
+  readonly vmId: string;
+  /** The VM's static cluster address on vint0: what applications use, never changes. */
+  readonly vint0: Ipv4;
+  /** Where peers send tunnel packets for this VM (its underlay or floating address); null if unknown. */
+  readonly endpoint: Ipv4 | null;
+  readonly description: string;
+}
+
+/** A VM in a cluster. Its switch is recognised by `dpid` alone, which VNI and vint0 determine. */
+export interface Member extends MemberInput {
+  readonly clusterId: string;
+  readonly dpid: bigint;
+}
+
+export function parseMemberInput(value: unknown, prefix = ""): MemberInput {
+  const body = asRecord(value, prefix);
+  return {
+    vmId: parseSlug(body.vmId, fieldPath(prefix, "vmId")),
+    vint0: parseHostIpv4(body.vint0, fieldPath(prefix, "vint0")),
+    endpoint: parseEndpoint(body.endpoint, fieldPath(prefix, "endpoint")),
+    description: parseDescription(body.description, fieldPath(prefix, "description")),
+  };
+}
+
+/** An endpoint may be absent or null (not known yet), else a host IPv4 address. */
+export function parseEndpoint(value: unknown, field: string): Ipv4 | null {
+  return value === undefined || value === null ? null : parseHostIpv4(value, field);
+}
+
+export function memberOf(cluster: Pick<Cluster, "id" | "vni">, input: MemberInput): Member {
+  return {
+    clusterId: cluster.id,
+    vmId: input.vmId,
+    vint0: input.vint0,
+    endpoint: input.endpoint,
+    description: input.description,
+    dpid: datapathIdFor(cluster.vni, input.vint0),
+  };
+}

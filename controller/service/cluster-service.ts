@@ -1,0 +1,308 @@
+import { planRebind, planTransition } from "../compiler/transition-planner.ts";
+import { ControllerError } from "../errors.ts";
+import type { SwitchFabric } from "../fabric/switch-fabric.ts";
+import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
+import type { Cluster } from "../model/cluster.ts";
+import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
+import { type Member, memberOf, parseMemberInput } from "../model/member.ts";
+import {
+  parseClusterCreate,
+  parseClusterPatch,
+  parseLinkingReport,
+  parseMemberPatch,
+  parseRebind,
+} from "../model/requests.ts";
+import type { ClusterStore } from "../store/cluster-store.ts";
+import type { LinkingRecord, RebindRecord } from "../store/records.ts";
+import { KeyedMutex } from "./keyed-mutex.ts";
+import { runPlan } from "./plan-runner.ts";
+import type { PhaseReport, RebindReport } from "./reports.ts";
+
+export interface ClusterServiceDeps {
+  readonly store: ClusterStore;
+  readonly fabric: SwitchFabric;
+  readonly metrics: ControllerMetrics;
+  /** Milliseconds, monotonic. */
+  readonly clock?: () => number;
+  /** Shared with the switch side, which reconciles under the same per-cluster lock. */
+  readonly locks?: KeyedMutex;
+}
+
+/** Lock key of one cluster's changes (shared with the switch side through the same KeyedMutex). */
+export function clusterLockKey(clusterId: string): string {
+  return `cluster:${clusterId}`;
+}
+
+/** Lock key for creating clusters: VNI uniqueness spans clusters, so creations take turns. */
+const CATALOG = "catalog";
+
+/**
+ * The cluster use cases. Every change to a cluster is: validate (a refusal changes nothing) ->
+ * plan make-before-break -> push to the switches -> commit to the store, under that cluster's
+ * lock. Why per cluster: a plan is computed from the stored state, and two changes in one cluster
+ * touch the same peer switches (a moved member's fresh switch gets the whole rule set, which
+ * would otherwise carry a peer's endpoint from before a concurrent rebind of that peer).
+ * Clusters share no switch (the dpid holds the VNI), so different clusters run in parallel.
+ *
+ * Commit after push: the stored endpoint is the one every switch confirmed. If a switch fails,
+ * nothing is committed and later phases are not sent; retrying the same request redoes the
+ * whole plan (each ADD is idempotent), and a reconnecting switch is reconciled to the store.
+ */
+export class ClusterService {
+  readonly #store: ClusterStore;
+  readonly #fabric: SwitchFabric;
+  readonly #metrics: ControllerMetrics;
+  readonly #clock: () => number;
+  readonly #locks: KeyedMutex;
+
+  constructor(deps: ClusterServiceDeps) {
+    this.#store = deps.store;
+    this.#fabric = deps.fabric;
+    this.#metrics = deps.metrics;
+    this.#clock = deps.clock ?? (() => performance.now());
+    this.#locks = deps.locks ?? new KeyedMutex();
+  }
+
+  /** Runs `fn` with the cluster locked: the OpenFlow side reconciles a connecting switch under it. */
+  withClusterLock<T>(clusterId: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(clusterLockKey(clusterId), fn);
+  }
+
+  // ---- reads
+
+  listClusters(): Cluster[] {
+    return this.#store.listClusters();
+  }
+
+  getCluster(clusterId: string): ClusterState {
+    const state = this.#store.clusterState(clusterId);
+    if (!state) throw noCluster(clusterId);
+    return state;
+  }
+
+  listMembers(clusterId: string): Member[] {
+    return [...this.getCluster(clusterId).members];
+  }
+
+  getMember(clusterId: string, vmId: string): Member {
+    const member = findMember(this.getCluster(clusterId), vmId);
+    if (!member) throw noMember(clusterId, vmId);
+    return member;
+  }
+
+  listRebinds(clusterId: string, vmId: string): RebindRecord[] {
+    this.getMember(clusterId, vmId);
+    return this.#store.listRebinds({ clusterId, vmId });
+  }
+
+  listLinking(filter: { clusterId?: string; vmId?: string }): LinkingRecord[] {
+    return this.#store.listLinking(filter);
+  }
+
+  // ---- clusters
+
+  async createCluster(body: unknown): Promise<ClusterState> {
+    const { cluster, members: inputs } = parseClusterCreate(body);
+    const members = inputs.map((m) => memberOf(cluster, m));
+    checkMemberConflicts(members, (i) => `members[${i}]`);
+    return this.#locks.run(CATALOG, () =>
+      this.withClusterLock(cluster.id, async () => {
+        if (this.#store.getCluster(cluster.id)) {
+          throw new ControllerError("CONFLICT", `id: cluster '${cluster.id}' exists`, { field: "id" });
+        }
+        const other = this.#store.clusterByVni(cluster.vni);
+        if (other) {
+          throw new ControllerError(
+            "CONFLICT",
+            `vni: ${cluster.vni} is already the VNI of cluster '${other.id}'`,
+            {
+              field: "vni",
+              details: { conflictsWith: other.id },
+            },
+          );
+        }
+        const after: ClusterState = { cluster, members };
+        await this.#push({ cluster, members: [] }, after, new Set(members.map((m) => m.vmId)));
+        this.#store.insertCluster(cluster, members);
+        return after;
+      }),
+    );
+  }
+
+  async updateCluster(clusterId: string, body: unknown): Promise<Cluster> {
+    const patch = parseClusterPatch(body);
+    return this.withClusterLock(clusterId, async () => {
+      const { cluster } = this.getCluster(clusterId);
+      for (const key of ["vni", "tunnel"] as const) {
+        if (patch[key] !== undefined && patch[key] !== cluster[key]) {
+          throw new ControllerError(
+            "IMMUTABLE",
+            `${key}: a cluster's ${key} is built into its VMs and switches; create a new cluster instead`,
+            { field: key },
+          );
+        }
+      }
+      if (patch.description === undefined || patch.description === cluster.description) return cluster;
+      this.#store.updateClusterDescription(clusterId, patch.description);
+      return { ...cluster, description: patch.description };
+    });
+  }
+
+  async deleteCluster(clusterId: string): Promise<void> {
+    await this.withClusterLock(clusterId, async () => {
+      this.getCluster(clusterId);
+      this.#store.deleteCluster(clusterId);
+    });
+  }
+
+  // ---- members
+
+  async addMember(clusterId: string, body: unknown): Promise<Member> {
+    const input = parseMemberInput(body);
+    return this.withClusterLock(clusterId, async () => {
+      const state = this.getCluster(clusterId);
+      const member = memberOf(state.cluster, input);
+      // Existing members are conflict-free, so any conflict is reported on the new one's fields.
+      checkMemberConflicts([...state.members, member], () => "");
+      const after: ClusterState = { ...state, members: [...state.members, member] };
+      await this.#push(state, after, new Set([member.vmId]));
+      this.#store.insertMember(member);
+      return member;
+    });
+  }
+
+  async updateMember(clusterId: string, vmId: string, body: unknown): Promise<Member> {
+    const patch = parseMemberPatch(body);
+    return this.withClusterLock(clusterId, async () => {
+      const member = this.getMember(clusterId, vmId);
+      if (patch.vint0 !== undefined && patch.vint0 !== member.vint0) {
+        throw new ControllerError(
+          "IMMUTABLE",
+          "vint0: a member's cluster address names its switch (dpid); remove and re-add the member",
+          { field: "vint0" },
+        );
+      }
+      if (patch.endpoint !== undefined && patch.endpoint !== member.endpoint) {
+        throw new ControllerError(
+          "USE_REBIND",
+          `endpoint: change it with POST /v1/clusters/${clusterId}/members/${vmId}/rebind (make-before-break)`,
+          { field: "endpoint" },
+        );
+      }
+      if (patch.description === undefined || patch.description === member.description) return member;
+      const updated = { ...member, description: patch.description };
+      this.#store.updateMember(updated);
+      return updated;
+    });
+  }
+
+  async removeMember(clusterId: string, vmId: string): Promise<void> {
+    await this.withClusterLock(clusterId, async () => {
+      const state = this.getCluster(clusterId);
+      if (!findMember(state, vmId)) throw noMember(clusterId, vmId);
+      const after = { ...state, members: state.members.filter((m) => m.vmId !== vmId) };
+      await this.#push(state, after, new Set());
+      this.#store.deleteMember(clusterId, vmId);
+    });
+  }
+
+  /**
+   * Member `vmId` now runs at the endpoint in `body`. `receivedAt` (this.clock's time base) is when
+   * the request arrived: update time runs from there to the last barrier reply. Counts ok, noop and
+   * failed; refusals are counted where every one of them is seen, at the HTTP route.
+   */
+  async rebind(clusterId: string, vmId: string, body: unknown, receivedAt: number): Promise<RebindReport> {
+    const { endpoint } = parseRebind(body);
+    return this.withClusterLock(clusterId, async () => {
+      const state = this.getCluster(clusterId);
+      const member = findMember(state, vmId);
+      if (!member) throw noMember(clusterId, vmId);
+      const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
+      if (member.endpoint === endpoint) {
+        this.#metrics.rebindsTotal.inc({ result: "noop" });
+        return { ...report, changed: false, updateMs: this.#clock() - receivedAt, phases: [] };
+      }
+      const holder = state.members.find((m) => m.vmId !== vmId && m.endpoint === endpoint);
+      if (holder) {
+        throw new ControllerError(
+          "CONFLICT",
+          `endpoint: ${endpoint} is already the endpoint of member '${holder.vmId}'`,
+          {
+            field: "endpoint",
+            details: { conflictsWith: holder.vmId },
+          },
+        );
+      }
+      await this.#requireConnected(member);
+      const run = await runPlan(this.#fabric, planRebind(state, vmId, endpoint), {
+        mustConfirm: new Set([member.dpid]),
+        clock: this.#clock,
+      });
+      const updateMs = this.#clock() - receivedAt;
+      const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
+      if (!run.ok) {
+        this.#store.recordRebind({ ...record, result: "failed" });
+        this.#metrics.rebindsTotal.inc({ result: "failed" });
+        throw fabricFailed(`rebind of ${clusterId}/${vmId} to ${endpoint}`, run.phases);
+      }
+      this.#store.transaction(() => {
+        this.#store.updateMember({ ...member, endpoint });
+        this.#store.recordRebind({ ...record, result: "ok" });
+      });
+      this.#metrics.rebindsTotal.inc({ result: "ok" });
+      this.#metrics.updateSeconds.observe(updateMs / 1000);
+      return { ...report, changed: true, updateMs, phases: run.phases };
+    });
+  }
+
+  // ---- linking
+
+  recordLinking(body: unknown): LinkingRecord {
+    const report = parseLinkingReport(body);
+    this.getMember(report.clusterId, report.vmId);
+    const record = this.#store.recordLinking(report);
+    this.#metrics.linkingSeconds.observe(report.linkingMs / 1000);
+    return record;
+  }
+
+  // ---- plumbing
+
+  /** Pushes before -> after to the switches; unconnected switches are left to reconciliation. */
+  async #push(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): Promise<void> {
+    const run = await runPlan(this.#fabric, planTransition(before, after, fresh), { clock: this.#clock });
+    if (!run.ok) throw fabricFailed(`change to cluster ${after.cluster.id}`, run.phases);
+  }
+
+  /** Make-before-break needs the moving member's (new) switch: refuse before touching any switch. */
+  async #requireConnected(member: Member): Promise<void> {
+    const sessions = await this.#fabric.switches();
+    if (!sessions.some((s) => s.dpid === member.dpid && s.connected)) {
+      throw new ControllerError(
+        "NOT_CONNECTED",
+        `vmId: the switch of ${member.clusterId}/${member.vmId} is not connected; its new instance must be ` +
+          "programmed before peers send to it (wait for vm-init's linking report)",
+        { field: "vmId" },
+      );
+    }
+  }
+}
+
+function noCluster(clusterId: string): ControllerError {
+  return new ControllerError("NOT_FOUND", `clusterId: no cluster '${clusterId}'`, { field: "clusterId" });
+}
+
+function noMember(clusterId: string, vmId: string): ControllerError {
+  return new ControllerError("NOT_FOUND", `vmId: cluster '${clusterId}' has no member '${vmId}'`, {
+    field: "vmId",
+  });
+}
+
+function fabricFailed(what: string, phases: readonly PhaseReport[]): ControllerError {
+  const failed = phases.at(-1)?.switches.filter((s) => s.status !== "confirmed") ?? [];
+  return new ControllerError(
+    "FABRIC_FAILED",
+    `${what}: stopped in phase '${phases.at(-1)?.phase}': ${failed.map((s) => `${s.vmId} ${s.status}`).join(", ")}; ` +
+      "nothing was committed",
+    { details: { phases } },
+  );
+}

@@ -1,0 +1,33 @@
+import type { PhaseName } from "../compiler/transition-planner.ts";
+import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
+
+/** One switch's part in one phase, as the API returns it. */
+export interface SwitchReport {
+  /** 16 hex digits. */
+  readonly dpid: string;
+  readonly vmId: string;
+  readonly status: "confirmed" | "not-connected" | "failed";
+  /** Send to barrier reply, for confirmed batches. */
+  readonly ms: number | null;
+  readonly added: number;
+  readonly deleted: number;
+  readonly error?: OpenFlowErrorInfo | { readonly type: string; readonly message: string };
+}
+
+export interface PhaseReport {
+  readonly phase: PhaseName;
+  readonly ms: number;
+  readonly switches: readonly SwitchReport[];
+}
+
+export interface RebindReport {
+  readonly clusterId: string;
+  readonly vmId: string;
+  readonly oldEndpoint: string | null;
+  readonly endpoint: string;
+  /** False when the member already had this endpoint: nothing was sent. */
+  readonly changed: boolean;
+  /** Update time: request received -> every affected switch confirmed. */
+  readonly updateMs: number;
+  readonly phases: readonly PhaseReport[];
+}

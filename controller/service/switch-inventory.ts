@@ -1,0 +1,78 @@
+import { compileSwitch } from "../compiler/flow-compiler.ts";
+import type { SwitchFabric } from "../fabric/switch-fabric.ts";
+import type { ClusterState } from "../model/cluster-state.ts";
+import { formatDpid } from "../model/dpid.ts";
+import type { ClusterStore } from "../store/cluster-store.ts";
+
+/** One row of GET /v1/switches: a member's switch session (or its absence), or an unknown switch. */
+export interface SwitchEntry {
+  readonly dpid: string;
+  readonly clusterId: string | null;
+  readonly vmId: string | null;
+  readonly connected: boolean;
+  /** The member's stored endpoint. */
+  readonly endpoint: string | null;
+  /** Where the session comes from, as the fabric sees it. */
+  readonly remoteAddress: string | null;
+  /** What the switch holds (fabric's count), null if unknown. */
+  readonly ruleCount: number | null;
+  /** What the compiler says it should hold; null for a switch that is no member. */
+  readonly desiredRuleCount: number | null;
+}
+
+/**
+ * Joins the fabric's sessions with the stored members: every member appears (unconnected ones
+ * too), once per session when a moved VM's old and new instance are both connected; sessions
+ * whose dpid is no member appear with a null member.
+ */
+export async function listSwitches(store: ClusterStore, fabric: SwitchFabric): Promise<SwitchEntry[]> {
+  const sessions = await fabric.switches();
+  const states = new Map<string, ClusterState>();
+  const entries: { dpid: bigint; entry: SwitchEntry }[] = [];
+  const known = new Set<bigint>();
+  for (const member of store.allMembers()) {
+    known.add(member.dpid);
+    let state = states.get(member.clusterId);
+    if (!state) {
+      state = store.clusterState(member.clusterId)!;
+      states.set(member.clusterId, state);
+    }
+    const base = {
+      dpid: formatDpid(member.dpid),
+      clusterId: member.clusterId,
+      vmId: member.vmId,
+      endpoint: member.endpoint,
+      desiredRuleCount: compileSwitch(state, member.vmId).length,
+    };
+    const mine = sessions.filter((s) => s.dpid === member.dpid);
+    if (mine.length === 0) {
+      entries.push({
+        dpid: member.dpid,
+        entry: { ...base, connected: false, remoteAddress: null, ruleCount: null },
+      });
+    }
+    for (const s of mine) {
+      entries.push({
+        dpid: member.dpid,
+        entry: { ...base, connected: s.connected, remoteAddress: s.remoteAddress, ruleCount: s.ruleCount },
+      });
+    }
+  }
+  for (const s of sessions) {
+    if (known.has(s.dpid)) continue;
+    entries.push({
+      dpid: s.dpid,
+      entry: {
+        dpid: formatDpid(s.dpid),
+        clusterId: null,
+        vmId: null,
+        connected: s.connected,
+        endpoint: null,
+        remoteAddress: s.remoteAddress,
+        ruleCount: s.ruleCount,
+        desiredRuleCount: null,
+      },
+    });
+  }
+  return entries.sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0)).map((e) => e.entry);
+}

@@ -1,0 +1,368 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { compileCluster } from "../../controller/compiler/flow-compiler.ts";
+import { datapathIdFor } from "../../controller/model/dpid.ts";
+import { asSet } from "./support/switch-model.ts";
+import { buildTestApi, type TestApi } from "./support/test-api.ts";
+
+const webBody = {
+  id: "web",
+  vni: 42,
+  tunnel: "vxlan",
+  members: [
+    { vmId: "a", vint0: "198.18.0.1", endpoint: "192.0.2.10" },
+    { vmId: "b", vint0: "198.18.0.2", endpoint: "198.51.100.20" },
+    { vmId: "c", vint0: "198.18.0.3", endpoint: "203.0.113.30" },
+  ],
+};
+
+const dpidOf = (vint0: string, vni = 42) => datapathIdFor(vni, vint0);
+
+let api: TestApi;
+beforeEach(async () => {
+  api = await buildTestApi();
+});
+afterEach(async () => {
+  await api.close();
+});
+
+/** Every connected fake switch holds exactly what the compiler says for the stored state. */
+function expectSwitchesMatchStore(clusterId: string): void {
+  for (const sw of compileCluster(api.store.clusterState(clusterId)!)) {
+    if (!api.fabric.switchesByDpid.has(sw.dpid)) continue;
+    expect(asSet(api.fabric.rulesOf(sw.dpid)), sw.vmId).toEqual(asSet(sw.rules));
+  }
+}
+
+describe("clusters", () => {
+  it("create (with members), read, list, update, delete", async () => {
+    const created = await api.call("POST", "/v1/clusters", webBody);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: "web", vni: 42, tunnel: "vxlan", description: "" });
+    expect(created.body).toHaveProperty("members.0", {
+      clusterId: "web",
+      vmId: "a",
+      vint0: "198.18.0.1",
+      endpoint: "192.0.2.10",
+      dpid: "0000002ac6120001",
+      description: "",
+    });
+
+    const read = await api.call("GET", "/v1/clusters/web");
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual(created.body);
+
+    await api.call("POST", "/v1/clusters", { id: "db", vni: 43, tunnel: "gre", description: "database" });
+    const list = await api.call("GET", "/v1/clusters");
+    expect(list.body).toEqual({
+      clusters: [
+        { id: "db", vni: 43, tunnel: "gre", description: "database" },
+        { id: "web", vni: 42, tunnel: "vxlan", description: "" },
+      ],
+    });
+
+    const patched = await api.call("PATCH", "/v1/clusters/db", { description: "pg", vni: 43 });
+    expect(patched).toMatchObject({ status: 200, body: { id: "db", description: "pg", vni: 43 } });
+
+    expect((await api.call("DELETE", "/v1/clusters/db")).status).toBe(204);
+    expect((await api.call("GET", "/v1/clusters/db")).status).toBe(404);
+  });
+});
+
+describe("members", () => {
+  beforeEach(async () => {
+    await api.call("POST", "/v1/clusters", { ...webBody, members: webBody.members.slice(0, 2) });
+    api.connectAll("web");
+  });
+
+  it("add, read, list, update, remove, and peers' switches follow", async () => {
+    const added = await api.call("POST", "/v1/clusters/web/members", webBody.members[2]);
+    expect(added).toMatchObject({
+      status: 201,
+      body: { vmId: "c", dpid: "0000002ac6120003", endpoint: "203.0.113.30" },
+    });
+    expectSwitchesMatchStore("web");
+    expect(api.fabric.rulesOf(dpidOf("198.18.0.1"))).toHaveLength(7);
+
+    expect((await api.call("GET", "/v1/clusters/web/members/c")).body).toEqual(added.body);
+    const list = await api.call("GET", "/v1/clusters/web/members");
+    expect(list.body).toHaveProperty("members.length", 3);
+
+    const patched = await api.call("PATCH", "/v1/clusters/web/members/c", {
+      description: "cache",
+      vint0: "198.18.0.3",
+      endpoint: "203.0.113.30",
+    });
+    expect(patched).toMatchObject({ status: 200, body: { description: "cache" } });
+
+    expect((await api.call("DELETE", "/v1/clusters/web/members/c")).status).toBe(204);
+    expect((await api.call("GET", "/v1/clusters/web/members/c")).status).toBe(404);
+    expectSwitchesMatchStore("web");
+    expect(api.fabric.rulesOf(dpidOf("198.18.0.1"))).toHaveLength(4);
+  });
+
+  it("adds a member without an endpoint: no peer rule until it is bound", async () => {
+    const calls = api.fabric.calls.length;
+    const added = await api.call("POST", "/v1/clusters/web/members", { vmId: "d", vint0: "198.18.0.4" });
+    expect(added).toMatchObject({ status: 201, body: { endpoint: null } });
+    // Only d's own switch (not connected) was in the plan.
+    expect(
+      api.fabric.calls
+        .slice(calls)
+        .flat()
+        .map((b) => b.vmId),
+    ).toEqual(["d"]);
+    expectSwitchesMatchStore("web");
+  });
+});
+
+describe("rebind", () => {
+  beforeEach(async () => {
+    await api.call("POST", "/v1/clusters", webBody);
+    api.connectAll("web");
+    api.fabric.calls.length = 0;
+  });
+
+  it("moves a member in three confirmed phases, records it, and leaves every switch compiled", async () => {
+    api.fabric.connect(dpidOf("198.18.0.1"), "203.0.113.77"); // the new instance: an empty switch
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      clusterId: "web",
+      vmId: "a",
+      oldEndpoint: "192.0.2.10",
+      endpoint: "203.0.113.77",
+      changed: true,
+    });
+    const body = res.body as {
+      updateMs: number;
+      phases: { phase: string; switches: { vmId: string; status: string; ms: number }[] }[];
+    };
+    expect(body.updateMs).toBeGreaterThan(0);
+    expect(body.phases.map((p) => [p.phase, p.switches.map((s) => `${s.vmId}:${s.status}`)])).toEqual([
+      ["prepare", ["a:confirmed", "b:confirmed", "c:confirmed"]],
+      ["switch", ["b:confirmed", "c:confirmed"]],
+      ["cleanup", ["b:confirmed", "c:confirmed"]],
+    ]);
+    expect(body.phases[0]!.switches[0]!.ms).toBeGreaterThanOrEqual(0);
+    expect(api.fabric.calls).toHaveLength(3);
+    expect((await api.call("GET", "/v1/clusters/web/members/a")).body).toMatchObject({
+      endpoint: "203.0.113.77",
+    });
+    expectSwitchesMatchStore("web");
+    const history = await api.call("GET", "/v1/clusters/web/members/a/rebinds");
+    expect(history.body).toMatchObject({
+      rebinds: [{ oldEndpoint: "192.0.2.10", newEndpoint: "203.0.113.77", result: "ok" }],
+    });
+  });
+
+  it("is a no-op when repeated with the same endpoint", async () => {
+    await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    const calls = api.fabric.calls.length;
+    const again = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(again).toMatchObject({ status: 200, body: { changed: false, phases: [] } });
+    expect(api.fabric.calls).toHaveLength(calls);
+    expect(api.store.listRebinds()).toHaveLength(1);
+  });
+
+  it("refuses when the moving member's switch is not connected, touching nothing", async () => {
+    api.fabric.disconnect(dpidOf("198.18.0.1"));
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res).toMatchObject({ status: 409, body: { code: "NOT_CONNECTED", field: "vmId" } });
+    expect(api.fabric.calls).toHaveLength(0);
+    expect(api.store.getMember("web", "a")?.endpoint).toBe("192.0.2.10");
+  });
+
+  it("goes ahead when a peer is not connected: it is reconciled when it connects", async () => {
+    api.fabric.disconnect(dpidOf("198.18.0.3"));
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).toContain('"vmId":"c","status":"not-connected"');
+    expectSwitchesMatchStore("web");
+  });
+
+  it("stops before the next phase when a switch fails, and commits nothing", async () => {
+    api.fabric.failWhen = (batch, call) =>
+      call === 1 && batch.vmId === "c" ? { type: "BAD_MATCH", code: "BAD_PREREQ", message: "no" } : undefined;
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res).toMatchObject({ status: 502, body: { code: "FABRIC_FAILED" } });
+    const phases = (res.body as { details: { phases: { phase: string; switches: { status: string }[] }[] } })
+      .details.phases;
+    expect(phases.map((p) => p.phase)).toEqual(["prepare", "switch"]);
+    expect(phases[1]!.switches.map((s) => s.status)).toEqual(["confirmed", "failed"]);
+    expect(api.fabric.calls).toHaveLength(2);
+    expect(api.store.getMember("web", "a")?.endpoint).toBe("192.0.2.10");
+    expect(api.store.listRebinds()).toMatchObject([{ result: "failed", newEndpoint: "203.0.113.77" }]);
+    // A retry redoes the whole plan and converges.
+    api.fabric.failWhen = undefined;
+    expect(
+      (await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" })).status,
+    ).toBe(200);
+    expectSwitchesMatchStore("web");
+  });
+
+  it("serializes concurrent rebinds within a cluster, runs clusters in parallel", async () => {
+    await api.call("POST", "/v1/clusters", {
+      id: "db",
+      vni: 43,
+      tunnel: "gre",
+      members: [
+        { vmId: "p", vint0: "198.18.0.1", endpoint: "192.0.2.50" },
+        { vmId: "q", vint0: "198.18.0.2", endpoint: "192.0.2.51" },
+      ],
+    });
+    api.connectAll("db");
+    api.fabric.delayMs = 15;
+    const same = await Promise.all([
+      api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" }),
+      api.call("POST", "/v1/clusters/web/members/b/rebind", { endpoint: "203.0.113.78" }),
+      api.call("POST", "/v1/clusters/web/members/c/rebind", { endpoint: "192.0.2.10" }),
+    ]);
+    expect(same.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(api.fabric.maxInFlight).toBe(1);
+    expectSwitchesMatchStore("web");
+
+    const both = await Promise.all([
+      api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.90" }),
+      api.call("POST", "/v1/clusters/db/members/p/rebind", { endpoint: "192.0.2.60" }),
+    ]);
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    expect(api.fabric.maxInFlight).toBe(2);
+    expectSwitchesMatchStore("web");
+    expectSwitchesMatchStore("db");
+  });
+
+  it("applies one of two identical concurrent rebinds; the other is a no-op", async () => {
+    api.fabric.delayMs = 5;
+    const results = await Promise.all([
+      api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" }),
+      api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" }),
+    ]);
+    expect(results.map((r) => (r.body as { changed: boolean }).changed).sort()).toEqual([false, true]);
+    expect(api.store.listRebinds()).toHaveLength(1);
+  });
+});
+
+describe("switches", () => {
+  it("lists every member's switch, connected or not, and unknown connected switches", async () => {
+    await api.call("POST", "/v1/clusters", webBody);
+    api.connectAll("web");
+    api.fabric.disconnect(dpidOf("198.18.0.2"));
+    api.fabric.connect(0xdeadn, "192.0.2.200");
+    const res = await api.call("GET", "/v1/switches");
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      switches: [
+        {
+          dpid: "000000000000dead",
+          clusterId: null,
+          vmId: null,
+          connected: true,
+          endpoint: null,
+          remoteAddress: "192.0.2.200",
+          ruleCount: 0,
+          desiredRuleCount: null,
+        },
+        {
+          dpid: "0000002ac6120001",
+          clusterId: "web",
+          vmId: "a",
+          connected: true,
+          endpoint: "192.0.2.10",
+          remoteAddress: "192.0.2.10",
+          ruleCount: 7,
+          desiredRuleCount: 7,
+        },
+        {
+          dpid: "0000002ac6120002",
+          clusterId: "web",
+          vmId: "b",
+          connected: false,
+          endpoint: "198.51.100.20",
+          remoteAddress: null,
+          ruleCount: null,
+          desiredRuleCount: 7,
+        },
+        {
+          dpid: "0000002ac6120003",
+          clusterId: "web",
+          vmId: "c",
+          connected: true,
+          endpoint: "203.0.113.30",
+          remoteAddress: "203.0.113.30",
+          ruleCount: 7,
+          desiredRuleCount: 7,
+        },
+      ],
+    });
+  });
+});
+
+describe("linking reports", () => {
+  it("stores vm-init's report and lists it", async () => {
+    await api.call("POST", "/v1/clusters", webBody);
+    const res = await api.call("POST", "/v1/linking", { vmId: "a", clusterId: "web", linkingMs: 63 });
+    expect(res).toMatchObject({ status: 201, body: { id: 1, clusterId: "web", vmId: "a", linkingMs: 63 } });
+    await api.call("POST", "/v1/linking", { vmId: "b", clusterId: "web", linkingMs: 70.5 });
+    expect((await api.call("GET", "/v1/linking?vmId=b")).body).toMatchObject({
+      reports: [{ vmId: "b", linkingMs: 70.5 }],
+    });
+    expect((await api.call("GET", "/v1/linking")).body).toHaveProperty("reports.length", 2);
+  });
+});
+
+describe("health and OpenAPI", () => {
+  it("answers /healthz and /readyz, and /readyz fails when the store is gone", async () => {
+    expect(await api.call("GET", "/healthz", undefined, { token: null })).toMatchObject({
+      status: 200,
+      body: { status: "ok" },
+    });
+    expect(await api.call("GET", "/readyz", undefined, { token: null })).toMatchObject({
+      status: 200,
+      body: { status: "ready", checks: { store: true } },
+    });
+    api.store.close();
+    expect(await api.call("GET", "/readyz", undefined, { token: null })).toMatchObject({
+      status: 503,
+      body: { checks: { store: false } },
+    });
+  });
+
+  it("serves an OpenAPI 3.1 document with every route, its schemas and bearer auth", async () => {
+    const res = await api.call("GET", "/openapi.json", undefined, { token: null });
+    expect(res.status).toBe(200);
+    const doc = res.body as {
+      openapi: string;
+      security: unknown;
+      paths: Record<string, Record<string, { requestBody?: unknown; security?: unknown[] }>>;
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.security).toEqual([{ bearerAuth: [] }]);
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual(
+      [
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+        "POST /v1/clusters",
+        "GET /v1/clusters",
+        "GET /v1/clusters/{clusterId}",
+        "PATCH /v1/clusters/{clusterId}",
+        "DELETE /v1/clusters/{clusterId}",
+        "POST /v1/clusters/{clusterId}/members",
+        "GET /v1/clusters/{clusterId}/members",
+        "GET /v1/clusters/{clusterId}/members/{vmId}",
+        "PATCH /v1/clusters/{clusterId}/members/{vmId}",
+        "DELETE /v1/clusters/{clusterId}/members/{vmId}",
+        "POST /v1/clusters/{clusterId}/members/{vmId}/rebind",
+        "GET /v1/clusters/{clusterId}/members/{vmId}/rebinds",
+        "GET /v1/switches",
+        "POST /v1/linking",
+        "GET /v1/linking",
+      ].sort(),
+    );
+    expect(doc.paths["/v1/clusters/{clusterId}/members/{vmId}/rebind"]?.post?.requestBody).toBeDefined();
+    expect(doc.paths["/healthz"]?.get?.security).toEqual([]);
+  });
+});

@@ -1,0 +1,150 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadAuth, parseListen } from "../../controller/config.ts";
+import { ControllerError } from "../../controller/errors.ts";
+import { checkMemberConflicts } from "../../controller/model/cluster-state.ts";
+import { parseHostIpv4 } from "../../controller/model/ipv4.ts";
+import { parseClusterCreate, parseLinkingReport, parseMemberPatch } from "../../controller/model/requests.ts";
+import { KeyedMutex } from "../../controller/service/keyed-mutex.ts";
+import { makeState, tempDir } from "./support/fixtures.ts";
+
+function refusal(fn: () => unknown): { code: string; field?: string; message: string } {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ControllerError) return { code: err.code, field: err.field, message: err.message };
+    throw err;
+  }
+  throw new Error("expected a ControllerError");
+}
+
+describe("host IPv4 addresses", () => {
+  it("accepts dotted quads and returns them canonical", () => {
+    expect(parseHostIpv4("198.18.0.1", "vint0")).toBe("198.18.0.1");
+    expect(parseHostIpv4("203.0.113.255", "endpoint")).toBe("203.0.113.255");
+  });
+
+  it.each([
+    ["198.18.0.01", /leading zero/i],
+    ["198.18.0.1/24", /has a prefix/],
+    ["198.18.0", /not an IPv4 address/],
+    ["::1", /not an IPv4 address/],
+    ["0.0.0.0", /unspecified/],
+    ["127.0.0.2", /loopback/],
+    ["239.1.1.1", /multicast/],
+    ["255.255.255.255", /broadcast/],
+    [42, /must be an IPv4 address string/],
+  ])("refuses %s, naming the field", (value, why) => {
+    const r = refusal(() => parseHostIpv4(value, "members[3].endpoint"));
+    expect(r).toMatchObject({ code: "INVALID_FIELD", field: "members[3].endpoint" });
+    expect(r.message).toMatch(why);
+    expect(r.message.startsWith("members[3].endpoint: ")).toBe(true);
+  });
+});
+
+describe("request parsing", () => {
+  it("names the offending member and field", () => {
+    const body = {
+      id: "web",
+      vni: 42,
+      tunnel: "gre",
+      members: [
+        { vmId: "a", vint0: "198.18.0.1" },
+        { vmId: "b", vint0: "198.18.0.2", endpoint: "10.0.0.256" },
+      ],
+    };
+    expect(refusal(() => parseClusterCreate(body)).field).toBe("members[1].endpoint");
+    expect(refusal(() => parseClusterCreate({ ...body, members: {} })).field).toBe("members");
+    expect(refusal(() => parseClusterCreate({ ...body, vni: 0 })).field).toBe("vni");
+    expect(refusal(() => parseClusterCreate({ ...body, id: "-web" })).field).toBe("id");
+    expect(refusal(() => parseClusterCreate({ ...body, tunnel: "VXLAN" })).field).toBe("tunnel");
+    expect(refusal(() => parseClusterCreate(null)).field).toBe("body");
+    expect(parseClusterCreate({ ...body, members: undefined }).members).toEqual([]);
+  });
+
+  it("tells an absent endpoint from an explicit null in a patch", () => {
+    expect(parseMemberPatch({ description: "x" })).toEqual({ description: "x" });
+    expect(parseMemberPatch({ endpoint: null })).toEqual({ endpoint: null });
+  });
+
+  it("refuses impossible linking times", () => {
+    for (const linkingMs of [-1, Number.NaN, 3_600_001, "63"]) {
+      expect(refusal(() => parseLinkingReport({ vmId: "a", clusterId: "web", linkingMs })).field).toBe(
+        "linkingMs",
+      );
+    }
+  });
+
+  it("finds duplicate vint0s and endpoints, never duplicate unknown endpoints", () => {
+    const state = makeState(42, [
+      ["a", "198.18.0.1", null],
+      ["b", "198.18.0.2", null],
+      ["c", "198.18.0.3", "192.0.2.1"],
+    ]);
+    expect(() => checkMemberConflicts(state.members, (i) => `members[${i}]`)).not.toThrow();
+    const dup = makeState(42, [
+      ["a", "198.18.0.1", "192.0.2.1"],
+      ["b", "198.18.0.2", "192.0.2.1"],
+    ]);
+    expect(refusal(() => checkMemberConflicts(dup.members, (i) => `members[${i}]`))).toMatchObject({
+      code: "CONFLICT",
+      field: "members[1].endpoint",
+    });
+  });
+});
+
+describe("controller configuration", () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  it("parses listen addresses", () => {
+    expect(parseListen("127.0.0.1:8080")).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(parseListen("[::1]:0")).toEqual({ host: "::1", port: 0 });
+    expect(parseListen("localhost:6653")).toEqual({ host: "localhost", port: 6653 });
+    for (const bad of ["127.0.0.1", ":80", "127.0.0.1:99999", "a b:1"]) {
+      expect(refusal(() => parseListen(bad)).field).toBe("--listen");
+    }
+  });
+
+  it("takes the token from a file, else the environment, and needs an explicit opt-out", () => {
+    const file = join(dir.path, "token");
+    writeFileSync(file, "file-token-0123456789\n");
+    expect(loadAuth({ tokenFile: file, env: {} })).toEqual({ mode: "token", token: "file-token-0123456789" });
+    expect(loadAuth({ env: { ICSDN_CONTROLLER_TOKEN: "env-token-0123456789" } })).toEqual({
+      mode: "token",
+      token: "env-token-0123456789",
+    });
+    expect(loadAuth({ insecureNoAuth: true, env: {} })).toEqual({ mode: "none" });
+    expect(refusal(() => loadAuth({ env: {} })).message).toMatch(/no API token/);
+    expect(refusal(() => loadAuth({ tokenFile: file, insecureNoAuth: true, env: {} })).message).toMatch(
+      /exclude each other/,
+    );
+    expect(refusal(() => loadAuth({ tokenFile: join(dir.path, "missing"), env: {} })).field).toBe(
+      "--token-file",
+    );
+    writeFileSync(file, "short-secret");
+    const short = refusal(() => loadAuth({ tokenFile: file, env: {} }));
+    expect(short.message).toMatch(/at least 16/);
+    expect(short.message).not.toContain("short-secret");
+  });
+});
+
+describe("KeyedMutex", () => {
+  it("runs one task at a time per key, in order, and keys in parallel", async () => {
+    const locks = new KeyedMutex();
+    const log: string[] = [];
+    const task = (key: string, name: string, ms: number) =>
+      locks.run(key, async () => {
+        log.push(`${name}+`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`${name}-`);
+      });
+    await Promise.all([task("x", "x1", 10), task("x", "x2", 1), task("y", "y1", 1)]);
+    expect(log.indexOf("x1-")).toBeLessThan(log.indexOf("x2+"));
+    expect(log.indexOf("y1+")).toBeLessThan(log.indexOf("x1-"));
+    await expect(locks.run("x", async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    expect(await locks.run("x", async () => 7)).toBe(7);
+    expect(locks.busyKeys).toEqual([]);
+  });
+});

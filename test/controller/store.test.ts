@@ -1,0 +1,192 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ControllerError } from "../../controller/errors.ts";
+import type { Cluster } from "../../controller/model/cluster.ts";
+import { datapathIdFor } from "../../controller/model/dpid.ts";
+import { memberOf } from "../../controller/model/member.ts";
+import { ClusterStore } from "../../controller/store/cluster-store.ts";
+import { SCHEMA_VERSION } from "../../controller/store/schema.ts";
+import { tempDir } from "./support/fixtures.ts";
+
+const web: Cluster = { id: "web", vni: 42, tunnel: "vxlan", description: "front" };
+const a = memberOf(web, { vmId: "a", vint0: "198.18.0.1", endpoint: "192.0.2.10", description: "" });
+const b = memberOf(web, { vmId: "b", vint0: "198.18.0.2", endpoint: null, description: "" });
+
+function codeOf(fn: () => unknown): { code: string; field: string | undefined } {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ControllerError) return { code: err.code, field: err.field };
+    throw err;
+  }
+  throw new Error("expected a ControllerError");
+}
+
+describe("ClusterStore on a real SQLite file", () => {
+  let dir: ReturnType<typeof tempDir>;
+  let path: string;
+  let store: ClusterStore;
+  const at = new Date("2025-01-02T03:04:05.000Z");
+
+  beforeEach(() => {
+    dir = tempDir();
+    path = join(dir.path, "controller.db");
+    store = ClusterStore.open(path, { now: () => at });
+  });
+  afterEach(() => {
+    store.close();
+    dir.remove();
+  });
+
+  it("creates the schema at the current version, in WAL mode", () => {
+    expect(existsSync(path)).toBe(true);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    const raw = new DatabaseSync(path, { readOnly: true });
+    const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+    expect(tables.map((t) => t.name)).toEqual(["clusters", "linking_reports", "members", "rebinds"]);
+    expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    raw.close();
+  });
+
+  it("keeps clusters, members and history across a re-open", () => {
+    store.insertCluster(web, [a, b]);
+    store.recordLinking({ clusterId: "web", vmId: "a", linkingMs: 63.5 });
+    store.recordRebind({
+      clusterId: "web",
+      vmId: "a",
+      oldEndpoint: "192.0.2.10",
+      newEndpoint: "203.0.113.5",
+      updateMs: 26.5,
+      result: "ok",
+    });
+    store.close();
+    store = ClusterStore.open(path);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(store.listClusters()).toEqual([web]);
+    expect(store.listMembers("web")).toEqual([a, b]);
+    expect(store.getMember("web", "a")?.dpid).toBe(datapathIdFor(42, "198.18.0.1"));
+    expect(store.listLinking()).toEqual([
+      { id: 1, clusterId: "web", vmId: "a", linkingMs: 63.5, at: "2025-01-02T03:04:05.000Z" },
+    ]);
+    expect(store.listRebinds({ vmId: "a" })).toMatchObject([
+      { oldEndpoint: "192.0.2.10", newEndpoint: "203.0.113.5", result: "ok" },
+    ]);
+    expect(store.listRebinds({ vmId: "b" })).toEqual([]);
+  });
+
+  it("creates a cluster and its members all or nothing", () => {
+    const dup = memberOf(web, { vmId: "c", vint0: "198.18.0.1", endpoint: null, description: "" });
+    expect(codeOf(() => store.insertCluster(web, [a, b, dup]))).toEqual({
+      code: "CONFLICT",
+      field: "members[2].vint0",
+    });
+    expect(store.listClusters()).toEqual([]);
+    expect(store.allMembers()).toEqual([]);
+  });
+
+  it("refuses duplicate ids, VNIs, vint0s and endpoints, naming the field", () => {
+    store.insertCluster(web, [a]);
+    expect(codeOf(() => store.insertCluster({ ...web, vni: 43 }))).toEqual({ code: "CONFLICT", field: "id" });
+    expect(codeOf(() => store.insertCluster({ ...web, id: "db" }))).toEqual({
+      code: "CONFLICT",
+      field: "vni",
+    });
+    expect(codeOf(() => store.insertMember({ ...b, vmId: "a" }))).toEqual({
+      code: "CONFLICT",
+      field: "vmId",
+    });
+    expect(codeOf(() => store.insertMember({ ...b, vint0: "198.18.0.1" }))).toEqual({
+      code: "CONFLICT",
+      field: "vint0",
+    });
+    expect(codeOf(() => store.insertMember({ ...b, endpoint: "192.0.2.10" }))).toEqual({
+      code: "CONFLICT",
+      field: "endpoint",
+    });
+    // Many members may have no endpoint yet.
+    store.insertMember(b);
+    store.insertMember({ ...b, vmId: "c", vint0: "198.18.0.3" });
+    expect(store.listMembers("web").map((m) => m.vmId)).toEqual(["a", "b", "c"]);
+  });
+
+  it("refuses a member of a missing cluster, and deleting a cluster that has members", () => {
+    expect(codeOf(() => store.insertMember({ ...a, clusterId: "nope" }))).toEqual({
+      code: "NOT_FOUND",
+      field: "clusterId",
+    });
+    store.insertCluster(web, [a]);
+    expect(codeOf(() => store.deleteCluster("web"))).toEqual({ code: "CONFLICT", field: "members" });
+    store.deleteMember("web", "a");
+    store.deleteCluster("web");
+    expect(store.listClusters()).toEqual([]);
+    expect(codeOf(() => store.deleteCluster("web"))).toEqual({ code: "NOT_FOUND", field: "clusterId" });
+    expect(codeOf(() => store.deleteMember("web", "a"))).toEqual({ code: "NOT_FOUND", field: "vmId" });
+  });
+
+  it("rolls a transaction back whole, nested ones to their savepoint", () => {
+    store.insertCluster(web, [a]);
+    expect(() =>
+      store.transaction(() => {
+        store.updateMember({ ...a, endpoint: "203.0.113.5" });
+        store.recordRebind({
+          clusterId: "web",
+          vmId: "a",
+          oldEndpoint: null,
+          newEndpoint: "x",
+          updateMs: 1,
+          result: "ok",
+        });
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    expect(store.getMember("web", "a")?.endpoint).toBe("192.0.2.10");
+    expect(store.listRebinds()).toEqual([]);
+
+    store.transaction(() => {
+      store.updateMember({ ...a, description: "outer" });
+      expect(() =>
+        store.transaction(() => {
+          store.updateMember({ ...a, description: "inner" });
+          throw new Error("inner");
+        }),
+      ).toThrow("inner");
+    });
+    expect(store.getMember("web", "a")?.description).toBe("outer");
+    expect(() => store.transaction(() => Promise.resolve(1))).toThrow(/synchronous/);
+  });
+
+  it("finds a member from its switch's dpid alone", () => {
+    store.insertCluster(web, [a, b]);
+    store.insertCluster({ id: "db", vni: 43, tunnel: "gre", description: "" });
+    expect(store.memberByDpid(datapathIdFor(42, "198.18.0.2"))?.vmId).toBe("b");
+    expect(store.memberByDpid(datapathIdFor(43, "198.18.0.2"))).toBeUndefined();
+    expect(store.clusterByVni(43)?.tunnel).toBe("gre");
+  });
+
+  it("updates only the mutable fields", () => {
+    store.insertCluster(web, [a]);
+    store.updateClusterDescription("web", "changed");
+    store.updateMember({ ...a, endpoint: null, description: "d" });
+    expect(store.getCluster("web")?.description).toBe("changed");
+    expect(store.getMember("web", "a")).toEqual({ ...a, endpoint: null, description: "d" });
+    expect(codeOf(() => store.updateClusterDescription("nope", ""))).toEqual({
+      code: "NOT_FOUND",
+      field: "clusterId",
+    });
+  });
+
+  it("refuses a database from a newer controller, and an unopenable path", () => {
+    store.close();
+    const raw = new DatabaseSync(path);
+    raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => ClusterStore.open(path)).toThrow(/newer than this controller/);
+    expect(codeOf(() => ClusterStore.open(join(dir.path, "missing", "x.db"))).code).toBe("STORE_FAILED");
+    store = ClusterStore.open(":memory:");
+    expect(store.isHealthy()).toBe(true);
+    store.close();
+    expect(store.isHealthy()).toBe(false);
+  });
+});
