@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { rebindResultOf } from "../../controller/api/routes/members.ts";
 import { datapathIdFor } from "../../controller/model/dpid.ts";
 import { buildTestApi, type TestApi } from "./support/test-api.ts";
 
@@ -101,5 +102,19 @@ describe.skipIf(!promtool)("/metrics as Prometheus's own linter reads it", () =>
     expect(res.error).toBeUndefined();
     // prom-client's own nodejs_active_*_total gauges break a naming lint; ours must not.
     expect(problems.filter((l) => !/^nodejs_active_\w+_total non-counter/.test(l))).toEqual([]);
+  });
+});
+
+describe("rebindResultOf", () => {
+  it.each([
+    [200, undefined, undefined],
+    [401, "UNAUTHORIZED", undefined],
+    [400, "VALIDATION", "refused"],
+    [404, "NOT_FOUND", "refused"],
+    [409, "NOT_CONNECTED", "failed"],
+    [500, undefined, "failed"],
+    [502, "FABRIC_FAILED", undefined],
+  ] as const)("status %i (%s) counts as %s", (status, code, result) => {
+    expect(rebindResultOf(status, code)).toBe(result);
   });
 });

@@ -101,10 +101,13 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
         body: S.rebindInput,
         response: { 200: S.rebindReport, ...S.errors(404, 409, 502) },
       },
-      // Every refusal (schema, model, state) ends here as a 4xx; the service counts the rest.
-      onResponse: async (_request, reply) => {
-        if (reply.statusCode >= 400 && reply.statusCode < 500)
-          metrics.rebindsTotal.inc({ result: "refused" });
+      // The service counts ok, noop and a switch's failure (502); every other outcome is counted here.
+      onError: async (request, _reply, error) => {
+        request.rebindErrorCode = (error as { code?: unknown }).code;
+      },
+      onResponse: async (request, reply) => {
+        const result = rebindResultOf(reply.statusCode, request.rebindErrorCode);
+        if (result) metrics.rebindsTotal.inc({ result });
       },
     },
     // Update time starts when the request arrived (stamped in onRequest), not when the handler ran.
@@ -131,4 +134,22 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     },
     async (request) => ({ rebinds: service.listRebinds(request.params.clusterId, request.params.vmId) }),
   );
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The typed error code a rebind request failed with, for counting it. */
+    rebindErrorCode?: unknown;
+  }
+}
+
+/**
+ * How a rebind response counts in icsdn_rebinds_total, beyond what the service counts itself.
+ * An unauthenticated request is no rebind attempt; a switch that is not connected, or an
+ * unexpected error, is an operational failure, not a bad request.
+ */
+export function rebindResultOf(status: number, errorCode: unknown): "refused" | "failed" | undefined {
+  if (status === 401 || status === 403 || status < 400 || status === 502) return undefined;
+  if (status >= 500 || errorCode === "NOT_CONNECTED") return "failed";
+  return "refused";
 }
