@@ -56,7 +56,8 @@ function memo(cache: WeakMap<Rule, string>, rule: Rule, make: (r: Rule) => strin
   return key;
 }
 
-const identityOf = (rule: Rule) => `${rule.tableId}|${rule.priority}|${rule.match.map(fieldKey).sort().join(",")}`;
+const identityOf = (rule: Rule) =>
+  `${rule.tableId}|${rule.priority}|${rule.match.map(fieldKey).sort().join(",")}`;
 const contentOf = (rule: Rule) => `${ruleIdentity(rule)}|${rule.cookie}|${canonicalJson(rule.instructions)}`;
 
 /**

@@ -52,7 +52,9 @@ export class ControllerMetrics {
       // A failing or slow fabric must not fail the whole scrape: keep the last value then.
       async collect() {
         if (!connected) return;
-        const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref());
+        const timeout = new Promise<undefined>((resolve) =>
+          setTimeout(() => resolve(undefined), 1000).unref(),
+        );
         const n = await Promise.race([connected().catch(() => undefined), timeout]);
         if (n !== undefined) this.set(n);
       },
