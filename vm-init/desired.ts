@@ -7,6 +7,7 @@ import {
   BOND_PORT,
   CLUSTER_BRIDGE,
   CONTROLLER_MAX_BACKOFF_MS,
+  compareNames,
   ENC,
   ENC_OFPORT,
   OWNER_KEY,
@@ -14,18 +15,22 @@ import {
   VINT_OFPORT,
 } from "./names.ts";
 
-/** What the machine told us that the config leaves open (see preflight.ts). */
-export interface UnderlayFacts {
-  /** The underlay address for icbond0, `a.b.c.d/len`. */
-  address: string;
-  gateway?: string;
+/** What the devices told us that the config leaves open: all that planning OVS needs (preflight.ts). */
+export interface MachineFacts {
   mtu: number;
   /** MAC of the first NIC: icbond0 takes it on the kernel datapath. */
   firstNicMac: string;
 }
 
+/** ... and the underlay address, which may come from the first NIC (takeover). */
+export interface UnderlayFacts extends MachineFacts {
+  /** The underlay address for icbond0, `a.b.c.d/len`. */
+  address: string;
+  gateway?: string;
+}
+
 /** DESIGN.md's layering as OVSDB content: bridge icbond0 over the NICs, bridge icbr0 with enc0 and vint0. */
-export function desiredOvs(config: VmInitConfig, facts: UnderlayFacts): OvsState {
+export function desiredOvs(config: VmInitConfig, facts: MachineFacts): OvsState {
   const owner = { [OWNER_KEY]: config.clusterId };
   const nics = config.underlay.nics;
   const nicPort: OvsPort =
@@ -106,7 +111,7 @@ function nicInterface(name: string) {
 function bondPort(config: VmInitConfig): OvsPort {
   const port: OvsPort = {
     name: BOND_PORT,
-    interfaces: config.underlay.nics.map(nicInterface).sort((a, b) => a.name.localeCompare(b.name)),
+    interfaces: config.underlay.nics.map(nicInterface).sort((a, b) => compareNames(a.name, b.name)),
     bondMode: config.underlay.bondMode,
     otherConfig: {},
   };
@@ -120,7 +125,7 @@ function bondPort(config: VmInitConfig): OvsPort {
 }
 
 function sortPorts(ports: OvsPort[]): OvsPort[] {
-  return ports.sort((a, b) => a.name.localeCompare(b.name));
+  return ports.sort((a, b) => compareNames(a.name, b.name));
 }
 
 /**

@@ -9,12 +9,15 @@ export type VmInitErrorCode =
   | "NO_UNDERLAY_ADDRESS" // takeover mode, but the first NIC has no IPv4 address to take
   | "AMBIGUOUS_UNDERLAY_ADDRESS" // takeover mode, but the first NIC has several IPv4 addresses
   | "BRIDGE_CONFLICT" // icbr0/icbond0 exists but was not made by vm-init
-  | "OVS_UNAVAILABLE" // no OVS database socket, or ovs-vswitchd is not running / not answering
-  | "OVS_COMMAND_FAILED" // ovs-vsctl refused a transaction
+  | "OVS_UNAVAILABLE" // no OVS database socket, or ovsdb-server / ovs-vswitchd not running or not answering
+  | "OVS_COMMAND_FAILED" // OVSDB refused a transaction (the message names the operation and the row)
+  | "OVS_CONFLICT" // OVSDB changed between vm-init's read and its write; nothing was written
+  | "OVSDB_PROTOCOL_ERROR" // ovsdb-server sent something that is not RFC 7047 JSON-RPC
   | "INTERFACE_ERROR" // OVS accepted a port but could not create its interface
   | "IP_COMMAND_FAILED" // iproute2 refused a change
+  | "MACHINE_CHANGED" // a NIC changed while apply was running (it rolled back)
   | "ETHTOOL_FAILED" // ethtool could not change an offload setting
-  | "COMMAND_NOT_FOUND"; // ovs-vsctl, ip or ethtool is not installed
+  | "COMMAND_NOT_FOUND"; // ip or ethtool is not installed
 
 /** One schema violation: the dotted path of the field and what is wrong with it. */
 export interface ConfigIssue {

@@ -1,7 +1,7 @@
 import type { DefaultRoute, KernelLink, KernelObserved } from "./model.ts";
 
-/** The `ip -j -batch -` input that reads every device with its addresses, then the default routes. */
-export const IP_READ_BATCH = "addr show\nroute show table main default\n";
+/** The `ip -j -batch -` lines that read every device with its addresses, then the default routes. */
+export const IP_READ_LINES: readonly string[] = ["addr show", "route show table main default"];
 
 interface IpAddrInfo {
   family?: string;
@@ -22,16 +22,24 @@ interface IpRoute {
   dev?: string;
 }
 
-/** Parses the two JSON arrays `ip -j -batch -` prints for IP_READ_BATCH, one per line. */
+/** Parses the two JSON arrays `ip -j -batch -` prints for IP_READ_LINES, one per line. */
 export function parseIpRead(stdout: string): KernelObserved {
   const docs = stdout
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l.startsWith("["))
-    .map((l) => JSON.parse(l) as unknown[]);
+    .filter((l) => l.startsWith("["));
   if (docs.length !== 2) throw new Error(`expected 2 JSON documents from ip -batch, got ${docs.length}`);
+  return kernelFrom(docs[0]!, docs[1]!);
+}
+
+/** The kernel state from the texts `addr show` and `route show ... default` printed with -j. */
+export function kernelFrom(addrJson: string, routeJson: string): KernelObserved {
+  const addrs = JSON.parse(addrJson) as unknown;
+  const routes = JSON.parse(routeJson) as unknown;
+  if (!Array.isArray(addrs) || !Array.isArray(routes))
+    throw new Error("ip -j printed something other than arrays");
   const links = new Map<string, KernelLink>();
-  for (const l of docs[0] as IpLink[]) {
+  for (const l of addrs as IpLink[]) {
     if (typeof l.ifname !== "string") continue;
     const flags = l.flags ?? [];
     links.set(l.ifname, {
@@ -46,7 +54,7 @@ export function parseIpRead(stdout: string): KernelObserved {
     });
   }
   const defaultRoutes: DefaultRoute[] = [];
-  for (const r of docs[1] as IpRoute[]) {
+  for (const r of routes as IpRoute[]) {
     if (r.dst === "default" && r.gateway !== undefined && r.dev !== undefined) {
       defaultRoutes.push({ via: r.gateway, dev: r.dev });
     }

@@ -89,13 +89,17 @@ export interface OvsObserved {
   datapathIds: ReadonlyMap<string, string>;
 }
 
-/** One kernel network device, as `ip -j addr` shows it. */
-export interface KernelLink {
+/** One kernel network device without its addresses: what sysfs shows (sysfs.ts). */
+export interface LinkFacts {
   name: string;
   up: boolean;
   noarp: boolean;
   mtu: number;
   mac: string;
+}
+
+/** One kernel network device, as `ip -j addr` shows it. */
+export interface KernelLink extends LinkFacts {
   /** IPv4 addresses of global scope, `a.b.c.d/len`. */
   addresses: string[];
 }

@@ -29,3 +29,12 @@ export const CONTROLLER_MAX_BACKOFF_MS = 1000;
 
 /** Where Debian's Open vSwitch keeps its sockets and pidfiles when OVS_RUNDIR is not set. */
 export const DEFAULT_OVS_RUNDIR = "/var/run/openvswitch";
+
+/**
+ * Order of names in vm-init's state (ports, interfaces, bridges, controller targets): by code
+ * unit. Not String#localeCompare: its first call loads ICU's collator, 3-4 ms of a cold process's
+ * linking time (measured with --cpu-prof), and these names are ASCII anyway.
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -7,21 +7,14 @@ import type {
   OvsObserved,
   OvsPort,
 } from "./model.ts";
-import {
-  mapOf,
-  type OvsdbRow,
-  type OvsdbTable,
-  optNumber,
-  optString,
-  rowsOf,
-  setOf,
-  str,
-} from "./ovsdb-json.ts";
+import { compareNames } from "./names.ts";
+import { mapOf, type OvsdbRow, optNumber, optString, setOf, str } from "./ovsdb/notation.ts";
+import { rowsOf, type Tables } from "./ovsdb/replica.ts";
 
-/** Columns read per table; `ovs-vsctl` is asked for exactly these, in this order. */
+/** Columns vm-init reads (monitors) per table of the Open_vSwitch database. */
 export const OVS_COLUMNS = {
+  Open_vSwitch: ["bridges", "next_cfg", "cur_cfg"],
   Bridge: [
-    "_uuid",
     "name",
     "datapath_type",
     "protocols",
@@ -32,9 +25,8 @@ export const OVS_COLUMNS = {
     "ports",
     "datapath_id",
   ],
-  Port: ["_uuid", "name", "interfaces", "bond_mode", "lacp", "other_config"],
+  Port: ["name", "interfaces", "bond_mode", "lacp", "other_config"],
   Interface: [
-    "_uuid",
     "name",
     "type",
     "options",
@@ -48,48 +40,36 @@ export const OVS_COLUMNS = {
     "link_state",
     "admin_state",
   ],
-  Controller: ["_uuid", "target", "is_connected", "status", "max_backoff"],
-} as const;
+  Controller: ["target", "is_connected", "status", "max_backoff"],
+} as const satisfies Record<string, readonly string[]>;
 
 export type OvsTableName = keyof typeof OVS_COLUMNS;
-export const OVS_TABLES: readonly OvsTableName[] = ["Bridge", "Port", "Interface", "Controller"];
 
-/** The ovs-vsctl arguments that print the four tables, one JSON document per line. */
-export function ovsReadArgs(): string[] {
-  return [
-    "--format=json",
-    ...OVS_TABLES.flatMap((t) => ["--", `--columns=${OVS_COLUMNS[t].join(",")}`, "list", t]),
-  ];
+/** A row with its identity. */
+interface Keyed {
+  uuid: string;
+  row: OvsdbRow;
 }
 
-/** Parses the output of `ovsReadArgs()`: four JSON tables, one per line. */
-export function parseOvsRead(stdout: string): OvsObserved {
-  const docs = stdout
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as OvsdbTable);
-  if (docs.length !== OVS_TABLES.length) {
-    throw new Error(`expected ${OVS_TABLES.length} tables from ovs-vsctl, got ${docs.length}`);
-  }
-  const [bridges, ports, interfaces, controllers] = docs.map(rowsOf) as [
-    OvsdbRow[],
-    OvsdbRow[],
-    OvsdbRow[],
-    OvsdbRow[],
-  ];
-  return buildObserved(bridges, ports, interfaces, controllers);
+/** What vm-init cares about in the monitored tables (see OVS_COLUMNS). */
+export function observedFrom(tables: Tables): OvsObserved {
+  return buildObserved(
+    rowsOf(tables, "Bridge"),
+    rowsOf(tables, "Port"),
+    rowsOf(tables, "Interface"),
+    rowsOf(tables, "Controller"),
+  );
 }
 
 function buildObserved(
-  bridgeRows: OvsdbRow[],
-  portRows: OvsdbRow[],
-  ifaceRows: OvsdbRow[],
-  controllerRows: OvsdbRow[],
+  bridgeRows: Keyed[],
+  portRows: Keyed[],
+  ifaceRows: Keyed[],
+  controllerRows: Keyed[],
 ): OvsObserved {
-  const ifaceByUuid = new Map(ifaceRows.map((r) => [str(r._uuid), r]));
-  const portByUuid = new Map(portRows.map((r) => [str(r._uuid), r]));
-  const controllerByUuid = new Map(controllerRows.map((r) => [str(r._uuid), r]));
+  const ifaceByUuid = new Map(ifaceRows.map((r) => [r.uuid, r.row]));
+  const portByUuid = new Map(portRows.map((r) => [r.uuid, r.row]));
+  const controllerByUuid = new Map(controllerRows.map((r) => [r.uuid, r.row]));
 
   const uuids = {
     bridge: new Map<string, string>(),
@@ -102,12 +82,12 @@ function buildObserved(
   const controllers: OvsControllerStatus[] = [];
   const datapathIds = new Map<string, string>();
 
-  for (const r of portRows) uuids.port.set(str(r.name), str(r._uuid));
-  for (const r of ifaceRows) uuids.interface.set(str(r.name), str(r._uuid));
+  for (const r of portRows) uuids.port.set(str(r.row.name), r.uuid);
+  for (const r of ifaceRows) uuids.interface.set(str(r.row.name), r.uuid);
 
-  const bridges: OvsBridge[] = bridgeRows.map((b) => {
+  const bridges: OvsBridge[] = bridgeRows.map(({ uuid: bridgeUuid, row: b }) => {
     const name = str(b.name);
-    uuids.bridge.set(name, str(b._uuid));
+    uuids.bridge.set(name, bridgeUuid);
     const dpid = optString(b.datapath_id);
     if (dpid !== undefined) datapathIds.set(name, dpid);
     const ports: OvsPort[] = [];
@@ -123,28 +103,28 @@ function buildObserved(
         interfacePort.set(str(i.name), portName);
         interfaces.push(interfaceOf(i));
       }
-      interfaces.sort((x, y) => x.name.localeCompare(y.name));
+      interfaces.sort((x, y) => compareNames(x.name, y.name));
       ports.push(portOf(p, interfaces));
     }
-    ports.sort((x, y) => x.name.localeCompare(y.name));
+    ports.sort((x, y) => compareNames(x.name, y.name));
     const ctrls: OvsController[] = [];
     for (const cu of setOf(b.controller)) {
       const c = controllerByUuid.get(String(cu));
       if (!c) continue;
       const target = str(c.target);
-      uuids.controller.set(`${name} ${target}`, str(c._uuid));
+      uuids.controller.set(`${name} ${target}`, String(cu));
       const maxBackoff = optNumber(c.max_backoff);
       ctrls.push(maxBackoff === undefined ? { target } : { target, maxBackoff });
       const status = mapOf(c.status);
       controllers.push({
         bridge: name,
         target,
-        uuid: str(c._uuid),
+        uuid: String(cu),
         isConnected: c.is_connected === true,
         ...(status.state === undefined ? {} : { state: status.state }),
       });
     }
-    ctrls.sort((x, y) => x.target.localeCompare(y.target));
+    ctrls.sort((x, y) => compareNames(x.target, y.target));
     const bridge: OvsBridge = {
       name,
       datapathType: str(b.datapath_type),
@@ -158,10 +138,10 @@ function buildObserved(
     if (failMode !== undefined) bridge.failMode = failMode;
     return bridge;
   });
-  bridges.sort((x, y) => x.name.localeCompare(y.name));
+  bridges.sort((x, y) => compareNames(x.name, y.name));
 
   const interfaces = new Map<string, OvsInterfaceStatus>();
-  for (const r of ifaceRows) {
+  for (const { row: r } of ifaceRows) {
     const s: OvsInterfaceStatus = { name: str(r.name) };
     const ofport = optNumber(r.ofport);
     const mtu = optNumber(r.mtu);

@@ -1,17 +1,34 @@
 import type { OvsBridge, OvsInterface, OvsPort, OvsState, OvsUuids, StringMap } from "./model.ts";
 import { MANAGED_BRIDGES, OWNER_KEY } from "./names.ts";
-
-/** One ovs-vsctl command (the words between two `--`). */
-export type OvsCommand = readonly string[];
+import {
+  type AtomValue,
+  map,
+  type NamedUuid,
+  namedUuid,
+  type OvsdbValue,
+  optional,
+  set,
+  uuid,
+} from "./ovsdb/notation.ts";
+import {
+  byName,
+  byUuid,
+  insertOp,
+  type Mutation,
+  mutateOp,
+  type Operation,
+  type RowValues,
+  updateOp,
+} from "./ovsdb/transact.ts";
 
 export interface OvsPlan {
   /** Bridges, ports, interfaces: one transaction. */
-  commands: OvsCommand[];
+  ops: Operation[];
   /**
    * Controller changes, kept apart: a controller added before the underlay address exists fails
    * its first connection and OVS then backs off for a second (see apply.ts).
    */
-  controllerCommands: OvsCommand[];
+  controllerOps: Operation[];
 }
 
 /**
@@ -25,41 +42,56 @@ const OWNED_KEYS = {
   portOtherConfig: ["lacp-fallback-ab"],
 } as const;
 
+/** The Open_vSwitch table has exactly one row: an empty condition selects it. */
+const ROOT = { table: "Open_vSwitch", where: [] } as const;
+
+/** Names for rows inserted in one transaction ("uuid-name"), unique within it. */
+class Names {
+  #next = 0;
+  take(prefix: string): string {
+    return `${prefix}${this.#next++}`;
+  }
+}
+
 /**
- * The fewest ovs-vsctl commands that turn `observed` into `desired` for vm-init's bridges
- * (icbond0, icbr0). A managed bridge absent from `desired` is deleted (teardown); bridges with
- * other names are never touched. Existing rows are updated in place, so their _uuids, and the
- * ports OVS built from them, survive.
+ * The fewest OVSDB operations that turn `observed` into `desired` for vm-init's bridges (icbond0,
+ * icbr0), as ovs-vsctl would have written them (same rows, same columns). A managed bridge absent
+ * from `desired` is deleted (teardown); bridges with other names are never touched. Existing rows
+ * are updated in place, so their _uuids, and the ports OVS built from them, survive. Rows that lose
+ * their last reference (a removed port's interfaces, a removed controller) go with OVSDB's garbage
+ * collection, as with ovs-vsctl.
  */
 export function planOvs(desired: OvsState, observed: OvsState, uuids: OvsUuids): OvsPlan {
-  const plan: OvsPlan = { commands: [], controllerCommands: [] };
-  const ids = { next: 0 };
+  const plan: OvsPlan = { ops: [], controllerOps: [] };
+  const names = new Names();
   for (const b of observed.bridges) {
-    if (MANAGED_BRIDGES.includes(b.name) && !desired.bridges.some((d) => d.name === b.name)) {
-      plan.commands.push(["--if-exists", "del-br", b.name]);
+    const id = uuids.bridge.get(b.name);
+    if (MANAGED_BRIDGES.includes(b.name) && !desired.bridges.some((d) => d.name === b.name) && id) {
+      plan.ops.push(mutateOp(ROOT.table, ROOT.where, [["bridges", "delete", set([uuid(id)])]]));
     }
   }
   for (const want of desired.bridges) {
     const have = observed.bridges.find((b) => b.name === want.name);
-    if (have) planBridgeChanges(plan, want, have, uuids, ids);
-    else planNewBridge(plan, want, ids);
+    if (have) planBridgeChanges(plan, want, have, uuids, names);
+    else planNewBridge(plan, want, names);
   }
   return plan;
 }
 
-function planNewBridge(plan: OvsPlan, want: OvsBridge, ids: { next: number }): void {
-  plan.commands.push(["--may-exist", "add-br", want.name]);
-  plan.commands.push(["set", "Bridge", want.name, ...bridgeColumns(want)]);
-  for (const port of want.ports) addPort(plan, want.name, port);
-  for (const c of want.controllers) addController(plan, want.name, c.target, c.maxBackoff, ids);
+function planNewBridge(plan: OvsPlan, want: OvsBridge, names: Names): void {
+  const ports = want.ports.map((p) => insertPort(plan.ops, p, names));
+  const br = names.take("br");
+  plan.ops.push(insertOp("Bridge", { name: want.name, ...bridgeColumns(want), ports: set(ports) }, br));
+  plan.ops.push(mutateOp(ROOT.table, ROOT.where, [["bridges", "insert", set([namedUuid(br)])]]));
+  for (const c of want.controllers) addController(plan, want.name, c.target, c.maxBackoff, names);
 }
 
-function bridgeColumns(b: OvsBridge): string[] {
-  const cols = [`datapath_type=${q(b.datapathType)}`];
-  if (b.protocols.length > 0) cols.push(`protocols=${setValue(b.protocols)}`);
-  if (b.failMode !== undefined) cols.push(`fail_mode=${q(b.failMode)}`);
-  for (const [k, v] of Object.entries(b.otherConfig)) cols.push(`other_config:${k}=${q(v)}`);
-  for (const [k, v] of Object.entries(b.externalIds)) cols.push(`external_ids:${k}=${q(v)}`);
+function bridgeColumns(b: OvsBridge): RowValues {
+  const cols: Record<string, OvsdbValue> = { datapath_type: b.datapathType };
+  if (b.protocols.length > 0) cols.protocols = set(b.protocols);
+  if (b.failMode !== undefined) cols.fail_mode = b.failMode;
+  if (Object.keys(b.otherConfig).length > 0) cols.other_config = map(b.otherConfig);
+  if (Object.keys(b.externalIds).length > 0) cols.external_ids = map(b.externalIds);
   return cols;
 }
 
@@ -68,53 +100,50 @@ function planBridgeChanges(
   want: OvsBridge,
   have: OvsBridge,
   uuids: OvsUuids,
-  ids: { next: number },
+  names: Names,
 ): void {
-  const set: string[] = [];
-  const clear: OvsCommand[] = [];
-  if (want.datapathType !== have.datapathType) set.push(`datapath_type=${q(want.datapathType)}`);
-  if (!sameList(want.protocols, have.protocols)) set.push(`protocols=${setValue(want.protocols)}`);
-  if (want.failMode !== have.failMode) {
-    if (want.failMode === undefined) clear.push(["clear", "Bridge", want.name, "fail_mode"]);
-    else set.push(`fail_mode=${q(want.failMode)}`);
-  }
-  mapChanges(want.otherConfig, have.otherConfig, OWNED_KEYS.bridgeOtherConfig, "other_config", set, (k) =>
-    clear.push(["remove", "Bridge", want.name, "other_config", k]),
-  );
-  mapChanges(want.externalIds, have.externalIds, OWNED_KEYS.bridgeExternalIds, "external_ids", set, (k) =>
-    clear.push(["remove", "Bridge", want.name, "external_ids", k]),
-  );
-  if (set.length > 0) plan.commands.push(["set", "Bridge", want.name, ...set]);
-  plan.commands.push(...clear);
+  const where = byName(want.name);
+  const row: Record<string, OvsdbValue> = {};
+  if (want.datapathType !== have.datapathType) row.datapath_type = want.datapathType;
+  if (!sameList(want.protocols, have.protocols)) row.protocols = set(want.protocols);
+  if (want.failMode !== have.failMode) row.fail_mode = optional(want.failMode);
+  if (Object.keys(row).length > 0) plan.ops.push(updateOp("Bridge", where, row));
+  const maps = [
+    ...mapMutations("other_config", want.otherConfig, have.otherConfig, OWNED_KEYS.bridgeOtherConfig),
+    ...mapMutations("external_ids", want.externalIds, have.externalIds, OWNED_KEYS.bridgeExternalIds),
+  ];
+  if (maps.length > 0) plan.ops.push(mutateOp("Bridge", where, maps));
 
-  // Deletions first: a NIC leaving a plain port may join a bond in the same transaction.
+  // Removals first: a NIC leaving a plain port may join a bond in the same transaction.
   const wantPorts = new Map(want.ports.map((p) => [p.name, p]));
   for (const p of have.ports) {
-    if (p.name !== want.name && !wantPorts.has(p.name))
-      plan.commands.push(["--if-exists", "del-port", want.name, p.name]);
+    const id = uuids.port.get(p.name);
+    if (p.name !== want.name && !wantPorts.has(p.name) && id) {
+      plan.ops.push(mutateOp("Bridge", where, [["ports", "delete", set([uuid(id)])]]));
+    }
   }
   for (const p of want.ports) {
     const old = have.ports.find((h) => h.name === p.name);
-    if (old) planPortChanges(plan, p, old, uuids, ids);
-    else addPort(plan, want.name, p);
+    if (old) planPortChanges(plan, p, old, uuids, names);
+    else {
+      const ref = insertPort(plan.ops, p, names);
+      plan.ops.push(mutateOp("Bridge", where, [["ports", "insert", set([ref])]]));
+    }
   }
 
   const wantTargets = new Map(want.controllers.map((c) => [c.target, c]));
   for (const c of have.controllers) {
-    const uuid = uuids.controller.get(`${have.name} ${c.target}`);
+    const id = uuids.controller.get(`${have.name} ${c.target}`);
     const w = wantTargets.get(c.target);
-    if (!w && uuid) plan.controllerCommands.push(["remove", "Bridge", want.name, "controller", uuid]);
-    else if (w && uuid && w.maxBackoff !== c.maxBackoff) {
-      plan.controllerCommands.push(
-        w.maxBackoff === undefined
-          ? ["clear", "Controller", uuid, "max_backoff"]
-          : ["set", "Controller", uuid, `max_backoff=${w.maxBackoff}`],
-      );
+    if (!id) continue;
+    if (!w) plan.controllerOps.push(mutateOp("Bridge", where, [["controller", "delete", set([uuid(id)])]]));
+    else if (w.maxBackoff !== c.maxBackoff) {
+      plan.controllerOps.push(updateOp("Controller", byUuid(id), { max_backoff: optional(w.maxBackoff) }));
     }
   }
   for (const c of want.controllers) {
     if (!have.controllers.some((h) => h.target === c.target))
-      addController(plan, want.name, c.target, c.maxBackoff, ids);
+      addController(plan, want.name, c.target, c.maxBackoff, names);
   }
 }
 
@@ -123,148 +152,111 @@ function addController(
   bridge: string,
   target: string,
   maxBackoff: number | undefined,
-  ids: { next: number },
+  names: Names,
 ): void {
-  const id = `@ctl${ids.next++}`;
-  const cols = [`target=${q(target)}`];
-  if (maxBackoff !== undefined) cols.push(`max_backoff=${maxBackoff}`);
-  plan.controllerCommands.push([`--id=${id}`, "create", "Controller", ...cols]);
-  plan.controllerCommands.push(["add", "Bridge", bridge, "controller", id]);
+  const id = names.take("ctl");
+  const row: Record<string, OvsdbValue> = { target };
+  if (maxBackoff !== undefined) row.max_backoff = maxBackoff;
+  plan.controllerOps.push(insertOp("Controller", row, id));
+  // By name: the bridge may have been inserted by the transaction before this one.
+  plan.controllerOps.push(
+    mutateOp("Bridge", byName(bridge), [["controller", "insert", set([namedUuid(id)])]]),
+  );
 }
 
-function addPort(plan: OvsPlan, bridge: string, port: OvsPort): void {
-  // The local port comes with the bridge; it only needs its interface columns.
-  if (port.name !== bridge) {
-    if (port.interfaces.length === 1 && port.interfaces[0]!.name === port.name) {
-      plan.commands.push(["--may-exist", "add-port", bridge, port.name]);
-    } else {
-      plan.commands.push([
-        "--may-exist",
-        "add-bond",
-        bridge,
-        port.name,
-        ...port.interfaces.map((i) => i.name),
-      ]);
-    }
-    const cols = portColumns(port, undefined);
-    if (cols.set.length > 0) plan.commands.push(["set", "Port", port.name, ...cols.set]);
-  }
-  for (const i of port.interfaces) {
-    // add-br made the local interface already (internal); compare with that, not with nothing.
-    const cols = interfaceColumns(
-      i,
-      port.name === bridge ? { name: i.name, type: "internal", options: {} } : undefined,
-    );
-    if (cols.set.length > 0) plan.commands.push(["set", "Interface", i.name, ...cols.set]);
-  }
+/**
+ * Inserts a port and its interfaces (ovs-vsctl add-port / add-bond / the local port of add-br:
+ * an internal interface of the bridge's name). Returns the port's row name.
+ */
+function insertPort(ops: Operation[], port: OvsPort, names: Names): NamedUuid {
+  const ifaces = port.interfaces.map((i) => {
+    const id = names.take("if");
+    ops.push(insertOp("Interface", { name: i.name, ...interfaceColumns(i, undefined) }, id));
+    return namedUuid(id);
+  });
+  const id = names.take("port");
+  ops.push(
+    insertOp("Port", { name: port.name, interfaces: set(ifaces), ...portColumns(port, undefined) }, id),
+  );
+  return namedUuid(id);
 }
 
-function planPortChanges(
-  plan: OvsPlan,
-  want: OvsPort,
-  have: OvsPort,
-  uuids: OvsUuids,
-  ids: { next: number },
-): void {
-  const cols = portColumns(want, have);
-  if (cols.set.length > 0) plan.commands.push(["set", "Port", want.name, ...cols.set]);
-  plan.commands.push(...cols.clear);
+function planPortChanges(plan: OvsPlan, want: OvsPort, have: OvsPort, uuids: OvsUuids, names: Names): void {
+  const where = byName(want.name);
+  const row = portColumns(want, have);
+  if (Object.keys(row).length > 0) plan.ops.push(updateOp("Port", where, row));
+  const maps = mapMutations("other_config", want.otherConfig, have.otherConfig, OWNED_KEYS.portOtherConfig);
+  if (maps.length > 0) plan.ops.push(mutateOp("Port", where, maps));
   // Only a bond changes members in place; a plain port's one interface is its name.
   for (const i of have.interfaces) {
-    const uuid = uuids.interface.get(i.name);
-    if (!want.interfaces.some((w) => w.name === i.name) && uuid) {
-      plan.commands.push(["remove", "Port", want.name, "interfaces", uuid]);
+    const id = uuids.interface.get(i.name);
+    if (!want.interfaces.some((w) => w.name === i.name) && id) {
+      plan.ops.push(mutateOp("Port", where, [["interfaces", "delete", set([uuid(id)])]]));
     }
   }
   for (const i of want.interfaces) {
     const old = have.interfaces.find((h) => h.name === i.name);
     if (!old) {
-      const id = `@if${ids.next++}`;
-      plan.commands.push([`--id=${id}`, "create", "Interface", `name=${q(i.name)}`]);
-      plan.commands.push(["add", "Port", want.name, "interfaces", id]);
+      const id = names.take("if");
+      plan.ops.push(insertOp("Interface", { name: i.name, ...interfaceColumns(i, undefined) }, id));
+      plan.ops.push(mutateOp("Port", where, [["interfaces", "insert", set([namedUuid(id)])]]));
+    } else {
+      const cols = interfaceColumns(i, old);
+      if (Object.keys(cols).length > 0) plan.ops.push(updateOp("Interface", byName(i.name), cols));
     }
-    const ic = interfaceColumns(i, old);
-    if (ic.set.length > 0) plan.commands.push(["set", "Interface", i.name, ...ic.set]);
-    plan.commands.push(...ic.clear);
   }
 }
 
-function portColumns(want: OvsPort, have: OvsPort | undefined): { set: string[]; clear: OvsCommand[] } {
-  const set: string[] = [];
-  const clear: OvsCommand[] = [];
-  optionalColumn(
-    "Port",
-    want.name,
-    "bond_mode",
-    want.bondMode,
-    have?.bondMode,
-    set,
-    clear,
-    have === undefined,
-  );
-  optionalColumn("Port", want.name, "lacp", want.lacp, have?.lacp, set, clear, have === undefined);
-  mapChanges(
-    want.otherConfig,
-    have?.otherConfig ?? {},
-    OWNED_KEYS.portOtherConfig,
-    "other_config",
-    set,
-    (k) => clear.push(["remove", "Port", want.name, "other_config", k]),
-  );
-  return { set, clear };
+/** Port columns that differ (all that are set, for a new port); other_config goes by mutation. */
+function portColumns(want: OvsPort, have: OvsPort | undefined): RowValues {
+  const row: Record<string, OvsdbValue> = {};
+  optionalColumn(row, "bond_mode", want.bondMode, have?.bondMode);
+  optionalColumn(row, "lacp", want.lacp, have?.lacp);
+  if (have === undefined && Object.keys(want.otherConfig).length > 0)
+    row.other_config = map(want.otherConfig);
+  return row;
 }
 
-function interfaceColumns(
-  want: OvsInterface,
-  have: OvsInterface | undefined,
-): { set: string[]; clear: OvsCommand[] } {
-  const set: string[] = [];
-  const clear: OvsCommand[] = [];
-  const fresh = have === undefined;
-  if (want.type !== (have?.type ?? "")) set.push(`type=${q(want.type)}`);
+/** Interface columns that differ from `have` (for a new row: from OVSDB's defaults). */
+function interfaceColumns(want: OvsInterface, have: OvsInterface | undefined): RowValues {
+  const row: Record<string, OvsdbValue> = {};
+  const before = have ?? { name: want.name, type: "", options: {} };
+  if (want.type !== before.type) row.type = want.type;
   // options are all ours (tunnel settings): compared and written whole.
-  if (!sameMap(want.options, have?.options ?? {})) set.push(`options=${mapValue(want.options)}`);
-  optionalColumn(
-    "Interface",
-    want.name,
-    "ofport_request",
-    want.ofportRequest,
-    have?.ofportRequest,
-    set,
-    clear,
-    fresh,
-  );
-  optionalColumn("Interface", want.name, "mtu_request", want.mtuRequest, have?.mtuRequest, set, clear, fresh);
-  optionalColumn("Interface", want.name, "mac", want.mac, have?.mac, set, clear, fresh);
-  return { set, clear };
+  if (!sameMap(want.options, before.options)) row.options = map(want.options);
+  optionalColumn(row, "ofport_request", want.ofportRequest, have?.ofportRequest);
+  optionalColumn(row, "mtu_request", want.mtuRequest, have?.mtuRequest);
+  optionalColumn(row, "mac", want.mac, have?.mac);
+  return row;
 }
 
+/** Sets an optional column that differs; clears it (empty set) when no longer wanted. */
 function optionalColumn(
-  table: string,
-  record: string,
+  row: Record<string, OvsdbValue>,
   column: string,
-  want: string | number | undefined,
-  have: string | number | undefined,
-  set: string[],
-  clear: OvsCommand[],
-  fresh: boolean,
+  want: AtomValue | undefined,
+  have: AtomValue | undefined,
 ): void {
-  if (want === have) return;
-  if (want === undefined) {
-    if (!fresh) clear.push(["clear", table, record, column]);
-  } else set.push(`${column}=${typeof want === "number" ? String(want) : q(want)}`);
+  if (want !== have) row[column] = optional(want);
 }
 
-function mapChanges(
+/**
+ * Changes to one map column as mutations, so keys other writers own are kept: the keys to drop
+ * or change are deleted, then the new pairs inserted (an insert never overwrites a key).
+ */
+function mapMutations(
+  column: string,
   want: StringMap,
   have: StringMap,
   owned: readonly string[],
-  column: string,
-  set: string[],
-  remove: (key: string) => void,
-): void {
-  for (const [k, v] of Object.entries(want)) if (have[k] !== v) set.push(`${column}:${k}=${q(v)}`);
-  for (const k of owned) if (want[k] === undefined && have[k] !== undefined) remove(k);
+): Mutation[] {
+  const changed = Object.entries(want).filter(([k, v]) => have[k] !== v);
+  const gone = owned.filter((k) => want[k] === undefined && have[k] !== undefined);
+  const drop = [...changed.map(([k]) => k).filter((k) => have[k] !== undefined), ...gone];
+  const out: Mutation[] = [];
+  if (drop.length > 0) out.push([column, "delete", set(drop)]);
+  if (changed.length > 0) out.push([column, "insert", map(Object.fromEntries(changed))]);
+  return out;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -278,21 +270,6 @@ function sameMap(a: StringMap, b: StringMap): boolean {
   return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
 }
 
-/** ovs-vsctl's quoted-string syntax: safe for any value (colons in MACs and targets included). */
-export function q(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
-
-function setValue(items: readonly string[]): string {
-  return `[${items.map(q).join(",")}]`;
-}
-
-function mapValue(m: StringMap): string {
-  return `{${Object.entries(m)
-    .map(([k, v]) => `${q(k)}=${q(v)}`)
-    .join(",")}}`;
-}
-
 /**
  * Drops and re-creates a bridge's controllers, in two transactions (OVS keeps a connection whose
  * target text is unchanged, so one transaction would not restart it). For a VM that booted with
@@ -303,14 +280,16 @@ export function planControllerRestart(
   desired: OvsBridge,
   observed: OvsBridge,
   uuids: OvsUuids,
-): { remove: OvsCommand[]; add: OvsCommand[] } {
-  const remove: OvsCommand[] = [];
-  for (const c of observed.controllers) {
-    const uuid = uuids.controller.get(`${observed.name} ${c.target}`);
-    if (uuid) remove.push(["remove", "Bridge", observed.name, "controller", uuid]);
-  }
-  const add: OvsPlan = { commands: [], controllerCommands: [] };
-  const ids = { next: 0 };
-  for (const c of desired.controllers) addController(add, desired.name, c.target, c.maxBackoff, ids);
-  return { remove, add: add.controllerCommands };
+): { remove: Operation[]; add: Operation[] } {
+  const ids = observed.controllers
+    .map((c) => uuids.controller.get(`${observed.name} ${c.target}`))
+    .filter((id): id is string => id !== undefined);
+  const remove =
+    ids.length === 0
+      ? []
+      : [mutateOp("Bridge", byName(observed.name), [["controller", "delete", set(ids.map(uuid))]])];
+  const add: OvsPlan = { ops: [], controllerOps: [] };
+  const names = new Names();
+  for (const c of desired.controllers) addController(add, desired.name, c.target, c.maxBackoff, names);
+  return { remove, add: add.controllerOps };
 }

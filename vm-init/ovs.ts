@@ -1,25 +1,26 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VmInitError } from "./errors.ts";
-import type { OvsObserved } from "./model.ts";
-import { ovsReadArgs, parseOvsRead } from "./ovs-observed.ts";
-import type { OvsCommand } from "./ovs-plan.ts";
-import type { Shell } from "./shell.ts";
+import { VswitchDb } from "./ovsdb/vswitch.ts";
 
-/** Seconds ovs-vsctl may wait for the database and for ovs-vswitchd: apply must never hang. */
-const OVS_TIMEOUT_S = 5;
+/** Milliseconds OVSDB and ovs-vswitchd may take to answer or to apply a change: apply must never hang. */
+export const OVS_TIMEOUT_MS = 5000;
+
+/** Connects to `<rundir>/db.sock` and reads vm-init's tables (OVS_UNAVAILABLE, naming the socket, if absent). */
+export function openOvs(rundir: string): Promise<VswitchDb> {
+  return VswitchDb.open(rundir, { timeoutMs: OVS_TIMEOUT_MS });
+}
 
 /**
- * Fails fast, with the path in the message, when there is no OVS to talk to: no database socket,
- * no running ovs-vswitchd. Costs no process spawn. Returns ovs-vswitchd's pid.
+ * ovs-vswitchd's pid, failing fast when it is not running: every way OVS is started (Debian's
+ * ovs-ctl, the lab, the test sandbox) writes this pidfile, and ovs-vswitchd removes it when it
+ * exits. Without the daemon a waited-for transaction would only time out, after the database
+ * had already taken it.
  */
-export async function checkOvsReachable(sh: Shell): Promise<number> {
-  await checkDbSocket(sh);
-  // Every way OVS is started (Debian's ovs-ctl, the lab, the test sandbox) writes this pidfile,
-  // and ovs-vswitchd removes it when it exits. Without the daemon a waited-for transaction would
-  // only time out, after the database had already taken it.
-  const pidfile = join(sh.ovsRundir, "ovs-vswitchd.pid");
-  const pid = await vswitchdPid(sh);
+export function checkVswitchd(rundir: string): number {
+  const pidfile = join(rundir, "ovs-vswitchd.pid");
+  const pid = vswitchdPidNow(rundir);
   if (pid === undefined) {
     throw new VmInitError("OVS_UNAVAILABLE", `ovs-vswitchd is not running (no pidfile ${pidfile})`);
   }
@@ -32,23 +33,20 @@ export async function checkOvsReachable(sh: Shell): Promise<number> {
   return pid;
 }
 
-/** The database socket exists (ovs-vsctl would otherwise retry until its timeout). */
-export async function checkDbSocket(sh: Shell): Promise<void> {
-  const sock = join(sh.ovsRundir, "db.sock");
+/** ovs-vswitchd's pid from its pidfile, if there is one. */
+export async function vswitchdPid(rundir: string): Promise<number | undefined> {
   try {
-    await stat(sock);
+    const pid = Number.parseInt(await readFile(join(rundir, "ovs-vswitchd.pid"), "utf8"), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
-    throw new VmInitError(
-      "OVS_UNAVAILABLE",
-      `Open vSwitch database socket ${sock} not found: is ovsdb-server running? (set OVS_RUNDIR or --ovs-rundir)`,
-    );
+    return undefined;
   }
 }
 
-/** ovs-vswitchd's pid from its pidfile, if there is one. */
-export async function vswitchdPid(sh: Shell): Promise<number | undefined> {
+/** The same, read synchronously (a few microseconds), for the very start of apply. */
+export function vswitchdPidNow(rundir: string): number | undefined {
   try {
-    const pid = Number.parseInt(await readFile(join(sh.ovsRundir, "ovs-vswitchd.pid"), "utf8"), 10);
+    const pid = Number.parseInt(readFileSync(join(rundir, "ovs-vswitchd.pid"), "utf8"), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
@@ -62,35 +60,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/** Bridges, ports, interfaces and controllers in one ovs-vsctl run. */
-export async function readOvs(sh: Shell): Promise<OvsObserved> {
-  const { stdout } = await sh.run(
-    "ovs-vsctl",
-    [`--timeout=${OVS_TIMEOUT_S}`, ...ovsReadArgs()],
-    "OVS_COMMAND_FAILED",
-    {
-      what: "read the OVS configuration",
-    },
-  );
-  return parseOvsRead(stdout);
-}
-
-/**
- * Runs `commands` as one ovs-vsctl transaction (all or nothing). With `wait`, returns once
- * ovs-vswitchd has applied it, so the internal devices exist for `ip`.
- */
-export async function ovsTransaction(
-  sh: Shell,
-  commands: readonly OvsCommand[],
-  opts: { wait: boolean; what: string },
-): Promise<void> {
-  if (commands.length === 0) return;
-  const args = [
-    `--timeout=${OVS_TIMEOUT_S}`,
-    ...(opts.wait ? [] : ["--no-wait"]),
-    ...commands.flatMap((c) => ["--", ...c]),
-  ];
-  await sh.run("ovs-vsctl", args, "OVS_COMMAND_FAILED", { what: opts.what });
 }

@@ -1,7 +1,7 @@
 import { TAKEOVER, type VmInitConfig } from "./config.ts";
-import type { UnderlayFacts } from "./desired.ts";
+import type { MachineFacts, UnderlayFacts } from "./desired.ts";
 import { VmInitError } from "./errors.ts";
-import type { KernelObserved, OvsObserved } from "./model.ts";
+import type { KernelObserved, LinkFacts, OvsObserved } from "./model.ts";
 import { BOND_BRIDGE, CLUSTER_BRIDGE, ENC, MANAGED_BRIDGES, OWNER_KEY, VINT } from "./names.ts";
 
 /**
@@ -10,12 +10,24 @@ import { BOND_BRIDGE, CLUSTER_BRIDGE, ENC, MANAGED_BRIDGES, OWNER_KEY, VINT } fr
  * Everything refused here is refused with nothing touched.
  */
 export function preflight(config: VmInitConfig, ovs: OvsObserved, kernel: KernelObserved): UnderlayFacts {
+  return underlayFacts(config, kernel, checkMachine(config, ovs, kernel.links));
+}
+
+/**
+ * Every check that needs only the devices' names, MTUs, MACs (sysfs has them) and OVSDB: all
+ * of preflight but the takeover address. Resolves the MTU and the first NIC's MAC.
+ */
+export function checkMachine(
+  config: VmInitConfig,
+  ovs: OvsObserved,
+  links: ReadonlyMap<string, LinkFacts>,
+): MachineFacts {
   checkBridges(ovs);
-  checkOwnDevices(ovs, kernel);
+  checkOwnDevices(ovs, links);
   const nics = config.underlay.nics;
   nics.forEach((nic, i) => {
     const field = `underlay.nics[${i}]`;
-    if (!kernel.links.has(nic)) {
+    if (!links.has(nic)) {
       throw new VmInitError("NIC_MISSING", `${field}: network interface "${nic}" does not exist`, { field });
     }
     const port = ovs.interfacePort.get(nic);
@@ -27,8 +39,8 @@ export function preflight(config: VmInitConfig, ovs: OvsObserved, kernel: Kernel
     }
   });
 
-  const first = kernel.links.get(nics[0]!)!;
-  const nicMtus = nics.map((n) => kernel.links.get(n)!.mtu);
+  const first = links.get(nics[0]!)!;
+  const nicMtus = nics.map((n) => links.get(n)!.mtu);
   const mtu = config.underlay.mtu ?? Math.min(...nicMtus);
   nics.forEach((nic, i) => {
     if (nicMtus[i]! < mtu) {
@@ -40,7 +52,17 @@ export function preflight(config: VmInitConfig, ovs: OvsObserved, kernel: Kernel
     }
   });
 
-  const facts: UnderlayFacts = { address: "", mtu, firstNicMac: first.mac };
+  return { mtu, firstNicMac: first.mac };
+}
+
+/** The underlay address and gateway: from the config, or taken over from the first NIC (or icbond0). */
+export function underlayFacts(
+  config: VmInitConfig,
+  kernel: KernelObserved,
+  machine: MachineFacts,
+): UnderlayFacts {
+  const nics = config.underlay.nics;
+  const facts: UnderlayFacts = { address: "", ...machine };
   if (config.underlay.address === TAKEOVER) {
     facts.address = takeoverAddress(nics[0]!, kernel);
     const gateway =
@@ -68,7 +90,7 @@ function checkBridges(ovs: OvsObserved): void {
 }
 
 /** vint0, enc0 and the bridges' devices must not already exist as something else. */
-function checkOwnDevices(ovs: OvsObserved, kernel: KernelObserved): void {
+function checkOwnDevices(ovs: OvsObserved, links: ReadonlyMap<string, LinkFacts>): void {
   const expected: Record<string, string> = {
     [VINT]: CLUSTER_BRIDGE,
     [ENC]: CLUSTER_BRIDGE,
@@ -81,7 +103,7 @@ function checkOwnDevices(ovs: OvsObserved, kernel: KernelObserved): void {
     if (owner !== undefined && owner !== bridge) {
       throw new VmInitError("BRIDGE_CONFLICT", `"${name}" is already a port of OVS bridge "${owner}"`);
     }
-    if (owner === undefined && name !== ENC && kernel.links.has(name)) {
+    if (owner === undefined && name !== ENC && links.has(name)) {
       throw new VmInitError(
         "BRIDGE_CONFLICT",
         `network device "${name}" exists and is not an Open vSwitch port; vm-init needs that name`,

@@ -4,7 +4,7 @@ import type { VmInitConfig } from "./config.ts";
 import { readKernel } from "./ip.ts";
 import type { DefaultRoute } from "./model.ts";
 import { BOND_BRIDGE, CLUSTER_BRIDGE, MANAGED_BRIDGES, OWNER_KEY, VINT } from "./names.ts";
-import { checkDbSocket, readOvs, vswitchdPid } from "./ovs.ts";
+import { openOvs, vswitchdPid } from "./ovs.ts";
 import { establishedPeers, targetPeer } from "./proc-net.ts";
 import { Shell, type Target } from "./shell.ts";
 
@@ -66,8 +66,10 @@ export interface StatusReport {
 export async function status(target: Target = {}, config?: VmInitConfig): Promise<StatusReport> {
   const sh = new Shell(target);
   // Only the database: status should still say what is configured when ovs-vswitchd is down.
-  await checkDbSocket(sh);
-  const [ovs, kernel, pid] = await Promise.all([readOvs(sh), readKernel(sh), vswitchdPid(sh)]);
+  const db = await openOvs(sh.ovsRundir);
+  const ovs = db.observed();
+  db.close();
+  const [kernel, pid] = await Promise.all([readKernel(sh), vswitchdPid(sh.ovsRundir)]);
   let tcp = "";
   try {
     tcp = await readFile(`/proc/${pid ?? "self"}/net/tcp`, "utf8");

@@ -2,7 +2,7 @@ import type { VmInitConfig } from "./config.ts";
 import { ipBatch, readKernel } from "./ip.ts";
 import { planIp } from "./ip-plan.ts";
 import { MANAGED_BRIDGES } from "./names.ts";
-import { checkOvsReachable, ovsTransaction, readOvs } from "./ovs.ts";
+import { checkVswitchd, openOvs } from "./ovs.ts";
 import { planOvs } from "./ovs-plan.ts";
 import { kernelAfterTeardown, ownBridges } from "./restore.ts";
 import { Shell, type Target } from "./shell.ts";
@@ -23,20 +23,28 @@ export interface TeardownResult {
  */
 export async function teardown(config: VmInitConfig, target: Target = {}): Promise<TeardownResult> {
   const sh = new Shell(target);
-  await checkOvsReachable(sh);
-  const [ovs, kernel] = await Promise.all([readOvs(sh), readKernel(sh)]);
-  const own = ownBridges(ovs.state);
-  const plan = planOvs({ bridges: [] }, own, ovs.uuids);
-  // Planned before the bridges go: in takeover mode the address to give back is on icbond0.
-  const ipPlan = planIp(kernelAfterTeardown(config, kernel), kernel);
-  await ovsTransaction(sh, plan.commands, { wait: true, what: "delete icbr0 and icbond0" });
-  await ipBatch(sh, ipPlan);
-  return {
-    changed: plan.commands.length + ipPlan.length > 0,
-    removedBridges: own.bridges.map((b) => b.name),
-    skippedBridges: ovs.state.bridges
-      .filter((b) => MANAGED_BRIDGES.includes(b.name) && !own.bridges.includes(b))
-      .map((b) => b.name),
-    ipCommands: ipPlan.length,
-  };
+  const db = await openOvs(sh.ovsRundir);
+  try {
+    await checkVswitchd(sh.ovsRundir);
+    const kernel = await readKernel(sh);
+    const ovs = db.observed();
+    const own = ownBridges(ovs.state);
+    const plan = planOvs({ bridges: [] }, own, ovs.uuids);
+    // Planned before the bridges go: in takeover mode the address to give back is on icbond0.
+    const ipPlan = planIp(kernelAfterTeardown(config, kernel), kernel);
+    if (plan.ops.length > 0) {
+      await db.transact(plan.ops, { wait: true, what: "delete icbr0 and icbond0", basis: ovs });
+    }
+    await ipBatch(sh, ipPlan);
+    return {
+      changed: plan.ops.length + ipPlan.length > 0,
+      removedBridges: own.bridges.map((b) => b.name),
+      skippedBridges: ovs.state.bridges
+        .filter((b) => MANAGED_BRIDGES.includes(b.name) && !own.bridges.includes(b))
+        .map((b) => b.name),
+      ipCommands: ipPlan.length,
+    };
+  } finally {
+    db.close();
+  }
 }

@@ -101,7 +101,7 @@ describe("apply", () => {
       ovsTransactions: 0,
       controllerRestart: false,
     });
-    expect(r.spawns).toBe(2); // one ovs-vsctl read, one ip read; nothing written
+    expect(r.spawns).toBe(1); // one ip process, which only read; OVSDB is a socket, not a process
     expect(await ovsSnapshot(sb)).toBe(ovsBefore); // _uuids, ofports, link_resets included
     expect(await kernelSnapshot(sb)).toBe(kernelBefore); // ifindexes, flags, addresses, routes
   });

@@ -55,7 +55,8 @@ describe("linking time", () => {
     console.log(
       `linking (in-process, 20 fresh applies): median ${linking.median} ms, p95 ${linking.p95} ms, ` +
         `min ${linking.min}, max ${linking.max}; phase medians: read ${phase("readMs")}, ovs ${phase("ovsMs")}, ` +
-        `ip ${phase("ipMs")}, controller ${phase("controllerMs")} ms; spawns ${runs[0]!.spawns}`,
+        `ip ${phase("ipMs")}, link up ${phase("linkUpMs")}, controller txn ${phase("controllerTxnMs")}, ` +
+        `connect ${phase("controllerMs")} ms; spawns ${runs[0]!.spawns}; devices from ${runs[0]!.devicesFrom}`,
     );
     expect(linking.median).toBeLessThan(1000);
   });

@@ -1,6 +1,7 @@
 /**
- * The pure core: desired state, parsers of what ovs-vsctl and ip print, the planners, preflight.
- * The fixtures are real output, captured from a sandbox after `apply` of `bondConfig`.
+ * The pure core: desired state, parsers of what OVSDB (a monitor reply) and ip print, the
+ * planners, preflight. The fixtures are real output, captured from a sandbox after `apply` of
+ * `bondConfig`.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,13 +11,21 @@ import { parseConfig, type VmInitConfig, VmInitError } from "../../vm-init/index
 import { parseIpRead } from "../../vm-init/ip-observed.ts";
 import { planIp } from "../../vm-init/ip-plan.ts";
 import type { KernelLink, KernelObserved, OvsObserved, OvsState, OvsUuids } from "../../vm-init/model.ts";
-import { parseOvsRead } from "../../vm-init/ovs-observed.ts";
+import { observedFrom } from "../../vm-init/ovs-observed.ts";
 import { planControllerRestart, planOvs } from "../../vm-init/ovs-plan.ts";
+import { applyTableUpdates, type Tables } from "../../vm-init/ovsdb/replica.ts";
 import { preflight } from "../../vm-init/preflight.ts";
 import { establishedPeers } from "../../vm-init/proc-net.ts";
 import { kernelAfterTeardown, kernelAsBefore, ownBridges } from "../../vm-init/restore.ts";
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, "fixtures", name), "utf8");
+
+/** What a monitor reply (captured) gives vm-init. */
+function parseMonitor(text: string): OvsObserved {
+  const tables: Tables = new Map();
+  applyTableUpdates(tables, JSON.parse(text));
+  return observedFrom(tables);
+}
 
 const bondConfig = parseConfig({
   clusterId: "c1",
@@ -81,14 +90,14 @@ function emptyOvs(): OvsObserved {
 }
 
 describe("what apply built reads back as what it wanted", () => {
-  const ovs = parseOvsRead(fixture("ovs-read-bond.txt"));
+  const ovs = parseMonitor(fixture("ovsdb-monitor-bond.json"));
   const ip = parseIpRead(fixture("ip-read-bond.txt"));
 
   it("OVS: the parsed state equals the desired state, so the plan is empty", () => {
     expect(ovs.state).toEqual(desiredOvs(bondConfig, bondFacts));
     expect(planOvs(desiredOvs(bondConfig, bondFacts), ovs.state, ovs.uuids)).toEqual({
-      commands: [],
-      controllerCommands: [],
+      ops: [],
+      controllerOps: [],
     });
     expect(ovs.datapathIds.get("icbr0")).toBe("0000002ac6120001");
     expect(ovs.interfaces.get("enc0")?.ofport).toBe(1);
@@ -122,40 +131,122 @@ describe("what apply built reads back as what it wanted", () => {
 });
 
 describe("planOvs", () => {
-  it("builds everything in one transaction, controllers apart", () => {
+  const root = { op: "mutate", table: "Open_vSwitch", where: [] } as const;
+  const named = (n: string) => ["named-uuid", n];
+  const byName = (n: string) => [["name", "==", n]];
+
+  it("builds everything in one transaction, as ovs-vsctl's add-br/add-port rows; controllers apart", () => {
     const plan = planOvs(desiredOvs(single(), facts), EMPTY, noUuids);
-    expect(plan.commands).toEqual([
-      ["--may-exist", "add-br", "icbond0"],
-      ["set", "Bridge", "icbond0", 'datapath_type="netdev"', 'external_ids:icsdn-vm-init="c1"'],
-      ["--may-exist", "add-port", "icbond0", "eth0"],
-      ["set", "Interface", "icbond0", "mtu_request=1500"],
-      ["--may-exist", "add-br", "icbr0"],
-      [
-        "set",
-        "Bridge",
-        "icbr0",
-        'datapath_type="netdev"',
-        'protocols=["OpenFlow13"]',
-        'fail_mode="secure"',
-        'other_config:datapath-id="0000002ac6120001"',
-        'other_config:disable-in-band="true"',
-        'external_ids:icsdn-vm-init="c1"',
-      ],
-      ["--may-exist", "add-port", "icbr0", "enc0"],
-      [
-        "set",
-        "Interface",
-        "enc0",
-        'type="vxlan"',
-        'options={"key"="flow","remote_ip"="flow"}',
-        "ofport_request=1",
-      ],
-      ["--may-exist", "add-port", "icbr0", "vint0"],
-      ["set", "Interface", "vint0", 'type="internal"', "ofport_request=2", "mtu_request=1450"],
+    expect(plan.ops).toEqual([
+      { op: "insert", table: "Interface", row: { name: "eth0" }, "uuid-name": "if0" },
+      {
+        op: "insert",
+        table: "Port",
+        row: { name: "eth0", interfaces: ["set", [named("if0")]] },
+        "uuid-name": "port1",
+      },
+      {
+        op: "insert",
+        table: "Interface",
+        row: { name: "icbond0", type: "internal", mtu_request: 1500 },
+        "uuid-name": "if2",
+      },
+      {
+        op: "insert",
+        table: "Port",
+        row: { name: "icbond0", interfaces: ["set", [named("if2")]] },
+        "uuid-name": "port3",
+      },
+      {
+        op: "insert",
+        table: "Bridge",
+        row: {
+          name: "icbond0",
+          datapath_type: "netdev",
+          external_ids: ["map", [["icsdn-vm-init", "c1"]]],
+          ports: ["set", [named("port1"), named("port3")]],
+        },
+        "uuid-name": "br4",
+      },
+      { ...root, mutations: [["bridges", "insert", ["set", [named("br4")]]]] },
+      {
+        op: "insert",
+        table: "Interface",
+        row: {
+          name: "enc0",
+          type: "vxlan",
+          options: [
+            "map",
+            [
+              ["key", "flow"],
+              ["remote_ip", "flow"],
+            ],
+          ],
+          ofport_request: 1,
+        },
+        "uuid-name": "if5",
+      },
+      {
+        op: "insert",
+        table: "Port",
+        row: { name: "enc0", interfaces: ["set", [named("if5")]] },
+        "uuid-name": "port6",
+      },
+      { op: "insert", table: "Interface", row: { name: "icbr0", type: "internal" }, "uuid-name": "if7" },
+      {
+        op: "insert",
+        table: "Port",
+        row: { name: "icbr0", interfaces: ["set", [named("if7")]] },
+        "uuid-name": "port8",
+      },
+      {
+        op: "insert",
+        table: "Interface",
+        row: { name: "vint0", type: "internal", ofport_request: 2, mtu_request: 1450 },
+        "uuid-name": "if9",
+      },
+      {
+        op: "insert",
+        table: "Port",
+        row: { name: "vint0", interfaces: ["set", [named("if9")]] },
+        "uuid-name": "port10",
+      },
+      {
+        op: "insert",
+        table: "Bridge",
+        row: {
+          name: "icbr0",
+          datapath_type: "netdev",
+          protocols: ["set", ["OpenFlow13"]],
+          fail_mode: "secure",
+          other_config: [
+            "map",
+            [
+              ["datapath-id", "0000002ac6120001"],
+              ["disable-in-band", "true"],
+            ],
+          ],
+          external_ids: ["map", [["icsdn-vm-init", "c1"]]],
+          ports: ["set", [named("port6"), named("port8"), named("port10")]],
+        },
+        "uuid-name": "br11",
+      },
+      { ...root, mutations: [["bridges", "insert", ["set", [named("br11")]]]] },
     ]);
-    expect(plan.controllerCommands).toEqual([
-      ["--id=@ctl0", "create", "Controller", 'target="tcp:203.0.113.1:6653"', "max_backoff=1000"],
-      ["add", "Bridge", "icbr0", "controller", "@ctl0"],
+    expect(plan.controllerOps).toEqual([
+      {
+        op: "insert",
+        table: "Controller",
+        row: { target: "tcp:203.0.113.1:6653", max_backoff: 1000 },
+        "uuid-name": "ctl12",
+      },
+      // By name: on a fresh machine the bridge was inserted by the transaction before.
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: byName("icbr0"),
+        mutations: [["controller", "insert", ["set", [named("ctl12")]]]],
+      },
     ]);
   });
 
@@ -171,23 +262,38 @@ describe("planOvs", () => {
   });
 
   // Each change to a converged state touches only what changed.
-  const ovs = parseOvsRead(fixture("ovs-read-bond.txt"));
+  const ovs = parseMonitor(fixture("ovsdb-monitor-bond.json"));
   const converge = (edit: (c: VmInitConfig) => void, f: UnderlayFacts = bondFacts) => {
     const c = structuredClone(bondConfig);
     edit(c);
     return planOvs(desiredOvs(c, f), ovs.state, ovs.uuids);
   };
-  const uuid = (kind: keyof OvsUuids, key: string) => ovs.uuids[kind].get(key)!;
+  const uuid = (kind: keyof OvsUuids, key: string) => ["uuid", ovs.uuids[kind].get(key)!];
 
   it("a new controller target: one removal, one creation, nothing else", () => {
     const plan = converge((c) => {
       c.controller.targets = ["tcp:203.0.113.251:6653"];
     });
-    expect(plan.commands).toEqual([]);
-    expect(plan.controllerCommands).toEqual([
-      ["remove", "Bridge", "icbr0", "controller", uuid("controller", "icbr0 tcp:203.0.113.250:6653")],
-      ["--id=@ctl0", "create", "Controller", 'target="tcp:203.0.113.251:6653"', "max_backoff=1000"],
-      ["add", "Bridge", "icbr0", "controller", "@ctl0"],
+    expect(plan.ops).toEqual([]);
+    expect(plan.controllerOps).toEqual([
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: byName("icbr0"),
+        mutations: [["controller", "delete", ["set", [uuid("controller", "icbr0 tcp:203.0.113.250:6653")]]]],
+      },
+      {
+        op: "insert",
+        table: "Controller",
+        row: { target: "tcp:203.0.113.251:6653", max_backoff: 1000 },
+        "uuid-name": "ctl0",
+      },
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: byName("icbr0"),
+        mutations: [["controller", "insert", ["set", [named("ctl0")]]]],
+      },
     ]);
   });
 
@@ -195,26 +301,37 @@ describe("planOvs", () => {
     const plan = converge((c) => {
       c.controller.targets = ["tcp:203.0.113.250:6653", "tcp:203.0.113.251:6653"];
     });
-    expect(plan.controllerCommands.map((c) => c[0])).toEqual(["--id=@ctl0", "add"]);
-  });
-
-  it("a new MTU: two mtu_requests", () => {
-    expect(converge(() => {}, { ...bondFacts, mtu: 1400 }).commands).toEqual([
-      ["set", "Interface", "icbond0", "mtu_request=1400"],
-      ["set", "Interface", "vint0", "mtu_request=1358"],
+    expect(plan.controllerOps.map((o) => `${o.op} ${"table" in o ? o.table : ""}`)).toEqual([
+      "insert Controller",
+      "mutate Bridge",
     ]);
   });
 
-  it("another tunnel type and VNI: enc0's type and icbr0's dpid", () => {
+  it("a new MTU: two mtu_requests", () => {
+    expect(converge(() => {}, { ...bondFacts, mtu: 1400 }).ops).toEqual([
+      { op: "update", table: "Interface", where: byName("icbond0"), row: { mtu_request: 1400 } },
+      { op: "update", table: "Interface", where: byName("vint0"), row: { mtu_request: 1358 } },
+    ]);
+  });
+
+  it("another tunnel type and VNI: enc0's type and icbr0's dpid (one map key replaced)", () => {
     expect(
       converge((c) => {
         c.tunnel = "vxlan";
         c.vni = 43;
-      }).commands,
+      }).ops,
     ).toEqual([
-      ["set", "Bridge", "icbr0", 'other_config:datapath-id="0000002bc6120001"'],
-      ["set", "Interface", "enc0", 'type="vxlan"'],
-      ["set", "Interface", "vint0", "mtu_request=1450"],
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: byName("icbr0"),
+        mutations: [
+          ["other_config", "delete", ["set", ["datapath-id"]]],
+          ["other_config", "insert", ["map", [["datapath-id", "0000002bc6120001"]]]],
+        ],
+      },
+      { op: "update", table: "Interface", where: byName("enc0"), row: { type: "vxlan" } },
+      { op: "update", table: "Interface", where: byName("vint0"), row: { mtu_request: 1450 } },
     ]);
   });
 
@@ -222,11 +339,20 @@ describe("planOvs", () => {
     expect(
       converge((c) => {
         c.underlay.bondMode = "active-backup";
-      }).commands,
+      }).ops,
     ).toEqual([
-      ["set", "Port", "icbond0-nics", 'bond_mode="active-backup"'],
-      ["clear", "Port", "icbond0-nics", "lacp"],
-      ["remove", "Port", "icbond0-nics", "other_config", "lacp-fallback-ab"],
+      {
+        op: "update",
+        table: "Port",
+        where: byName("icbond0-nics"),
+        row: { bond_mode: "active-backup", lacp: ["set", []] },
+      },
+      {
+        op: "mutate",
+        table: "Port",
+        where: byName("icbond0-nics"),
+        mutations: [["other_config", "delete", ["set", ["lacp-fallback-ab"]]]],
+      },
     ]);
   });
 
@@ -234,18 +360,40 @@ describe("planOvs", () => {
     expect(
       converge((c) => {
         c.underlay.nics = ["eth0", "eth1", "eth2"];
-      }).commands,
+      }).ops,
     ).toEqual([
-      ["--id=@if0", "create", "Interface", 'name="eth2"'],
-      ["add", "Port", "icbond0-nics", "interfaces", "@if0"],
+      { op: "insert", table: "Interface", row: { name: "eth2" }, "uuid-name": "if0" },
+      {
+        op: "mutate",
+        table: "Port",
+        where: byName("icbond0-nics"),
+        mutations: [["interfaces", "insert", ["set", [named("if0")]]]],
+      },
     ]);
     expect(
       converge((c) => {
         c.underlay.nics = ["eth1"];
-      }).commands,
+      }).ops,
     ).toEqual([
-      ["--if-exists", "del-port", "icbond0", "icbond0-nics"],
-      ["--may-exist", "add-port", "icbond0", "eth1"],
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: byName("icbond0"),
+        mutations: [["ports", "delete", ["set", [uuid("port", "icbond0-nics")]]]],
+      },
+      { op: "insert", table: "Interface", row: { name: "eth1" }, "uuid-name": "if0" },
+      {
+        op: "insert",
+        table: "Port",
+        row: { name: "eth1", interfaces: ["set", [named("if0")]] },
+        "uuid-name": "port1",
+      },
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: byName("icbond0"),
+        mutations: [["ports", "insert", ["set", [named("port1")]]]],
+      },
     ]);
   });
 
@@ -253,17 +401,17 @@ describe("planOvs", () => {
     expect(
       converge((c) => {
         delete c.vint0.mac;
-      }).commands,
-    ).toEqual([["clear", "Interface", "vint0", "mac"]]);
+      }).ops,
+    ).toEqual([{ op: "update", table: "Interface", where: byName("vint0"), row: { mac: ["set", []] } }]);
   });
 
   it("teardown deletes vm-init's bridges and nothing else", () => {
     const withForeign: OvsState = {
       bridges: [...ovs.state.bridges, { ...ovs.state.bridges[0]!, name: "br-ex", externalIds: {} }],
     };
-    expect(planOvs(EMPTY, ownBridges(withForeign), ovs.uuids).commands).toEqual([
-      ["--if-exists", "del-br", "icbond0"],
-      ["--if-exists", "del-br", "icbr0"],
+    expect(planOvs(EMPTY, ownBridges(withForeign), ovs.uuids).ops).toEqual([
+      { ...root, mutations: [["bridges", "delete", ["set", [uuid("bridge", "icbond0")]]]] },
+      { ...root, mutations: [["bridges", "delete", ["set", [uuid("bridge", "icbr0")]]]] },
     ]);
   });
 
@@ -272,11 +420,28 @@ describe("planOvs", () => {
     const have = ovs.state.bridges.find((b) => b.name === "icbr0")!;
     expect(planControllerRestart(want, have, ovs.uuids)).toEqual({
       remove: [
-        ["remove", "Bridge", "icbr0", "controller", uuid("controller", "icbr0 tcp:203.0.113.250:6653")],
+        {
+          op: "mutate",
+          table: "Bridge",
+          where: byName("icbr0"),
+          mutations: [
+            ["controller", "delete", ["set", [uuid("controller", "icbr0 tcp:203.0.113.250:6653")]]],
+          ],
+        },
       ],
       add: [
-        ["--id=@ctl0", "create", "Controller", 'target="tcp:203.0.113.250:6653"', "max_backoff=1000"],
-        ["add", "Bridge", "icbr0", "controller", "@ctl0"],
+        {
+          op: "insert",
+          table: "Controller",
+          row: { target: "tcp:203.0.113.250:6653", max_backoff: 1000 },
+          "uuid-name": "ctl0",
+        },
+        {
+          op: "mutate",
+          table: "Bridge",
+          where: byName("icbr0"),
+          mutations: [["controller", "insert", ["set", [named("ctl0")]]]],
+        },
       ],
     });
   });

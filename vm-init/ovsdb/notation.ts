@@ -1,22 +1,41 @@
 /**
- * Decoding OVSDB's JSON notation (RFC 7047 section 5.1) as `ovs-vsctl --format=json` prints it:
- * an atom is a string, number or boolean, or ["uuid", "..."]; a set is ["set", [atoms]] unless it
- * has exactly one element, which is printed bare; a map is ["map", [[key, value], ...]].
+ * OVSDB's JSON notation (RFC 7047 section 5.1), both ways. An atom is a string, number or
+ * boolean, or ["uuid", "..."] / ["named-uuid", "..."]; a set is ["set", [atoms]] except that a
+ * set of exactly one element may be sent bare; a map is ["map", [[key, value], ...]].
  */
 
 export type OvsdbAtom = string | number | boolean;
+export type Uuid = readonly ["uuid", string];
+/** A row inserted earlier in the same transaction, by its "uuid-name". */
+export type NamedUuid = readonly ["named-uuid", string];
+export type AtomValue = OvsdbAtom | Uuid | NamedUuid;
+export type OvsdbSet = readonly ["set", readonly AtomValue[]];
+export type OvsdbMap = readonly ["map", readonly (readonly [AtomValue, AtomValue])[]];
+/** A column value as sent in a transaction. */
+export type OvsdbValue = AtomValue | OvsdbSet | OvsdbMap;
 
-/** One `list` table from `ovs-vsctl --format=json`: rows of cells in heading order. */
-export interface OvsdbTable {
-  headings: string[];
-  data: unknown[][];
-}
-
-/** A row as a record keyed by column name. */
+/** A row as the server sends it: column name to value (JSON notation, not yet decoded). */
 export type OvsdbRow = Readonly<Record<string, unknown>>;
 
-export function rowsOf(table: OvsdbTable): OvsdbRow[] {
-  return table.data.map((cells) => Object.fromEntries(table.headings.map((h, i) => [h, cells[i]])));
+export function uuid(id: string): Uuid {
+  return ["uuid", id];
+}
+
+export function namedUuid(name: string): NamedUuid {
+  return ["named-uuid", name];
+}
+
+export function set(items: readonly AtomValue[]): OvsdbSet {
+  return ["set", items];
+}
+
+export function map(m: Readonly<Record<string, string>>): OvsdbMap {
+  return ["map", Object.entries(m)];
+}
+
+/** An optional column: the empty set when absent. */
+export function optional(v: AtomValue | undefined): OvsdbValue {
+  return v === undefined ? set([]) : v;
 }
 
 function atom(v: unknown): OvsdbAtom | undefined {
@@ -69,8 +88,4 @@ export function optNumber(v: unknown): number | undefined {
 export function str(v: unknown): string {
   const a = atom(v);
   return a === undefined ? "" : String(a);
-}
-
-export function uuidOf(v: unknown): string {
-  return str(v);
 }
