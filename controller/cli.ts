@@ -1,18 +1,46 @@
 import { parseArgs } from "node:util";
 import type { Subcommand } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
-import { loadAuth, parseListen, TOKEN_ENV } from "./config.ts";
+import {
+  DEFAULT_OPENFLOW_PORT,
+  DEFAULT_OPENFLOW_TLS_PORT,
+  type ListenAddress,
+  loadAuth,
+  parseDurationMs,
+  parseListen,
+  parseOpenFlowListen,
+  parsePortOrOff,
+  TOKEN_ENV,
+} from "./config.ts";
 import { ControllerError } from "./errors.ts";
-import { startController } from "./server.ts";
+import { jsonLog, type LogLevel } from "./openflow/log.ts";
+import { type OpenFlowServer, openFlowFabric } from "./openflow/openflow-server.ts";
+import { loadTlsMaterial, PkiError } from "./openflow/pki.ts";
+import { PKI_USAGE, pkiCommand } from "./openflow/pki-cli.ts";
+import { type FabricParts, startController } from "./server.ts";
+
+/** Probe port default: UDP 48879 (0xbeef) on both ends, which applications hardly use as a pair. */
+const DEFAULT_PROBE_PORT = "48879";
 
 const USAGE = `usage:
   icsdn controller serve --db PATH [--listen HOST:PORT] [--token-file FILE | --insecure-no-auth] [--log-level LEVEL]
+                         [--openflow HOST:PORT|off] [--openflow-tls HOST:PORT --pki-dir DIR]
+                         [--echo-interval DURATION] [--probe-port PORT|off]
+  icsdn controller pki init|issue ...   (see 'icsdn controller pki --help')
 
-  --db PATH           SQLite database (created if missing; kept across restarts)
-  --listen HOST:PORT  REST API address (default 127.0.0.1:8080; port 0 picks a free one)
-  --token-file FILE   bearer token for /v1 (else $${TOKEN_ENV}); auth is on unless
-  --insecure-no-auth  is given (lab use only)
-  --log-level LEVEL   fatal, error, warn, info (default), debug, trace, silent`;
+  --db PATH                SQLite database (created if missing; kept across restarts)
+  --listen HOST:PORT       REST API address (default 127.0.0.1:8080; port 0 picks a free one)
+  --token-file FILE        bearer token for /v1 (else $${TOKEN_ENV}); auth is on unless
+  --insecure-no-auth       is given (lab use only)
+  --log-level LEVEL        fatal, error, warn, info (default), debug, trace, silent
+  --openflow HOST:PORT     OpenFlow 1.3 over TCP for switches (default 0.0.0.0:${DEFAULT_OPENFLOW_PORT}; 'off': none).
+                           Plain TCP authenticates no switch: prefer --openflow-tls outside a lab
+  --openflow-tls HOST:PORT OpenFlow over TLS, switches must present a certificate from the CA in
+                           --pki-dir (port default ${DEFAULT_OPENFLOW_TLS_PORT})
+  --pki-dir DIR            ca.crt, controller.key, controller.crt (icsdn controller pki init)
+  --echo-interval DURATION echo keepalive (default 5s): a silent switch is dropped within 3 intervals
+  --probe-port PORT        UDP port of the controller's downtime probes (default ${DEFAULT_PROBE_PORT}); each
+                           switch gets a probe rule per peer; 'off': no probe rules, no downtime`;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -26,6 +54,11 @@ async function serve(argv: string[]): Promise<number> {
       "token-file": { type: "string" },
       "insecure-no-auth": { type: "boolean", default: false },
       "log-level": { type: "string", default: "info" },
+      openflow: { type: "string", default: `0.0.0.0:${DEFAULT_OPENFLOW_PORT}` },
+      "openflow-tls": { type: "string" },
+      "pki-dir": { type: "string" },
+      "echo-interval": { type: "string", default: "5s" },
+      "probe-port": { type: "string", default: DEFAULT_PROBE_PORT },
     },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
@@ -34,21 +67,65 @@ async function serve(argv: string[]): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   let listen: ReturnType<typeof parseListen>;
   let auth: ReturnType<typeof loadAuth>;
+  let tcp: ListenAddress | undefined;
+  let tlsAt: ListenAddress | undefined;
+  let echoIntervalMs: number;
+  let probePort: number | undefined;
   try {
     listen = parseListen(values.listen);
     auth = loadAuth({ tokenFile: values["token-file"], insecureNoAuth: values["insecure-no-auth"] });
+    tcp = parseOpenFlowListen(values.openflow, "--openflow", DEFAULT_OPENFLOW_PORT);
+    tlsAt =
+      values["openflow-tls"] === undefined
+        ? undefined
+        : parseOpenFlowListen(values["openflow-tls"], "--openflow-tls", DEFAULT_OPENFLOW_TLS_PORT);
+    echoIntervalMs = parseDurationMs(values["echo-interval"], "--echo-interval", 50, 3_600_000);
+    probePort = parsePortOrOff(values["probe-port"], "--probe-port");
   } catch (err) {
     if (err instanceof ControllerError) throw new UsageError(err.message);
     throw err;
   }
+  if (tlsAt && values["pki-dir"] === undefined) throw new UsageError("--openflow-tls needs --pki-dir");
+  if (!tlsAt && values["pki-dir"] !== undefined) throw new UsageError("--pki-dir is for --openflow-tls");
+  let material: Awaited<ReturnType<typeof loadTlsMaterial>> | undefined;
+  try {
+    material =
+      tlsAt && values["pki-dir"] !== undefined ? await loadTlsMaterial(values["pki-dir"]) : undefined;
+  } catch (err) {
+    if (err instanceof PkiError) throw new UsageError(err.message);
+    throw err;
+  }
+  const level = values["log-level"] as LogLevel;
+  let openflow: OpenFlowServer | undefined;
+  const makeOpenFlow =
+    tcp || tlsAt
+      ? openFlowFabric({
+          ...(tcp && { tcp }),
+          ...(tlsAt && material && { tls: { ...tlsAt, material } }),
+          session: { echoIntervalMs },
+          log: jsonLog(level, (line) => process.stdout.write(line)),
+        })
+      : undefined;
   const controller = await startController({
     dbPath: values.db,
     listen,
     auth,
-    logger: values["log-level"] === "silent" ? false : { level: values["log-level"] },
+    logger: level === "silent" ? false : { level },
+    compile: { probePort },
+    ...(makeOpenFlow && {
+      fabric: (parts: FabricParts) => {
+        openflow = makeOpenFlow(parts);
+        return openflow;
+      },
+    }),
   });
+  // The real ports (a configured port 0 picks one).
+  const where = (openflow?.addresses() ?? []).map(
+    (a) => `${a.transport === "tls" ? "ssl" : "tcp"}:${a.address.host}:${a.address.port}`,
+  );
   process.stdout.write(
-    `icsdn controller: listening on ${controller.url} (auth: ${auth.mode === "token" ? "bearer token" : "OFF"}, db: ${values.db})\n`,
+    `icsdn controller: listening on ${controller.url} (auth: ${auth.mode === "token" ? "bearer token" : "OFF"}, db: ${values.db}, ` +
+      `openflow: ${where.length > 0 ? where.join(" ") : "off"})\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => {
@@ -64,9 +141,19 @@ async function serve(argv: string[]): Promise<number> {
 }
 
 const controller: Subcommand = {
-  summary: "the SDN controller: cluster state, flow compiler, REST API (serve)",
+  summary: "the SDN controller: cluster state, flow compiler, REST API, OpenFlow (serve, pki)",
   async run(argv) {
     const [verb, ...rest] = argv;
+    if (verb === "pki") {
+      try {
+        return await pkiCommand(rest);
+      } catch (err) {
+        if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+          throw new UsageError(`${err.message}\n${PKI_USAGE}`);
+        }
+        throw err;
+      }
+    }
     if (verb === "serve") {
       try {
         return await serve(rest);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { buildApi } from "./api/app.ts";
 import type { AuthConfig } from "./api/auth.ts";
+import type { CompileOptions } from "./compiler/flow-compiler.ts";
 import type { ListenAddress } from "./config.ts";
 import { OfflineFabric } from "./fabric/offline-fabric.ts";
 import type { SwitchFabric } from "./fabric/switch-fabric.ts";
@@ -15,6 +16,8 @@ export interface FabricParts {
   readonly metrics: ControllerMetrics;
   /** Reconcile a connecting switch under its cluster's lock, so it never races a rebind. */
   readonly withClusterLock: <T>(clusterId: string, fn: () => Promise<T>) => Promise<T>;
+  /** The compiler options of the whole controller: a reconciled switch must match what rebinds plan. */
+  readonly compile: CompileOptions;
 }
 
 /** A fabric with a lifecycle: the OpenFlow server (listener + sessions) will be one. */
@@ -32,6 +35,8 @@ export interface ControllerConfig {
   readonly logger?: FastifyServerOptions["logger"];
   /** Builds the switch side; without it no switch can connect (OfflineFabric). */
   readonly fabric?: (parts: FabricParts) => FabricComponent;
+  /** Compiler options (probe rules); default none. */
+  readonly compile?: CompileOptions;
 }
 
 export interface RunningController {
@@ -55,10 +60,13 @@ export async function startController(config: ControllerConfig): Promise<Running
       connectedSwitches: async () =>
         current ? (await current.switches()).filter((s) => s.connected).length : 0,
     });
-    fabric = config.fabric ? config.fabric({ store, metrics, withClusterLock }) : new OfflineFabric();
+    const compile = config.compile ?? {};
+    fabric = config.fabric
+      ? config.fabric({ store, metrics, withClusterLock, compile })
+      : new OfflineFabric();
     current = fabric;
     const clock = () => performance.now();
-    const service = new ClusterService({ store, fabric, metrics, clock, locks });
+    const service = new ClusterService({ store, fabric, metrics, clock, locks, compile });
     const app = await buildApi(
       {
         service,
@@ -67,6 +75,7 @@ export async function startController(config: ControllerConfig): Promise<Running
         metrics,
         auth: config.auth,
         clock,
+        compile,
         readiness: fabric.ready ? { openflow: fabric.ready.bind(fabric) } : {},
       },
       { logger: config.logger },

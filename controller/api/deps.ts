@@ -1,3 +1,4 @@
+import type { CompileOptions } from "../compiler/flow-compiler.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { ClusterService } from "../service/cluster-service.ts";
@@ -13,6 +14,8 @@ export interface ApiDeps {
   readonly auth: AuthConfig;
   /** The service's clock (ms, monotonic): request arrival is stamped with it for update time. */
   readonly clock: () => number;
+  /** The compiler options the service uses, so the inventory's desired rule counts agree. */
+  readonly compile?: CompileOptions;
   /** Extra readiness checks by name (the OpenFlow listener adds its own); the store is always checked. */
   readonly readiness?: Readonly<Record<string, () => boolean | Promise<boolean>>>;
 }

@@ -121,6 +121,31 @@ export const rebindReport = {
       description: "false: the member already had this endpoint, nothing was sent",
     },
     updateMs: { type: "number", description: "request received -> every affected switch confirmed" },
+    downtime: {
+      type: ["object", "null"],
+      description:
+        "the controller's probes across the rebind (PACKET_OUT at a peer, PACKET_IN at the moving member): " +
+        "the longest gap between two probes received; null when not measured",
+      required: ["ms", "intervalMs", "links"],
+      properties: {
+        ms: { type: "number" },
+        intervalMs: { type: "number" },
+        links: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["from", "to", "sent", "received", "longestGapMs"],
+            properties: {
+              from: slug,
+              to: slug,
+              sent: { type: "integer" },
+              received: { type: "integer" },
+              longestGapMs: { type: "number" },
+            },
+          },
+        },
+      },
+    },
     phases: {
       type: "array",
       items: {

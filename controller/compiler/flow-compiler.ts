@@ -5,6 +5,7 @@ import type { Member } from "../model/member.ts";
 import { cookieFor } from "./cookie.ts";
 import {
   assertPipeline,
+  checkRules,
   ENC0_PORT,
   ETH_TYPE_ARP,
   ETH_TYPE_IPV4,
@@ -60,12 +61,15 @@ type ReachablePeer = Member & { readonly endpoint: Ipv4 };
 export function compileSwitch(state: ClusterState, vmId: string, options: CompileOptions = {}): Rule[] {
   const self = findMember(state, vmId);
   if (!self) throw new RangeError(`compileSwitch: cluster '${state.cluster.id}' has no member '${vmId}'`);
+  const union = clusterUnion(state, options);
+  if (union) return withoutOwn(union, self);
+  // The union breaks the pipeline (two members share an endpoint): check this switch on its own,
+  // so the error names it, as it always did.
   const vni = state.cluster.vni;
   const rules: Rule[] = [];
   for (const peer of state.members) {
     if (peer.vmId === self.vmId || peer.endpoint === null) continue;
-    const r = peerRules(vni, peer as ReachablePeer, options);
-    for (let i = 0; i < r.length; i++) rules.push(r[i]!);
+    rules.push(...peerRules(vni, peer as ReachablePeer, options));
   }
   rules.push(tableMissRule(vni));
   const sorted = sortRules(rules);
@@ -79,6 +83,60 @@ export function compileCluster(state: ClusterState, options: CompileOptions = {}
     .sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0))
     .map((m) => ({ dpid: m.dpid, vmId: m.vmId, rules: compileSwitch(state, m.vmId, options) }));
 }
+
+/**
+ * Every switch of a cluster holds the same rules, less those about itself: the sorted union of
+ * every reachable member's peer rules (and the table-miss, last by priority) is computed and
+ * checked against the pipeline once per cluster state, and each switch's list is that union
+ * without its own few rules. Equal to sorting and checking each switch's list on its own (a
+ * subset of a valid set with its table-miss is valid), in O(rules) per switch instead of a sort.
+ * Undefined when the union breaks the pipeline (the caller then checks switch by switch).
+ */
+function clusterUnion(state: ClusterState, options: CompileOptions): Union | undefined {
+  const key = fingerprint(state, options);
+  const hit = unionCache.get(key);
+  if (hit !== undefined) return hit === "invalid" ? undefined : hit;
+  const vni = state.cluster.vni;
+  const rules: Rule[] = [];
+  const own = new Map<string, ReadonlySet<Rule>>();
+  for (const m of state.members) {
+    if (m.endpoint === null) continue;
+    const r = peerRules(vni, m as ReachablePeer, options);
+    own.set(memberKey(m), new Set(r));
+    rules.push(...r);
+  }
+  rules.push(tableMissRule(vni));
+  const sorted = sortRules(rules);
+  const union = checkRules(sorted).length === 0 ? { sorted, own } : undefined;
+  unionCache.set(key, union ?? "invalid");
+  if (unionCache.size > UNION_CACHE_SIZE) unionCache.delete(unionCache.keys().next().value!);
+  return union;
+}
+
+/** The rules of every switch together, and which of them are about each member (by memberKey). */
+interface Union {
+  readonly sorted: readonly Rule[];
+  readonly own: ReadonlyMap<string, ReadonlySet<Rule>>;
+}
+
+function memberKey(m: Member): string {
+  return `${m.vint0}>${m.endpoint ?? ""}`;
+}
+
+function withoutOwn(union: Union, self: Member): Rule[] {
+  const own = union.own.get(memberKey(self));
+  return own ? union.sorted.filter((r) => !own.has(r)) : [...union.sorted];
+}
+
+/** What the union depends on: VNI, probe port, and each member's vint0 and endpoint (in any order). */
+function fingerprint(state: ClusterState, options: CompileOptions): string {
+  const members = state.members.map(memberKey).sort();
+  return `${state.cluster.vni}|${options.probePort ?? ""}|${members.join(",")}`;
+}
+
+/** A few recent cluster states: a reconcile storm or a rebind's plan compiles one state many times. */
+const UNION_CACHE_SIZE = 8;
+const unionCache = new Map<string, Union | "invalid">();
 
 /**
  * The rules every other switch holds for one reachable peer, unsorted: egress (IPv4, ARP), ingress

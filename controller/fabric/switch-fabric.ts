@@ -1,4 +1,6 @@
 import type { SwitchBatch } from "../compiler/transition-planner.ts";
+import type { ClusterState } from "../model/cluster-state.ts";
+import type { Ipv4 } from "../model/ipv4.ts";
 
 /** An OpenFlow error a switch answered with, by the names proto gives its type and code. */
 export interface OpenFlowErrorInfo {
@@ -40,6 +42,38 @@ export interface SwitchStatus {
   readonly ruleCount: number | null;
 }
 
+/** One probed link of a rebind: probes sent at `from`'s switch toward `to`, caught at `to`'s. */
+export interface ProbeLinkReport {
+  readonly from: string;
+  readonly to: string;
+  readonly sent: number;
+  readonly received: number;
+  /** Longest time between two consecutive probes received (or from the last one to the end). */
+  readonly longestGapMs: number;
+}
+
+/** Downtime as the controller's own probes saw it across one rebind (see DESIGN.md, Downtime). */
+export interface DowntimeReport {
+  /** The longest gap over every probed link: the rebind's downtime. */
+  readonly ms: number;
+  /** Time between two probes on one link: the resolution of `ms`. */
+  readonly intervalMs: number;
+  readonly links: readonly ProbeLinkReport[];
+}
+
+/** What a fabric does around one rebind; `finish` ends it once every phase has run (or failed). */
+export interface RebindWatch {
+  /** Stops probing; null when nothing could be measured (no probe reached its target). */
+  finish(): Promise<DowntimeReport | null>;
+}
+
+/** The rebind about to run: `state` is the cluster before it. */
+export interface RebindIntent {
+  readonly state: ClusterState;
+  readonly vmId: string;
+  readonly endpoint: Ipv4;
+}
+
 /**
  * The switches, as the cluster logic needs them. The OpenFlow server implements it; nothing
  * else in the controller opens sockets.
@@ -54,4 +88,10 @@ export interface SwitchStatus {
 export interface SwitchFabric {
   apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]>;
   switches(): Promise<SwitchStatus[]>;
+  /**
+   * Optional: called under the cluster's lock just before a rebind's first phase. The OpenFlow
+   * fabric primes the new tunnel path (so the first packets to the new endpoint are not lost to
+   * next-hop resolution) and starts downtime probes across the moving member's links.
+   */
+  beginRebind?(intent: RebindIntent): RebindWatch | undefined;
 }

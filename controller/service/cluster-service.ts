@@ -1,3 +1,4 @@
+import type { CompileOptions } from "../compiler/flow-compiler.ts";
 import { planRebind, planTransition } from "../compiler/transition-planner.ts";
 import { ControllerError } from "../errors.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
@@ -26,6 +27,8 @@ export interface ClusterServiceDeps {
   readonly clock?: () => number;
   /** Shared with the switch side, which reconciles under the same per-cluster lock. */
   readonly locks?: KeyedMutex;
+  /** What the compiler adds (probe rules); the switch side must compile with the same options. */
+  readonly compile?: CompileOptions;
 }
 
 /** Lock key of one cluster's changes (shared with the switch side through the same KeyedMutex). */
@@ -54,6 +57,7 @@ export class ClusterService {
   readonly #metrics: ControllerMetrics;
   readonly #clock: () => number;
   readonly #locks: KeyedMutex;
+  readonly #compile: CompileOptions;
 
   constructor(deps: ClusterServiceDeps) {
     this.#store = deps.store;
@@ -61,6 +65,7 @@ export class ClusterService {
     this.#metrics = deps.metrics;
     this.#clock = deps.clock ?? (() => performance.now());
     this.#locks = deps.locks ?? new KeyedMutex();
+    this.#compile = deps.compile ?? {};
   }
 
   /** Runs `fn` with the cluster locked: the OpenFlow side reconciles a connecting switch under it. */
@@ -220,7 +225,13 @@ export class ClusterService {
       const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
       if (member.endpoint === endpoint) {
         this.#metrics.rebindsTotal.inc({ result: "noop" });
-        return { ...report, changed: false, updateMs: this.#clock() - receivedAt, phases: [] };
+        return {
+          ...report,
+          changed: false,
+          updateMs: this.#clock() - receivedAt,
+          phases: [],
+          downtime: null,
+        };
       }
       const holder = state.members.find((m) => m.vmId !== vmId && m.endpoint === endpoint);
       if (holder) {
@@ -234,11 +245,18 @@ export class ClusterService {
         );
       }
       await this.#requireConnected(member);
-      const run = await runPlan(this.#fabric, planRebind(state, vmId, endpoint), {
-        mustConfirm: new Set([member.dpid]),
-        clock: this.#clock,
-      });
+      const plan = planRebind(state, vmId, endpoint, this.#compile);
+      const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
+      let run: Awaited<ReturnType<typeof runPlan>>;
+      try {
+        run = await runPlan(this.#fabric, plan, { mustConfirm: new Set([member.dpid]), clock: this.#clock });
+      } catch (err) {
+        await watch?.finish();
+        throw err;
+      }
       const updateMs = this.#clock() - receivedAt;
+      // After update time is taken: the probes' tail (catching the last gap) is not update time.
+      const downtime = (await watch?.finish()) ?? null;
       const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
       if (!run.ok) {
         this.#store.recordRebind({ ...record, result: "failed" });
@@ -251,7 +269,8 @@ export class ClusterService {
       });
       this.#metrics.rebindsTotal.inc({ result: "ok" });
       this.#metrics.updateSeconds.observe(updateMs / 1000);
-      return { ...report, changed: true, updateMs, phases: run.phases };
+      if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
+      return { ...report, changed: true, updateMs, phases: run.phases, downtime };
     });
   }
 
@@ -269,7 +288,9 @@ export class ClusterService {
 
   /** Pushes before -> after to the switches; unconnected switches are left to reconciliation. */
   async #push(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): Promise<void> {
-    const run = await runPlan(this.#fabric, planTransition(before, after, fresh), { clock: this.#clock });
+    const run = await runPlan(this.#fabric, planTransition(before, after, fresh, this.#compile), {
+      clock: this.#clock,
+    });
     if (!run.ok) throw fabricFailed(`change to cluster ${after.cluster.id}`, run.phases);
   }
 

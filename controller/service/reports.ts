@@ -1,5 +1,5 @@
 import type { PhaseName } from "../compiler/transition-planner.ts";
-import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
+import type { DowntimeReport, OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
 
 /** One switch's part in one phase, as the API returns it. */
 export interface SwitchReport {
@@ -30,4 +30,6 @@ export interface RebindReport {
   /** Update time: request received -> every affected switch confirmed. */
   readonly updateMs: number;
   readonly phases: readonly PhaseReport[];
+  /** The controller's probes across the rebind; null when the fabric does not probe. */
+  readonly downtime: DowntimeReport | null;
 }

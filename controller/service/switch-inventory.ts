@@ -1,4 +1,4 @@
-import { compileSwitch } from "../compiler/flow-compiler.ts";
+import { type CompileOptions, compileSwitch } from "../compiler/flow-compiler.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import { formatDpid } from "../model/dpid.ts";
@@ -25,7 +25,11 @@ export interface SwitchEntry {
  * too), once per session when a moved VM's old and new instance are both connected; sessions
  * whose dpid is no member appear with a null member.
  */
-export async function listSwitches(store: ClusterStore, fabric: SwitchFabric): Promise<SwitchEntry[]> {
+export async function listSwitches(
+  store: ClusterStore,
+  fabric: SwitchFabric,
+  compile: CompileOptions = {},
+): Promise<SwitchEntry[]> {
   const sessions = await fabric.switches();
   const states = new Map<string, ClusterState>();
   const entries: { dpid: bigint; entry: SwitchEntry }[] = [];
@@ -42,7 +46,7 @@ export async function listSwitches(store: ClusterStore, fabric: SwitchFabric): P
       clusterId: member.clusterId,
       vmId: member.vmId,
       endpoint: member.endpoint,
-      desiredRuleCount: compileSwitch(state, member.vmId).length,
+      desiredRuleCount: compileSwitch(state, member.vmId, compile).length,
     };
     const mine = sessions.filter((s) => s.dpid === member.dpid);
     if (mine.length === 0) {

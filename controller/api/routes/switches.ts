@@ -3,7 +3,7 @@ import { listSwitches } from "../../service/switch-inventory.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 
-export function switchRoutes(app: FastifyInstance, { store, fabric }: ApiDeps): void {
+export function switchRoutes(app: FastifyInstance, { store, fabric, compile }: ApiDeps): void {
   app.get(
     "/switches",
     {
@@ -20,6 +20,6 @@ export function switchRoutes(app: FastifyInstance, { store, fabric }: ApiDeps): 
         },
       },
     },
-    async () => ({ switches: await listSwitches(store, fabric) }),
+    async () => ({ switches: await listSwitches(store, fabric, compile) }),
   );
 }

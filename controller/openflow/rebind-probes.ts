@@ -1,0 +1,163 @@
+import { randomBytes } from "node:crypto";
+import { type Action, encodeMessage, OFP_NO_BUFFER, OFPP, type PacketIn } from "../../proto/index.ts";
+import { ENC0_PORT } from "../compiler/pipeline.ts";
+import type { RebindIntent, RebindWatch } from "../fabric/switch-fabric.ts";
+import type { Member } from "../model/member.ts";
+import { DowntimeWatch } from "./downtime-watch.ts";
+import type { OfLog } from "./log.ts";
+import { PROBE_KIND, type ProbeTag, probeFrame, readProbe } from "./probe-packet.ts";
+import type { SwitchSession } from "./session.ts";
+
+export interface ProbeSettings {
+  /** UDP port of probe packets; the compiler's probe rules must use the same. Unset: no downtime probes. */
+  readonly probePort: number | undefined;
+  /** Time between two probes on one link (ms): the resolution of the measured downtime. */
+  readonly intervalMs: number;
+  /** Links probed per rebind (peer -> moving member); 0 turns downtime probes off. */
+  readonly maxLinks: number;
+  /** After the last phase, how long probing goes on to see the stream come back (ms). */
+  readonly tailMs: number;
+  /** Peers whose endpoints the new instance primes (its next hops are usually one gateway). */
+  readonly maxPrimeTargets: number;
+}
+
+export const DEFAULT_PROBE_SETTINGS: ProbeSettings = {
+  probePort: undefined,
+  intervalMs: 1,
+  maxLinks: 4,
+  tailMs: 20,
+  maxPrimeTargets: 64,
+};
+
+/** A probe port for priming when downtime probes are off: UDP discard, caught by no rule. */
+const DISCARD_PORT = 9;
+
+export type Endpointed = Member & { readonly endpoint: string };
+
+/**
+ * What the OpenFlow fabric does around a rebind of member X to endpoint E:
+ *
+ * Priming. OVS resolves a tunnel's next hop by ARP when a packet first goes to a new tun_dst, and
+ * drops packets meanwhile (up to ~2 s, LAB-NOTES). Before the first phase, every peer sends one
+ * probe through enc0 to E (PACKET_OUT with explicit tunnel actions), and X's new instance one to
+ * each peer endpoint, so both directions' next hops are being resolved while the rules go in.
+ *
+ * Downtime probes. On up to `maxLinks` peers P, a probe every `intervalMs`: PACKET_OUT at P with
+ * in_port=vint0 and output:TABLE, so it follows P's real egress rule for X's vint0 (to X's old
+ * endpoint before the switch phase, to E after); X's probe rule (whichever instance it lands on)
+ * hands it back as PACKET_IN. The longest time between two probes received is the downtime.
+ */
+export class RebindProbes {
+  readonly #settings: ProbeSettings;
+  readonly #pick: (dpid: bigint, endpoint: string | null) => SwitchSession | undefined;
+  readonly #log: OfLog;
+  readonly #nonce = new Uint8Array(randomBytes(8));
+  readonly #watches = new Map<number, DowntimeWatch>();
+  #nextWatch = 0;
+
+  constructor(options: {
+    settings: ProbeSettings;
+    pick: (dpid: bigint, endpoint: string | null) => SwitchSession | undefined;
+    log: OfLog;
+  }) {
+    this.#settings = options.settings;
+    this.#pick = options.pick;
+    this.#log = options.log;
+  }
+
+  begin(intent: RebindIntent): RebindWatch | undefined {
+    const { state, vmId, endpoint } = intent;
+    const mover = state.members.find((m) => m.vmId === vmId);
+    if (!mover) return undefined;
+    const peers = state.members.filter(
+      (m): m is Endpointed => m.vmId !== vmId && m.endpoint !== null && m.endpoint !== endpoint,
+    );
+    this.#prime(state.cluster.vni, mover, endpoint, peers);
+    const { probePort, maxLinks } = this.#settings;
+    if (probePort === undefined || maxLinks === 0) return undefined;
+    const links = peers
+      .filter((p) => this.#pick(p.dpid, p.endpoint) !== undefined)
+      .sort((a, b) => (a.vmId < b.vmId ? -1 : 1))
+      .slice(0, maxLinks);
+    if (links.length === 0) return undefined;
+    this.#nextWatch = (this.#nextWatch % 0xffff_ffff) + 1;
+    const id = this.#nextWatch;
+    const watch = new DowntimeWatch(
+      id,
+      links.map((from) => ({ from, to: mover })),
+      { ...this.#settings, probePort, nonce: this.#nonce },
+      this.#pick,
+    );
+    this.#watches.set(id, watch);
+    watch.start();
+    return {
+      finish: async () => {
+        try {
+          return await watch.finish();
+        } finally {
+          this.#watches.delete(id);
+        }
+      },
+    };
+  }
+
+  /** A PACKET_IN from any switch; true when it was one of our probes (so nobody else needs it). */
+  packetIn(session: SwitchSession, m: PacketIn): boolean {
+    const tag = readProbe(m.data, this.#settings.probePort ?? DISCARD_PORT, this.#nonce);
+    if (!tag) return false;
+    if (tag.kind === PROBE_KIND.PRIME) {
+      this.#log.debug("priming probe arrived", { switch: session.label });
+      return true;
+    }
+    this.#watches.get(tag.watch)?.received(tag, performance.now());
+    return true;
+  }
+
+  /** Watches running now (tests check none is left behind). */
+  get active(): number {
+    return this.#watches.size;
+  }
+
+  #prime(vni: number, mover: Member, endpoint: string, peers: readonly Endpointed[]): void {
+    const port = this.#settings.probePort ?? DISCARD_PORT;
+    const tag = (seq: number): ProbeTag => ({
+      nonce: this.#nonce,
+      watch: 0,
+      link: 0,
+      kind: PROBE_KIND.PRIME,
+      seq,
+    });
+    // Every peer sends the same packet (only the tunnel source differs, and the switch sets that):
+    // one encoding, xid 0, for all of them.
+    const toMover = encodeMessage({
+      type: "PACKET_OUT",
+      xid: 0,
+      ...tunnelOut(vni, endpoint, probeFrame(mover.vint0, mover.vint0, port, tag(0))),
+    });
+    let primed = 0;
+    for (const p of peers) {
+      const s = this.#pick(p.dpid, p.endpoint);
+      if (!s) continue;
+      s.sendEncoded(toMover);
+      primed++;
+    }
+    const fresh = this.#pick(mover.dpid, endpoint);
+    if (fresh) {
+      // The new instance's next hops toward its peers (usually one gateway, so a few suffice).
+      for (const p of peers.slice(0, this.#settings.maxPrimeTargets)) {
+        fresh.packetOut(tunnelOut(vni, p.endpoint, probeFrame(mover.vint0, p.vint0, port, tag(++primed))));
+      }
+    }
+    this.#log.debug("primed tunnel next hops", { vmId: mover.vmId, endpoint, packets: primed });
+  }
+}
+
+/** A PACKET_OUT straight into the tunnel toward `dst` (no rule involved). */
+function tunnelOut(vni: number, dst: string, data: Uint8Array) {
+  const actions: Action[] = [
+    { kind: "SET_FIELD", oxm: { field: "TUN_IPV4_DST", value: dst } },
+    { kind: "SET_FIELD", oxm: { field: "TUNNEL_ID", value: BigInt(vni) } },
+    { kind: "OUTPUT", port: ENC0_PORT, maxLen: 0 },
+  ];
+  return { bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions, data };
+}

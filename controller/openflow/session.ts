@@ -1,0 +1,343 @@
+import type { Socket } from "node:net";
+import {
+  type ErrorMsg,
+  type FlowStats,
+  type FlowStatsFilter,
+  OFPBRC,
+  OFPET,
+  type OfpMessage,
+  type PacketIn,
+  type PacketOut,
+  type ProtoError,
+} from "../../proto/index.ts";
+import type { Rule } from "../compiler/rule.ts";
+import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
+import { formatDpid } from "../model/dpid.ts";
+import { batchFrames } from "./batch-frames.ts";
+import { type CloseReason, OfChannel } from "./channel.ts";
+import { errorInfo, SwitchRequestError } from "./errors.ts";
+import { helloFailed, negotiate, ourHello } from "./handshake.ts";
+import { Keepalive } from "./keepalive.ts";
+import type { OfLog } from "./log.ts";
+import { BatchReply, FlowStatsReply, SingleReply } from "./replies.ts";
+import { RequestTracker } from "./request-tracker.ts";
+
+export interface SessionConfig {
+  /** Echo keepalive: a silent switch is dropped within 3 intervals. */
+  readonly echoIntervalMs: number;
+  /** From accept to FEATURES_REPLY; a client that does not complete the handshake is dropped. */
+  readonly handshakeTimeoutMs: number;
+  /** Any request (batch, stats, barrier) not answered by then fails with TIMEOUT. */
+  readonly requestTimeoutMs: number;
+  /** Bytes queued to a switch that does not read, beyond which it is dropped. */
+  readonly maxWriteBuffer: number;
+  /** Xids in flight per session (a batch uses one per FLOW_MOD, plus four). */
+  readonly maxXidsInFlight: number;
+  /** Flow entries one FLOW stats reply may carry. */
+  readonly maxFlowStats: number;
+}
+
+export const DEFAULT_SESSION_CONFIG: SessionConfig = {
+  echoIntervalMs: 5_000,
+  handshakeTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  maxWriteBuffer: 64 * 1024 * 1024,
+  maxXidsInFlight: 100_000,
+  maxFlowStats: 200_000,
+};
+
+/** What a session tells its owner. */
+export interface SessionHooks {
+  /** The handshake is done: the dpid is known. */
+  ready(s: SwitchSession): void;
+  /** Called once, whatever ended the session (only after `ready` if it got that far). */
+  closed(s: SwitchSession, reason: CloseReason): void;
+  packetIn(s: SwitchSession, m: PacketIn): void;
+  /** Every ERROR the switch sends (for icsdn_openflow_errors_total). */
+  openflowError(s: SwitchSession, info: OpenFlowErrorInfo): void;
+  /** FLOW_MODs written to the switch (for icsdn_flow_mods_total). */
+  flowModsSent(n: number): void;
+}
+
+type State = "hello" | "features" | "ready" | "closed";
+
+let sessionIds = 0;
+
+/** "::ffff:192.0.2.1" (an IPv4 peer on a dual-stack socket) -> "192.0.2.1": endpoints are IPv4. */
+export function plainAddress(address: string | undefined): string {
+  if (!address) return "";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+/**
+ * One switch connection: HELLO and version negotiation, FEATURES (the dpid names the switch),
+ * echo keepalive, and requests correlated by xid with timeouts. Every ERROR is reported to the
+ * owner (metrics) and, when its xid is a request's, fails that request. A peer that sends what is
+ * not OpenFlow 1.3 is dropped with a logged error; nothing it sends can throw past this class.
+ */
+export class SwitchSession {
+  readonly id = ++sessionIds;
+  readonly transport: "tcp" | "tls";
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** performance.now() at accept: the newest session of a dpid wins when addresses do not tell. */
+  readonly connectedAt = performance.now();
+  /** Rules of ours the switch holds, as of the last reconcile or batch; null when unknown. */
+  ruleCount: number | null = null;
+
+  readonly #channel: OfChannel;
+  readonly #config: SessionConfig;
+  readonly #hooks: SessionHooks;
+  readonly #log: OfLog;
+  readonly #tracker: RequestTracker;
+  readonly #keepalive: Keepalive;
+  readonly #handshakeTimer: ReturnType<typeof setTimeout>;
+  #state: State = "hello";
+  #dpid: bigint | undefined;
+  #nextXid = 0;
+  #nextBundle = 0;
+
+  constructor(
+    socket: Socket,
+    transport: "tcp" | "tls",
+    config: SessionConfig,
+    hooks: SessionHooks,
+    log: OfLog,
+  ) {
+    this.transport = transport;
+    this.remoteAddress = plainAddress(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.#config = config;
+    this.#hooks = hooks;
+    this.#log = log;
+    this.#tracker = new RequestTracker({ maxXids: config.maxXidsInFlight });
+    this.#keepalive = new Keepalive({
+      intervalMs: config.echoIntervalMs,
+      sendEcho: () => this.#channel.send({ type: "ECHO_REQUEST", xid: this.#xid(), data: new Uint8Array(0) }),
+      onDead: (silent) =>
+        this.close(
+          `no message for ${Math.round(silent)} ms (echo interval ${config.echoIntervalMs} ms)`,
+          true,
+        ),
+    });
+    this.#handshakeTimer = setTimeout(
+      () => this.close(`no OpenFlow handshake within ${config.handshakeTimeoutMs} ms`, true),
+      config.handshakeTimeoutMs,
+    );
+    this.#handshakeTimer.unref();
+    this.#channel = new OfChannel(
+      socket,
+      { maxWriteBuffer: config.maxWriteBuffer },
+      {
+        message: (m) => this.#receive(m),
+        undecodable: (err, bytes) => this.#undecodable(err, bytes),
+        closed: (reason) => this.#closed(reason),
+      },
+    );
+    this.#channel.send(ourHello(this.#xid()));
+  }
+
+  get dpid(): bigint | undefined {
+    return this.#dpid;
+  }
+
+  get isReady(): boolean {
+    return this.#state === "ready";
+  }
+
+  get isClosed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** For logs: "192.0.2.10:53412 dpid 0000002ac6120001". */
+  get label(): string {
+    const dpid = this.#dpid === undefined ? "" : ` dpid ${formatDpid(this.#dpid)}`;
+    return `${this.remoteAddress}:${this.remotePort}${dpid}`;
+  }
+
+  /**
+   * Sends one batch as one atomic bundle then a barrier, without waiting between messages.
+   * Resolves with the milliseconds from sending to the barrier reply; rejects with SwitchRequestError.
+   */
+  async applyBatch(batch: {
+    readonly add: readonly Rule[];
+    readonly delete: readonly Rule[];
+  }): Promise<number> {
+    this.#requireReady("batch");
+    this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
+    const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
+    const reply = new BatchReply(frames.commitXid, frames.barrierXid);
+    this.#tracker.add(
+      reply,
+      frames.xids,
+      this.#config.requestTimeoutMs,
+      `batch of ${frames.flowMods} FLOW_MODs`,
+    );
+    const started = performance.now();
+    this.#channel.sendBytes(frames.bytes);
+    this.#hooks.flowModsSent(frames.flowMods);
+    await reply.promise;
+    return performance.now() - started;
+  }
+
+  /** The switch's flow entries matching `filter` (every part of a multipart reply). */
+  async flowStats(filter: FlowStatsFilter): Promise<FlowStats[]> {
+    this.#requireReady("flow stats");
+    const xid = this.#xid();
+    const reply = new FlowStatsReply(this.#config.maxFlowStats);
+    this.#tracker.add(reply, [xid], this.#config.requestTimeoutMs, "flow stats");
+    this.#channel.send({ type: "MULTIPART_REQUEST", xid, flags: 0, body: { kind: "FLOW", ...filter } });
+    return reply.promise;
+  }
+
+  /** How many flow entries match `filter` (one AGGREGATE stats request). */
+  async countFlows(filter: FlowStatsFilter): Promise<number> {
+    this.#requireReady("aggregate stats");
+    const xid = this.#xid();
+    const reply = new SingleReply("MULTIPART_REPLY", "aggregate stats");
+    this.#tracker.add(reply, [xid], this.#config.requestTimeoutMs, "aggregate stats");
+    this.#channel.send({ type: "MULTIPART_REQUEST", xid, flags: 0, body: { kind: "AGGREGATE", ...filter } });
+    const m = await reply.promise;
+    if (m.body.kind !== "AGGREGATE") {
+      throw new SwitchRequestError("OPENFLOW", `aggregate stats: the switch answered ${m.body.kind}`);
+    }
+    return m.body.flowCount;
+  }
+
+  async barrier(): Promise<void> {
+    this.#requireReady("barrier");
+    const xid = this.#xid();
+    const reply = new SingleReply("BARRIER_REPLY", "barrier");
+    this.#tracker.add(reply, [xid], this.#config.requestTimeoutMs, "barrier");
+    this.#channel.send({ type: "BARRIER_REQUEST", xid });
+    await reply.promise;
+  }
+
+  /** Fire and forget (probes, priming); an error it causes is logged and counted, naming PACKET_OUT. */
+  packetOut(m: Omit<PacketOut, "type" | "xid">): void {
+    if (this.#state !== "ready") return;
+    this.#channel.send({ type: "PACKET_OUT", xid: this.#xid(), ...m });
+  }
+
+  /**
+   * A message encoded once and sent to many switches as is (priming probes: 999 identical
+   * PACKET_OUTs in a 1,000-member rebind). Its xid is the caller's; errors it causes are logged.
+   */
+  sendEncoded(bytes: Uint8Array): void {
+    if (this.#state === "ready") this.#channel.sendBytes(bytes);
+  }
+
+  close(reason: string, error = false): void {
+    this.#channel.close(reason, error);
+  }
+
+  #xid(): number {
+    this.#nextXid = (this.#nextXid % 0xffff_ffff) + 1;
+    return this.#nextXid;
+  }
+
+  #requireReady(what: string): void {
+    if (this.#state !== "ready") {
+      throw new SwitchRequestError("DISCONNECTED", `${what}: the session of ${this.label} is ${this.#state}`);
+    }
+  }
+
+  #receive(m: OfpMessage): void {
+    this.#keepalive.heard();
+    if (this.#state === "hello") {
+      this.#hello(m);
+      return;
+    }
+    switch (m.type) {
+      case "ECHO_REQUEST":
+        this.#channel.send({ type: "ECHO_REPLY", xid: m.xid, data: m.data });
+        return;
+      case "ERROR":
+        this.#error(m);
+        return;
+      case "PACKET_IN":
+        this.#hooks.packetIn(this, m);
+        return;
+      case "ECHO_REPLY":
+      case "PORT_STATUS":
+      case "FLOW_REMOVED":
+      case "HELLO":
+        return;
+      default:
+        if (!this.#tracker.route(m))
+          this.#log.debug("reply to no request (late?)", { switch: this.label, type: m.type });
+    }
+  }
+
+  #hello(m: OfpMessage): void {
+    if (m.type !== "HELLO") {
+      this.close(`expected HELLO first, got ${m.type}`, true);
+      return;
+    }
+    const result = negotiate(m);
+    if (!result.ok) {
+      this.#log.warn("switch refused: no common OpenFlow version", {
+        switch: this.label,
+        reason: result.reason,
+      });
+      this.#channel.finish(result.reason, helloFailed(m, result.reason));
+      return;
+    }
+    this.#state = "features";
+    const xid = this.#xid();
+    const reply = new SingleReply("FEATURES_REPLY", "features");
+    this.#tracker.add(reply, [xid], this.#config.handshakeTimeoutMs, "features");
+    this.#channel.send({ type: "FEATURES_REQUEST", xid });
+    reply.promise.then(
+      (features) => {
+        if (this.#state !== "features") return;
+        clearTimeout(this.#handshakeTimer);
+        this.#dpid = features.datapathId;
+        this.#state = "ready";
+        this.#keepalive.start();
+        this.#hooks.ready(this);
+      },
+      (err: Error) => this.close(`no features: ${err.message}`, true),
+    );
+  }
+
+  #error(m: ErrorMsg): void {
+    const info = errorInfo(m);
+    this.#hooks.openflowError(this, info);
+    if (!this.#tracker.route(m)) {
+      this.#log.warn("switch error for no request in flight", { switch: this.label, error: info.message });
+    }
+  }
+
+  #undecodable(err: ProtoError, bytes: Uint8Array): void {
+    // An unknown message type from a switch in session: say so and carry on (spec: BAD_REQUEST/BAD_TYPE).
+    if (this.#state === "ready" && err.code === "BAD_TYPE" && bytes.length >= 8) {
+      this.#log.warn("unknown message from switch; answered BAD_TYPE", {
+        switch: this.label,
+        error: err.message,
+      });
+      this.#channel.send({
+        type: "ERROR",
+        xid: new DataView(bytes.buffer, bytes.byteOffset).getUint32(4),
+        errorType: OFPET.BAD_REQUEST,
+        code: OFPBRC.BAD_TYPE,
+        data: new Uint8Array(bytes.subarray(0, 64)),
+      });
+      return;
+    }
+    this.close(`undecodable message: ${err.message}`, true);
+  }
+
+  #closed(reason: CloseReason): void {
+    const wasReady = this.#state === "ready";
+    this.#state = "closed";
+    clearTimeout(this.#handshakeTimer);
+    this.#keepalive.stop();
+    this.#tracker.abortAll(new SwitchRequestError("DISCONNECTED", `session closed: ${reason.reason}`));
+    const fields = { switch: this.label, transport: this.transport, reason: reason.reason };
+    if (reason.error) this.#log.error("switch connection dropped", fields);
+    else if (wasReady) this.#log.info("switch disconnected", fields);
+    else this.#log.debug("connection closed before the handshake", fields);
+    this.#hooks.closed(this, reason);
+  }
+}
