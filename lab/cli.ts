@@ -33,7 +33,7 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
   nic VM NIC up|down     plug / unplug a VM NIC's cable (e.g. 'nic vm1 eth0 down')
   flows                  install static full-mesh tunnel flows between the VMs (no controller)
   down                   remove everything the lab made (also after its daemon was killed)
-  demo [--tunnel T]      two clouds, static flows, a vint0-to-vint0 ping across them, down
+  demo [--tunnel T]      controller + two clouds of two VMs, traffic, a move under a probe stream, figures, down
 
 NAME defaults to 'lab' (${LAB_NAME_RE}). A controller on this machine is reached from the VMs at
 ${HOST_ADDRESS} ('--controller host' = tcp:${HOST_ADDRESS}:6653), once the lab is up.`;
