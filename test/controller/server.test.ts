@@ -110,6 +110,8 @@ describe("icsdn controller serve", () => {
       "127.0.0.1:0",
       "--token-file",
       tokenFile,
+      "--openflow",
+      "127.0.0.1:0",
       "--log-level",
       "silent",
     ]);

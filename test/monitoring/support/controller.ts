@@ -33,6 +33,8 @@ export class ControllerProcess {
       "127.0.0.1:0",
       "--token-file",
       tokenFile,
+      "--openflow",
+      "127.0.0.1:0",
       "--log-level",
       "warn",
     ]);
