@@ -1,7 +1,7 @@
-import { createServer } from "node:net";
 import {
   type ControllerProcess,
   createLabCluster,
+  freePort,
   probeStream,
   rebind,
   removeDb,
@@ -21,18 +21,6 @@ import { type Bench, type Figure, median, quantile } from "./figures.ts";
 
 const LAB = "bnch";
 const CLUSTER = "bench";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "0.0.0.0", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Longest gap of a stream without a rebind, per size. */
 const baseline = new Map<number, number>();

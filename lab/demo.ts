@@ -9,12 +9,12 @@
  *
  *     node lab/demo.ts [--tunnel vxlan|gre]      (or: icsdn lab demo [--tunnel ...])
  */
-import { createServer } from "node:net";
 import { parseArgs } from "node:util";
 import {
   api,
   type ControllerProcess,
   createLabCluster,
+  freePort,
   pingCount,
   probeStream,
   rebind,
@@ -29,18 +29,6 @@ const NAME = "demo";
 const CLUSTER = "demo";
 /** The paper's figures (ms): linking (average, 2 VMs), update, downtime. */
 const PAPER = { linking: 63, update: 26.5, downtime: 5.3 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "0.0.0.0", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const current = (v: VmView) => {
   const i = v.instances.find((x) => x.role === "current");

@@ -14,12 +14,12 @@
  * - the same move over GRE, and with a 4-VM cluster.
  */
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ControllerProcess,
   createLabCluster,
   flowTable,
+  freePort,
   pingCount,
   probeStream,
   type RebindReport,
@@ -33,18 +33,6 @@ import { controllerTarget, type Tunnel } from "../../lab/plan.ts";
 
 const LAB = "e2e";
 const CLUSTER = "e2e";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "0.0.0.0", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const vmOf = (st: StatusView, name: string): VmView => {
   const v = st.vms.find((x) => x.name === name);
