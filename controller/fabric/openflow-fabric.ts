@@ -71,13 +71,28 @@ export class OpenFlowFabric implements SwitchFabric {
   async #applyOne(batch: SwitchBatch): Promise<BatchOutcome> {
     const session = this.#registry.pick(batch.dpid, batch.endpoint);
     if (!session) return { dpid: batch.dpid, status: "not-connected" };
+    const started = performance.now();
+    // Leave out what the switch provably holds already (identical ADDs) or lacks (DELETEs of rules
+    // it does not hold): a moved member's switch, reconciled on connect or back where it was, would
+    // otherwise get its whole rule set again. Only when its rules are known (see held-rules.ts);
+    // the batch's meaning is unchanged: afterwards the switch holds its adds and not its deletes.
+    const held = session.heldRules;
+    const send = held ? held.toSend(batch) : batch;
+    const sent = { add: send.add.length, delete: send.delete.length };
     try {
-      const ms = await session.applyBatch(batch);
+      if (sent.add === 0 && sent.delete === 0 && session.isReady) {
+        return { dpid: batch.dpid, status: "confirmed", ms: performance.now() - started, sent };
+      }
+      const ms = await session.applyBatch(send);
+      // Confirmed: the switch now holds this too (unless the set was dropped meanwhile).
+      if (held && session.heldRules === held) held.confirmed(send);
       // A fresh batch is the member's whole rule set; otherwise count again once the burst is over.
       if (batch.fresh && batch.delete.length === 0) session.ruleCount = batch.add.length;
       else this.#recountSoon(session);
-      return { dpid: batch.dpid, status: "confirmed", ms };
+      return { dpid: batch.dpid, status: "confirmed", ms, sent };
     } catch (err) {
+      // Whatever the switch did with it, what it holds is no longer known (a reconcile sets it again).
+      session.heldRules = null;
       if (!(err instanceof SwitchRequestError)) throw err;
       this.#log.warn("batch failed", {
         switch: session.label,

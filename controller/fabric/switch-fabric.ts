@@ -17,6 +17,12 @@ export type BatchOutcome =
       readonly status: "confirmed";
       /** From sending the batch to the barrier reply. */
       readonly ms: number;
+      /**
+       * FLOW_MODs actually sent (adds, deletes), when the fabric knows: it leaves out what the
+       * switch provably already holds or lacks, so these may be below the batch's counts, down to
+       * 0/0 (confirmed at once, nothing sent, `ms` then the time it took to decide that).
+       */
+      readonly sent?: { readonly add: number; readonly delete: number };
     }
   | {
       readonly dpid: bigint;

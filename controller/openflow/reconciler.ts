@@ -5,6 +5,7 @@ import { type CompileOptions, compileSwitch } from "../compiler/flow-compiler.ts
 import type { Rule } from "../compiler/rule.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
+import { HeldRules } from "./held-rules.ts";
 import type { OfLog } from "./log.ts";
 import type { SwitchSession } from "./session.ts";
 
@@ -107,15 +108,20 @@ export class Reconciler {
     const self = state?.members.find((m) => m.dpid === session.dpid);
     if (!state || !self) return { status: "not-a-member" };
     const desired = compileSwitch(state, self.vmId, compile);
+    // Unknown until the dump (and the batch, if any) succeeds: a failure below leaves it so.
+    session.heldRules = null;
     const current = (await session.flowStats(OUR_FLOWS)).map(ruleOf);
     const diff = diffRules(current, desired);
     if (isEmptyDiff(diff)) {
       session.ruleCount = desired.length;
+      session.heldRules = new HeldRules(desired);
       log.info("switch in sync", { switch: session.label, vmId: self.vmId, rules: desired.length });
       return { status: "in-sync", rules: desired.length };
     }
     const ms = await session.applyBatch(diff);
     session.ruleCount = desired.length;
+    // The dump plus the confirmed diff: exactly `desired` (every other rule of ours was deleted).
+    session.heldRules = new HeldRules(desired);
     log.info("switch reconciled", {
       switch: session.label,
       vmId: self.vmId,

@@ -17,6 +17,7 @@ import { batchFrames } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";
 import { helloFailed, negotiate, ourHello } from "./handshake.ts";
+import type { HeldRules } from "./held-rules.ts";
 import { Keepalive } from "./keepalive.ts";
 import type { OfLog } from "./log.ts";
 import { BatchReply, FlowStatsReply, SingleReply } from "./replies.ts";
@@ -84,6 +85,13 @@ export class SwitchSession {
   readonly connectedAt = performance.now();
   /** Rules of ours the switch holds, as of the last reconcile or batch; null when unknown. */
   ruleCount: number | null = null;
+  /**
+   * Rules of ours the switch is known to hold, so batches can leave out no-ops; null when unknown.
+   * Set by the reconciler (flow dump + what it sent), kept up to date by the fabric on confirmed
+   * batches, dropped on any failure or stray ERROR. Never set for a session that has not been
+   * reconciled. See held-rules.ts for why this is sound.
+   */
+  heldRules: HeldRules | null = null;
 
   readonly #channel: OfChannel;
   readonly #config: SessionConfig;
@@ -305,6 +313,9 @@ export class SwitchSession {
     const info = errorInfo(m);
     this.#hooks.openflowError(this, info);
     if (!this.#tracker.route(m)) {
+      // An error we cannot attribute: whatever it was about, stop trusting what we think the
+      // switch holds (batches are sent whole until the next reconcile sets it again).
+      this.heldRules = null;
       this.#log.warn("switch error for no request in flight", { switch: this.label, error: info.message });
     }
   }

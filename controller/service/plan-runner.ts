@@ -44,7 +44,12 @@ export async function runPlan(
         added: batch.add.length,
         deleted: batch.delete.length,
       };
-      if (outcome.status === "confirmed") return { ...base, status: "confirmed", ms: outcome.ms };
+      if (outcome.status === "confirmed") {
+        // What the switch was really sent: the fabric skips rules it provably holds already.
+        const added = outcome.sent?.add ?? base.added;
+        const deleted = outcome.sent?.delete ?? base.deleted;
+        return { ...base, added, deleted, status: "confirmed", ms: outcome.ms };
+      }
       if (outcome.status === "failed") {
         ok = false;
         return { ...base, status: "failed", ms: null, error: outcome.error };
