@@ -1,6 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { diffRules } from "../../../controller/compiler/diff.ts";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
@@ -12,7 +10,12 @@ import { HeldRules } from "../../../controller/openflow/held-rules.ts";
 import { OFPBMC, OFPET } from "../../../proto/index.ts";
 import { contents, expectedContents, tableRules } from "./support/emulated.ts";
 import { type OfHarness, type RebindBody, startHarness, waitFor } from "./support/harness.ts";
-import { type OvsSwitch, stableFlows, startOvsSwitch, stopAllOvs } from "./support/ovs-switch.ts";
+import {
+  referenceFlows,
+  stableFlows,
+  startOvsSwitch,
+  stopAllOvs,
+} from "./support/ovs-switch.ts";
 
 // The fabric leaves out of a batch what the switch provably already holds (identical ADDs) or
 // lacks (DELETEs of rules it does not hold), when the session's rules are known (held-rules.ts).
@@ -56,32 +59,6 @@ function ownChange(h: OfHarness, vmId: string, endpoint: string): number {
     members: state.members.map((m) => (m.vmId === vmId ? { ...m, endpoint } : m)),
   } as typeof state;
   return diffRules(compileSwitch(state, vmId, probes), compileSwitch(after, vmId, probes)).add.length;
-}
-
-/** What `ovs-ofctl add-flows` makes of our text form of `rules`, on a scratch bridge (as ovs.test.ts). */
-function referenceFlows(sw: OvsSwitch, rules: readonly string[]): string[] {
-  const bridge = `ref${sw.bridge.slice(3)}`;
-  sw.vsctl(
-    "--may-exist",
-    "add-br",
-    bridge,
-    "--",
-    "set",
-    "bridge",
-    bridge,
-    "datapath_type=dummy",
-    "fail_mode=secure",
-  );
-  sw.ofctl("del-flows", bridge);
-  const file = join(sw.dir, "reference.flows");
-  writeFileSync(file, `${rules.join("\n")}\n`);
-  sw.ofctl("add-flows", bridge, file);
-  return stableFlows(
-    sw
-      .ofctl("dump-flows", bridge)
-      .split("\n")
-      .filter((l) => l.startsWith(" ")),
-  );
 }
 
 describe("HeldRules", () => {

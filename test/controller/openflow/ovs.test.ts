@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
@@ -16,7 +16,14 @@ import {
   startHarness,
   waitFor,
 } from "./support/harness.ts";
-import { durations, type OvsSwitch, stableFlows, startOvsSwitch, stopAllOvs } from "./support/ovs-switch.ts";
+import {
+  durations,
+  type OvsSwitch,
+  referenceFlows,
+  stableFlows,
+  startOvsSwitch,
+  stopAllOvs,
+} from "./support/ovs-switch.ts";
 
 // Real Open vSwitch 3.1: private instances (own ovsdb-server and ovs-vswitchd, userspace
 // datapath, temp dirs), each dialling our controller on 127.0.0.1 like a VM's icbr0 would.
@@ -44,32 +51,6 @@ async function harness(options: HarnessOptions = {}): Promise<OfHarness> {
 
 function ovs(h: OfHarness, vint0: string, options: { protocols?: string } = {}): OvsSwitch {
   return startOvsSwitch({ dpid: dpid(vint0), target: `tcp:127.0.0.1:${h.tcpPort}`, ...options });
-}
-
-/** What `ovs-ofctl add-flows` makes of our own text form of the compiled rules, on a scratch bridge. */
-function referenceFlows(sw: OvsSwitch, rules: readonly string[]): string[] {
-  const bridge = `ref${sw.bridge.slice(3)}`;
-  sw.vsctl(
-    "--may-exist",
-    "add-br",
-    bridge,
-    "--",
-    "set",
-    "bridge",
-    bridge,
-    "datapath_type=dummy",
-    "fail_mode=secure",
-  );
-  sw.ofctl("del-flows", bridge);
-  const file = join(sw.dir, "reference.flows");
-  writeFileSync(file, `${rules.join("\n")}\n`);
-  sw.ofctl("add-flows", bridge, file);
-  return stableFlows(
-    sw
-      .ofctl("dump-flows", bridge)
-      .split("\n")
-      .filter((l) => l.startsWith(" ")),
-  );
 }
 
 const reconciled = (h: OfHarness, sw: OvsSwitch, n = 1) =>

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatDpid } from "../../../../controller/model/dpid.ts";
@@ -226,4 +226,30 @@ export function durations(lines: readonly string[]): Map<string, number> {
     if (m) out.set(stableFlows([l])[0]!, Number(m[1]));
   }
   return out;
+}
+
+/** What `ovs-ofctl add-flows` makes of our own text form of the compiled rules, on a scratch bridge. */
+export function referenceFlows(sw: OvsSwitch, rules: readonly string[]): string[] {
+  const bridge = `ref${sw.bridge.slice(3)}`;
+  sw.vsctl(
+    "--may-exist",
+    "add-br",
+    bridge,
+    "--",
+    "set",
+    "bridge",
+    bridge,
+    "datapath_type=dummy",
+    "fail_mode=secure",
+  );
+  sw.ofctl("del-flows", bridge);
+  const file = join(sw.dir, "reference.flows");
+  writeFileSync(file, `${rules.join("\n")}\n`);
+  sw.ofctl("add-flows", bridge, file);
+  return stableFlows(
+    sw
+      .ofctl("dump-flows", bridge)
+      .split("\n")
+      .filter((l) => l.startsWith(" ")),
+  );
 }
