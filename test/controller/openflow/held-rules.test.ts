@@ -10,12 +10,7 @@ import { HeldRules } from "../../../controller/openflow/held-rules.ts";
 import { OFPBMC, OFPET } from "../../../proto/index.ts";
 import { contents, expectedContents, tableRules } from "./support/emulated.ts";
 import { type OfHarness, type RebindBody, startHarness, waitFor } from "./support/harness.ts";
-import {
-  referenceFlows,
-  stableFlows,
-  startOvsSwitch,
-  stopAllOvs,
-} from "./support/ovs-switch.ts";
+import { referenceFlows, stableFlows, startOvsSwitch, stopAllOvs } from "./support/ovs-switch.ts";
 
 // The fabric leaves out of a batch what the switch provably already holds (identical ADDs) or
 // lacks (DELETEs of rules it does not hold), when the session's rules are known (held-rules.ts).

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
