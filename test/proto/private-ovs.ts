@@ -1,9 +1,7 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage, MessageFramer, type OfpMessage } from "../../proto/index.ts";
+import { startOvsDaemons } from "../support/ovs-daemons.ts";
 
 /**
  * A private Open vSwitch (its own ovsdb-server and ovs-vswitchd, userspace datapath, files in a
@@ -21,114 +19,33 @@ export interface PrivateOvs {
   stop(): void;
 }
 
-const SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema";
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): string {
-  const res = spawnSync(cmd, args, { encoding: "utf8", env, timeout: 20_000 });
-  if (res.error) throw res.error;
-  if (res.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${res.stderr}`);
-  return res.stdout;
-}
-
-/** Sends `sig` to `pid`; false if there is no such process. */
-function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 export function startPrivateOvs(bridge = "br0"): PrivateOvs {
-  const dir = mkdtempSync(join(tmpdir(), "icsdn-ovs-"));
-  const env = {
-    ...process.env,
-    OVS_RUNDIR: dir,
-    OVS_DBDIR: dir,
-    OVS_LOGDIR: dir,
-    OVS_SYSCONFDIR: dir,
-  };
-  const db = `unix:${join(dir, "db.sock")}`;
-  const pidfiles = [join(dir, "ovs-vswitchd.pid"), join(dir, "ovsdb-server.pid")];
-  const stop = () => {
-    const pids: number[] = [];
-    for (const pidfile of pidfiles) {
-      if (!existsSync(pidfile)) continue;
-      const pid = Number(readFileSync(pidfile, "utf8").trim());
-      if (pid > 0 && signal(pid, "SIGTERM")) pids.push(pid);
-    }
-    // They write their logs and database on the way out: remove the dir only once they are gone.
-    const deadline = Date.now() + 5_000;
-    while (pids.some((pid) => signal(pid, 0)) && Date.now() < deadline) sleepSync(20);
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const ovs = startOvsDaemons({ prefix: "icsdn-ovs-" });
   try {
-    run("ovsdb-tool", ["create", join(dir, "conf.db"), SCHEMA], env);
-    run(
-      "ovsdb-server",
-      [
-        join(dir, "conf.db"),
-        `--remote=p${db}`,
-        `--pidfile=${pidfiles[1]}`,
-        `--unixctl=${join(dir, "ovsdb-server.ctl")}`,
-        `--log-file=${join(dir, "ovsdb-server.log")}`,
-        "--detach",
-      ],
-      env,
-    );
-    run(
-      "ovs-vswitchd",
-      [
-        db,
-        `--pidfile=${pidfiles[0]}`,
-        `--unixctl=${join(dir, "ovs-vswitchd.ctl")}`,
-        `--log-file=${join(dir, "ovs-vswitchd.log")}`,
-        "--detach",
-      ],
-      env,
-    );
     // OVS only listens for a controller on a unix path named after the bridge, in its rundir.
-    const controllerSocket = join(dir, `${bridge}.controller`);
-    run(
-      "ovs-vsctl",
-      [
-        `--db=${db}`,
-        "--timeout=20",
-        "add-br",
-        bridge,
-        "--",
-        "set",
-        "bridge",
-        bridge,
-        "datapath_type=netdev",
-        "protocols=OpenFlow13",
-        "fail_mode=secure",
-        "controller=@c",
-        "--",
-        "--id=@c",
-        "create",
-        "controller",
-        `target="punix:${controllerSocket}"`,
-        // A passive controller connection is a "service" one, without PACKET_IN, unless told otherwise.
-        "type=primary",
-      ],
-      env,
-    );
-    return {
-      dir,
+    const controllerSocket = join(ovs.dir, `${bridge}.controller`);
+    ovs.vsctl(
+      "add-br",
       bridge,
-      controllerSocket,
-      ofctl: (...args) => run("ovs-ofctl", ["-O", "OpenFlow13", ...args], env),
-      vsctl: (...args) => run("ovs-vsctl", [`--db=${db}`, "--timeout=20", ...args], env),
-      stop,
-    };
+      "--",
+      "set",
+      "bridge",
+      bridge,
+      "datapath_type=netdev",
+      "protocols=OpenFlow13",
+      "fail_mode=secure",
+      "controller=@c",
+      "--",
+      "--id=@c",
+      "create",
+      "controller",
+      `target="punix:${controllerSocket}"`,
+      // A passive controller connection is a "service" one, without PACKET_IN, unless told otherwise.
+      "type=primary",
+    );
+    return { dir: ovs.dir, bridge, controllerSocket, ofctl: ovs.ofctl, vsctl: ovs.vsctl, stop: ovs.stop };
   } catch (err) {
-    stop();
+    ovs.stop();
     throw err;
   }
 }
