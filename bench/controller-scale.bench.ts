@@ -11,8 +11,9 @@ import { type Bench, type Figure, median } from "./figures.ts";
 
 // Update time (DESIGN.md: rebind received -> every affected switch's barrier reply), as the REST
 // API reports it, for one member moving in clusters of 4, 16 and 1,000 emulated switches (the
-// emulator in its own thread, each switch its own TCP connection on 127.0.0.1), and of 2 members
-// on real Open vSwitch. Rebinds are spaced so that one rebind's background rule recounts do not
+// emulator in its own thread, each switch its own TCP connection on 127.0.0.1), and of 2 and 4
+// members on real Open vSwitch (processes on this machine, OVS's dummy datapath). Each size is
+// measured both with the move's new endpoint announced first and without. Rebinds are spaced so that one rebind's background rule recounts do not
 // fall into the next one; the first two of each series warm the JIT up and are not counted.
 
 const PROBE_PORT = 48879;
@@ -23,7 +24,7 @@ interface Controller {
   readonly server: OpenFlowServer;
   readonly dir: string;
   readonly port: number;
-  call(path: string, body: unknown): Promise<{ status: number; body: { updateMs: number } }>;
+  call(path: string, body: unknown, method?: string): Promise<{ status: number; body: { updateMs: number } }>;
   close(): Promise<void>;
 }
 
@@ -45,9 +46,9 @@ async function controller(): Promise<Controller> {
     server,
     dir,
     port: server.addresses()[0]!.address.port,
-    async call(path, body) {
+    async call(path, body, method = "POST") {
       const res = await fetch(`${running.url}${path}`, {
-        method: "POST",
+        method,
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       });
@@ -76,21 +77,36 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms: 
   }
 }
 
-/** Median update time of `rounds` rebinds of vm1, alternating between two endpoints. */
-async function rebinds(c: Controller, rounds: number, gapMs: number): Promise<number> {
-  const times: number[] = [];
-  for (let k = 0; k < WARMUP + rounds; k++) {
-    const res = await c.call("/v1/clusters/big/members/vm1/rebind", {
-      endpoint: k % 2 === 0 ? "203.0.113.1" : "203.0.113.2",
-    });
-    if (res.status !== 200) throw new Error(`rebind answered ${res.status}: ${JSON.stringify(res.body)}`);
-    if (k >= WARMUP) times.push(res.body.updateMs);
-    await sleep(gapMs);
-  }
-  return median(times);
+interface UpdateTimes {
+  /** The new endpoint announced first (PUT .../next-endpoint), as a mediator does: peers accept it already. */
+  readonly announced: number;
+  /** A bare rebind: peers must accept the new endpoint in a round of its own first. */
+  readonly bare: number;
 }
 
-async function emulated(n: number, rounds: number): Promise<{ updateMs: number; setupMs: number }> {
+/**
+ * Median update time of `rounds` rebinds of vm1 each way (announced and bare, interleaved, so the
+ * two see the same machine), alternating between two endpoints.
+ */
+async function rebinds(c: Controller, rounds: number, gapMs: number): Promise<UpdateTimes> {
+  const times = { announced: [] as number[], bare: [] as number[] };
+  for (let k = 0; k < 2 * (WARMUP + rounds); k++) {
+    const endpoint = k % 2 === 0 ? "203.0.113.1" : "203.0.113.2";
+    const announced = Math.floor(k / 2) % 2 === 0;
+    if (announced) {
+      const res = await c.call("/v1/clusters/big/members/vm1/next-endpoint", { endpoint }, "PUT");
+      if (res.status !== 200) throw new Error(`announce answered ${res.status}: ${JSON.stringify(res.body)}`);
+      await sleep(gapMs);
+    }
+    const res = await c.call("/v1/clusters/big/members/vm1/rebind", { endpoint });
+    if (res.status !== 200) throw new Error(`rebind answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (k >= 2 * WARMUP) times[announced ? "announced" : "bare"].push(res.body.updateMs);
+    await sleep(gapMs);
+  }
+  return { announced: median(times.announced), bare: median(times.bare) };
+}
+
+async function emulated(n: number, rounds: number): Promise<{ updateMs: UpdateTimes; setupMs: number }> {
   const c = await controller();
   let emu: EmulatorThread | undefined;
   try {
@@ -117,17 +133,17 @@ async function emulated(n: number, rounds: number): Promise<{ updateMs: number; 
   }
 }
 
-async function realOvs(rounds: number): Promise<number | undefined> {
+async function realOvs(n: number, rounds: number): Promise<UpdateTimes | undefined> {
   if (spawnSync("ovs-vswitchd", ["--version"]).status !== 0) return undefined;
   const c = await controller();
   try {
-    const members = [member(0), member(1)];
+    const members = Array.from({ length: n }, (_, i) => member(i));
     await c.call("/v1/clusters", { id: "big", vni: 42, tunnel: "vxlan", members });
     for (const m of members)
       startOvsSwitch({ dpid: datapathIdFor(42, m.vint0), target: `tcp:127.0.0.1:${c.port}` });
     await until(
-      async () => (await c.server.switches()).filter((s) => s.ruleCount !== null).length === 2,
-      "both OVS programmed",
+      async () => (await c.server.switches()).filter((s) => s.ruleCount !== null).length === n,
+      "every OVS programmed",
       20_000,
     );
     return await rebinds(c, rounds, 300);
@@ -147,11 +163,7 @@ const bench: Bench = {
       [1000, 7],
     ] as const) {
       const { updateMs, setupMs } = await emulated(n, rounds);
-      figures.push({
-        name: `controller.update_ms.${n}_members`,
-        value: updateMs,
-        unit: `ms (median of ${rounds} rebinds)`,
-      });
+      figures.push(...updateFigures(`${n}_members`, updateMs, `median of ${rounds} rebinds`));
       if (n === 1000) {
         figures.push({
           name: "controller.setup_ms.1000_members",
@@ -160,15 +172,24 @@ const bench: Bench = {
         });
       }
     }
-    const ovs = await realOvs(9);
-    if (ovs !== undefined) {
-      figures.push({
-        name: "controller.update_ms.ovs_2_members",
-        value: ovs,
-        unit: "ms (median of 9 rebinds, real OVS 3.1)",
-      });
+    for (const n of [2, 4]) {
+      const ovs = await realOvs(n, 9);
+      if (ovs !== undefined)
+        figures.push(...updateFigures(`ovs_${n}_members`, ovs, "median of 9 rebinds, real OVS 3.1"));
     }
     return figures;
   },
 };
+
+/** The announced figure under the plain name (the mediator's way), the bare one beside it. */
+function updateFigures(what: string, t: UpdateTimes, how: string): Figure[] {
+  return [
+    {
+      name: `controller.update_ms.${what}`,
+      value: t.announced,
+      unit: `ms (${how}, next endpoint announced)`,
+    },
+    { name: `controller.update_ms.bare.${what}`, value: t.bare, unit: `ms (${how}, not announced)` },
+  ];
+}
 export default bench;

@@ -163,6 +163,7 @@ export interface RebindReport {
   readonly endpoint: string;
   readonly changed: boolean;
   readonly updateMs: number;
+  readonly totalMs: number;
   readonly downtime?: {
     ms: number;
     intervalMs: number;
@@ -226,6 +227,20 @@ export async function rebind(
   endpoint: string,
 ): Promise<RebindReport> {
   return api<RebindReport>(url, "POST", `/v1/clusters/${clusterId}/members/${vmId}/rebind`, { endpoint });
+}
+
+/**
+ * Announces that `vmId` moves to `endpoint` next (PUT .../next-endpoint): peers accept it from now
+ * on, so the rebind that follows only switches their egress. What a mediator does as soon as the
+ * target instance has its address.
+ */
+export async function announceNextEndpoint(
+  url: string,
+  clusterId: string,
+  vmId: string,
+  endpoint: string,
+): Promise<void> {
+  await api(url, "PUT", `/v1/clusters/${clusterId}/members/${vmId}/next-endpoint`, { endpoint });
 }
 
 // --- probe streams ------------------------------------------------------------------------------

@@ -43,8 +43,17 @@ export const memberInput = {
 
 export const member = {
   type: "object",
-  required: ["clusterId", "vmId", "vint0", "endpoint", "dpid", "description"],
-  properties: { clusterId: slug, ...memberInputProperties, dpid },
+  required: ["clusterId", "vmId", "vint0", "endpoint", "nextEndpoint", "dpid", "description"],
+  properties: {
+    clusterId: slug,
+    ...memberInputProperties,
+    nextEndpoint: {
+      ...nullableIpv4,
+      description:
+        "announced endpoint of the member's next move: peers already accept it (PUT .../next-endpoint)",
+    },
+    dpid,
+  },
 } as const;
 
 export const clusterInput = {
@@ -110,7 +119,7 @@ const switchReport = {
 
 export const rebindReport = {
   type: "object",
-  required: ["clusterId", "vmId", "oldEndpoint", "endpoint", "changed", "updateMs", "phases"],
+  required: ["clusterId", "vmId", "oldEndpoint", "endpoint", "changed", "updateMs", "totalMs", "phases"],
   properties: {
     clusterId: slug,
     vmId: slug,
@@ -120,7 +129,11 @@ export const rebindReport = {
       type: "boolean",
       description: "false: the member already had this endpoint, nothing was sent",
     },
-    updateMs: { type: "number", description: "request received -> every affected switch confirmed" },
+    updateMs: {
+      type: "number",
+      description: "request received -> every affected switch confirmed its new rules (before cleanup)",
+    },
+    totalMs: { type: "number", description: "request received -> every phase confirmed, cleanup included" },
     downtime: {
       type: ["object", "null"],
       description:

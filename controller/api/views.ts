@@ -9,6 +9,7 @@ export interface MemberView {
   readonly vmId: string;
   readonly vint0: string;
   readonly endpoint: string | null;
+  readonly nextEndpoint: string | null;
   readonly dpid: string;
   readonly description: string;
 }
@@ -19,6 +20,7 @@ export function memberView(m: Member): MemberView {
     vmId: m.vmId,
     vint0: m.vint0,
     endpoint: m.endpoint,
+    nextEndpoint: m.nextEndpoint,
     dpid: formatDpid(m.dpid),
     description: m.description,
   };

@@ -41,3 +41,9 @@ export function decodeCookie(cookie: bigint): { vni: number; kind: RuleKind } | 
 export function ruleKind(rule: Rule): RuleKind | undefined {
   return decodeCookie(rule.cookie)?.kind;
 }
+
+/** Egress rules send to a peer (IPv4 and ARP); every other kind of ours accepts, drops or probes. */
+export function isEgressRule(rule: Rule): boolean {
+  const kind = ruleKind(rule);
+  return kind === "egress-ip" || kind === "egress-arp";
+}

@@ -2,7 +2,7 @@ import { type Action, OFPP } from "../../proto/index.ts";
 import { type ClusterState, findMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
 import type { Member } from "../model/member.ts";
-import { cookieFor } from "./cookie.ts";
+import { cookieFor, isEgressRule } from "./cookie.ts";
 import {
   assertPipeline,
   checkRules,
@@ -50,6 +50,8 @@ type ReachablePeer = Member & { readonly endpoint: Ipv4 };
  * - ingress, per peer with a known endpoint: enc0 traffic with the VNI from that endpoint goes to vint0;
  * - probe (with `options.probePort`), per peer with a known endpoint: the controller's probes from
  *   that endpoint go to the controller (a higher priority than ingress);
+ * - ingress and probe also from a peer's announced next endpoint (Member.nextEndpoint), so that
+ *   when it moves there, its rebind has only egress left to change;
  * - everything else hits an explicit table-miss drop (fail_mode=secure would drop it anyway; this one counts).
  *
  * The member's own endpoint appears nowhere in its own rules, so a moved VM's new instance needs
@@ -68,8 +70,8 @@ export function compileSwitch(state: ClusterState, vmId: string, options: Compil
   const vni = state.cluster.vni;
   const rules: Rule[] = [];
   for (const peer of state.members) {
-    if (peer.vmId === self.vmId || peer.endpoint === null) continue;
-    rules.push(...peerRules(vni, peer as ReachablePeer, options));
+    if (peer.vmId === self.vmId) continue;
+    rules.push(...memberRules(vni, peer, options));
   }
   rules.push(tableMissRule(vni));
   const sorted = sortRules(rules);
@@ -100,8 +102,8 @@ function clusterUnion(state: ClusterState, options: CompileOptions): Union | und
   const rules: Rule[] = [];
   const own = new Map<string, ReadonlySet<Rule>>();
   for (const m of state.members) {
-    if (m.endpoint === null) continue;
-    const r = peerRules(vni, m as ReachablePeer, options);
+    const r = memberRules(vni, m, options);
+    if (r.length === 0) continue;
     own.set(memberKey(m), new Set(r));
     rules.push(...r);
   }
@@ -120,7 +122,14 @@ interface Union {
 }
 
 function memberKey(m: Member): string {
-  return `${m.vint0}>${m.endpoint ?? ""}`;
+  return `${m.vint0}>${m.endpoint ?? ""}>${m.nextEndpoint ?? ""}`;
+}
+
+/** Every rule other switches hold about member `m`: its peer rules, and acceptance of its next endpoint. */
+function memberRules(vni: number, m: Member, options: CompileOptions): readonly Rule[] {
+  const current = m.endpoint === null ? [] : peerRules(vni, m as ReachablePeer, options);
+  if (m.nextEndpoint === null) return current;
+  return [...current, ...acceptRules(vni, { ...m, endpoint: m.nextEndpoint }, options)];
 }
 
 function withoutOwn(union: Union, self: Member): Rule[] {
@@ -158,6 +167,14 @@ export function peerRules(vni: number, peer: ReachablePeer, options: CompileOpti
   peerCache.set(key, frozen);
   if (peerCache.size > PEER_CACHE_SIZE) peerCache.delete(peerCache.keys().next().value!);
   return frozen;
+}
+
+/**
+ * The part of peerRules that accepts tunnel packets from the peer's endpoint (ingress, probe), not
+ * what sends to it: the same frozen rule objects.
+ */
+export function acceptRules(vni: number, peer: ReachablePeer, options: CompileOptions = {}): readonly Rule[] {
+  return peerRules(vni, peer, options).filter((r) => !isEgressRule(r));
 }
 
 /** Peers whose rules stay shared: far above one large cluster, small in memory (a few KB each). */

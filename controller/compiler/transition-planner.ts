@@ -1,9 +1,16 @@
 import { ControllerError } from "../errors.ts";
 import { type ClusterState, findMember, replaceMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
-import { ruleKind } from "./cookie.ts";
+import type { Member } from "../model/member.ts";
+import { isEgressRule } from "./cookie.ts";
 import { diffRules } from "./diff.ts";
-import { type CompileOptions, compileCluster, compileSwitch, peerRules } from "./flow-compiler.ts";
+import {
+  acceptRules,
+  type CompileOptions,
+  compileCluster,
+  compileSwitch,
+  peerRules,
+} from "./flow-compiler.ts";
 import { type Rule, sortRules } from "./rule.ts";
 
 /** What one switch must do in one phase: applied as one bundle, confirmed with one barrier. */
@@ -71,8 +78,8 @@ export function planTransition(
       for (const r of rules) out[phaseOf(r)].push(r);
       return out;
     };
-    const adds = split(diff.add, (r) => (ruleKind(r)?.startsWith("egress") ? 1 : 0));
-    const dels = split(diff.delete, (r) => (ruleKind(r)?.startsWith("egress") ? 1 : 2));
+    const adds = split(diff.add, (r) => (isEgressRule(r) ? 1 : 0));
+    const dels = split(diff.delete, (r) => (isEgressRule(r) ? 1 : 2));
     for (const p of [0, 1, 2] as const) {
       if (adds[p].length > 0 || dels[p].length > 0) {
         phases[p].push({ ...base, fresh: false, add: adds[p], delete: dels[p] });
@@ -86,14 +93,14 @@ export function planTransition(
   ];
 }
 
-/** The state after member `vmId` moves to `endpoint` (pure). */
+/** The state after member `vmId` moves to `endpoint` (pure): any announced next endpoint is used up. */
 export function rebindState(state: ClusterState, vmId: string, endpoint: Ipv4): ClusterState {
   if (!findMember(state, vmId)) {
     throw new ControllerError("NOT_FOUND", `vmId: cluster '${state.cluster.id}' has no member '${vmId}'`, {
       field: "vmId",
     });
   }
-  return replaceMember(state, vmId, { endpoint });
+  return replaceMember(state, vmId, { endpoint, nextEndpoint: null });
 }
 
 /**
@@ -104,7 +111,11 @@ export function rebindState(state: ClusterState, vmId: string, endpoint: Ipv4): 
  * (all of them, to its new instance) and, on every peer, the rules about the moving member. That
  * keeps a 1,000-member rebind at one compiled switch instead of two thousand, and every peer's
  * batch shares the same rule objects. Unusual cases (same endpoint, an endpoint another member
- * holds) take the general path, which reports them exactly as before.
+ * holds or announced) take the general path, which reports them exactly as before.
+ *
+ * When the member announced `endpoint` as its next one (Member.nextEndpoint), peers accept it
+ * already: prepare is only the member's switch, and the rebind's first change on peers is egress.
+ * A different announced endpoint is withdrawn in cleanup, with the old one.
  */
 export function planRebind(
   state: ClusterState,
@@ -114,17 +125,17 @@ export function planRebind(
 ): TransitionPlan {
   const after = rebindState(state, vmId, endpoint);
   const old = findMember(state, vmId)!;
-  if (old.endpoint === endpoint || state.members.some((m) => m.vmId !== vmId && m.endpoint === endpoint)) {
+  const taken = (m: Member) => m.vmId !== vmId && (m.endpoint === endpoint || m.nextEndpoint === endpoint);
+  if (old.endpoint === endpoint || state.members.some(taken)) {
     return planTransition(state, after, new Set([vmId]), options);
   }
   const vni = state.cluster.vni;
-  const isEgress = (r: Rule) => ruleKind(r)?.startsWith("egress") === true;
-  const toNew = peerRules(vni, { ...old, endpoint }, options);
-  const toOld = old.endpoint === null ? [] : peerRules(vni, { ...old, endpoint: old.endpoint }, options);
   // Egress rules keep their identity (the match names the peer's vint0): replaced in place, never deleted.
-  const accept = sortRules(toNew.filter((r) => !isEgress(r)));
-  const send = sortRules(toNew.filter(isEgress));
-  const forget = sortRules(toOld.filter((r) => !isEgress(r)));
+  const send = sortRules(peerRules(vni, { ...old, endpoint }, options).filter(isEgressRule));
+  const accept =
+    old.nextEndpoint === endpoint ? [] : sortRules(acceptRules(vni, { ...old, endpoint }, options));
+  const withdrawn = [old.endpoint, old.nextEndpoint].filter((e): e is Ipv4 => e !== null && e !== endpoint);
+  const forget = sortRules(withdrawn.flatMap((e) => acceptRules(vni, { ...old, endpoint: e }, options)));
   const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
   const members = [...after.members].sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0));
   for (const m of members) {
@@ -133,7 +144,7 @@ export function planRebind(
       phases[0].push({ ...base, fresh: true, add: compileSwitch(after, vmId, options), delete: [] });
       continue;
     }
-    phases[0].push({ ...base, fresh: false, add: accept, delete: [] });
+    if (accept.length > 0) phases[0].push({ ...base, fresh: false, add: accept, delete: [] });
     phases[1].push({ ...base, fresh: false, add: send, delete: [] });
     if (forget.length > 0) phases[2].push({ ...base, fresh: false, add: [], delete: forget });
   }

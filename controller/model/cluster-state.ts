@@ -12,9 +12,31 @@ export interface ClusterState {
 /**
  * Refuses a member list with two members sharing a vmId, a vint0 or an endpoint. A shared
  * endpoint would make tunnel sources ambiguous (ingress filters by tun_src), so it is a conflict
- * too. `pathOf(i)` names member i in errors ("members[2]", or "" for a single new member).
+ * too; next endpoints are tunnel sources peers accept, so they count as endpoints (a member's
+ * next endpoint also differs from its current one). `pathOf(i)` names member i in errors
+ * ("members[2]", or "" for a single new member).
  */
 export function checkMemberConflicts(members: readonly Member[], pathOf: (index: number) => string): void {
+  const conflict = (i: number, key: string, value: Ipv4 | string, other: number, what: string) => {
+    const field = fieldPath(pathOf(i), key);
+    throw new ControllerError(
+      "CONFLICT",
+      `${field}: ${value} is already the ${what} of member '${members[other]!.vmId}'`,
+      {
+        field,
+        details: { conflictsWith: members[other]!.vmId },
+      },
+    );
+  };
+  // Announced next endpoints first: only members already stored have them, so a conflict with a
+  // new member is reported on the new member's endpoint.
+  const next = new Map<Ipv4, number>();
+  members.forEach((m, i) => {
+    if (m.nextEndpoint === null) return;
+    const other = next.get(m.nextEndpoint);
+    if (other !== undefined) conflict(i, "nextEndpoint", m.nextEndpoint, other, "next endpoint");
+    next.set(m.nextEndpoint, i);
+  });
   const seen = {
     vmId: new Map<string, number>(),
     vint0: new Map<Ipv4, number>(),
@@ -25,13 +47,10 @@ export function checkMemberConflicts(members: readonly Member[], pathOf: (index:
       const value = m[key];
       if (value === null) continue;
       const other = seen[key].get(value);
-      if (other !== undefined) {
-        const otherMember = members[other]!;
-        throw new ControllerError(
-          "CONFLICT",
-          `${fieldPath(pathOf(i), key)}: ${value} is already the ${key} of member '${otherMember.vmId}'`,
-          { field: fieldPath(pathOf(i), key), details: { conflictsWith: otherMember.vmId } },
-        );
+      if (other !== undefined) conflict(i, key, value, other, key);
+      if (key === "endpoint") {
+        const announcer = next.get(value);
+        if (announcer !== undefined) conflict(i, key, value, announcer, "next endpoint");
       }
       seen[key].set(value, i);
     }
@@ -46,7 +65,7 @@ export function findMember(state: ClusterState, vmId: string): Member | undefine
 export function replaceMember(
   state: ClusterState,
   vmId: string,
-  patch: Partial<Pick<Member, "endpoint" | "description">>,
+  patch: Partial<Pick<Member, "endpoint" | "nextEndpoint" | "description">>,
 ): ClusterState {
   return { ...state, members: state.members.map((m) => (m.vmId === vmId ? { ...m, ...patch } : m)) };
 }

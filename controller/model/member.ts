@@ -18,6 +18,11 @@ export interface MemberInput {
 export interface Member extends MemberInput {
   readonly clusterId: string;
   readonly dpid: bigint;
+  /**
+   * Where the member is about to move (announced before its rebind): peers already accept tunnel
+   * packets from it, so the rebind itself only switches where they send. Null when none.
+   */
+  readonly nextEndpoint: Ipv4 | null;
 }
 
 export function parseMemberInput(value: unknown, prefix = ""): MemberInput {
@@ -35,7 +40,11 @@ export function parseEndpoint(value: unknown, field: string): Ipv4 | null {
   return value === undefined || value === null ? null : parseHostIpv4(value, field);
 }
 
-export function memberOf(cluster: Pick<Cluster, "id" | "vni">, input: MemberInput): Member {
+export function memberOf(
+  cluster: Pick<Cluster, "id" | "vni">,
+  input: MemberInput,
+  nextEndpoint: Ipv4 | null = null,
+): Member {
   return {
     clusterId: cluster.id,
     vmId: input.vmId,
@@ -43,5 +52,6 @@ export function memberOf(cluster: Pick<Cluster, "id" | "vni">, input: MemberInpu
     endpoint: input.endpoint,
     description: input.description,
     dpid: datapathIdFor(cluster.vni, input.vint0),
+    nextEndpoint,
   };
 }

@@ -4,7 +4,13 @@ import { ControllerError } from "../errors.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
-import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
+import {
+  type ClusterState,
+  checkMemberConflicts,
+  findMember,
+  replaceMember,
+} from "../model/cluster-state.ts";
+import type { Ipv4 } from "../model/ipv4.ts";
 import { type Member, memberOf, parseMemberInput } from "../model/member.ts";
 import {
   parseClusterCreate,
@@ -225,25 +231,10 @@ export class ClusterService {
       const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
       if (member.endpoint === endpoint) {
         this.#metrics.rebindsTotal.inc({ result: "noop" });
-        return {
-          ...report,
-          changed: false,
-          updateMs: this.#clock() - receivedAt,
-          phases: [],
-          downtime: null,
-        };
+        const ms = this.#clock() - receivedAt;
+        return { ...report, changed: false, updateMs: ms, totalMs: ms, phases: [], downtime: null };
       }
-      const holder = state.members.find((m) => m.vmId !== vmId && m.endpoint === endpoint);
-      if (holder) {
-        throw new ControllerError(
-          "CONFLICT",
-          `endpoint: ${endpoint} is already the endpoint of member '${holder.vmId}'`,
-          {
-            field: "endpoint",
-            details: { conflictsWith: holder.vmId },
-          },
-        );
-      }
+      refuseTakenEndpoint(state, vmId, endpoint);
       await this.#requireConnected(member);
       const plan = planRebind(state, vmId, endpoint, this.#compile);
       const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
@@ -254,7 +245,8 @@ export class ClusterService {
         await watch?.finish();
         throw err;
       }
-      const updateMs = this.#clock() - receivedAt;
+      const totalMs = this.#clock() - receivedAt;
+      const updateMs = run.addedAt === null ? totalMs : run.addedAt - receivedAt;
       // After update time is taken: the probes' tail (catching the last gap) is not update time.
       const downtime = (await watch?.finish()) ?? null;
       const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
@@ -264,13 +256,49 @@ export class ClusterService {
         throw fabricFailed(`rebind of ${clusterId}/${vmId} to ${endpoint}`, run.phases);
       }
       this.#store.transaction(() => {
-        this.#store.updateMember({ ...member, endpoint });
+        this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
         this.#store.recordRebind({ ...record, result: "ok" });
       });
       this.#metrics.rebindsTotal.inc({ result: "ok" });
       this.#metrics.updateSeconds.observe(updateMs / 1000);
       if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
-      return { ...report, changed: true, updateMs, phases: run.phases, downtime };
+      return { ...report, changed: true, updateMs, totalMs, phases: run.phases, downtime };
+    });
+  }
+
+  /**
+   * Member `vmId` is about to move to the endpoint in `body` (its new instance has, or is getting,
+   * that address): every peer accepts tunnel packets from there from now on, so the rebind that
+   * follows only switches where peers send. Announcing the same endpoint again is a no-op; a
+   * different one replaces it.
+   */
+  async announceNextEndpoint(clusterId: string, vmId: string, body: unknown): Promise<Member> {
+    const { endpoint } = parseRebind(body);
+    return this.withClusterLock(clusterId, async () => {
+      const state = this.getCluster(clusterId);
+      const member = findMember(state, vmId);
+      if (!member) throw noMember(clusterId, vmId);
+      if (member.nextEndpoint === endpoint) return member;
+      if (member.endpoint === endpoint) {
+        throw new ControllerError(
+          "CONFLICT",
+          `endpoint: ${endpoint} is the member's current endpoint; a next endpoint is where it moves to`,
+          { field: "endpoint" },
+        );
+      }
+      refuseTakenEndpoint(state, vmId, endpoint);
+      return this.#setNextEndpoint(state, member, endpoint);
+    });
+  }
+
+  /** Withdraws member `vmId`'s announced next endpoint: peers stop accepting it. No-op if none. */
+  async withdrawNextEndpoint(clusterId: string, vmId: string): Promise<Member> {
+    return this.withClusterLock(clusterId, async () => {
+      const state = this.getCluster(clusterId);
+      const member = findMember(state, vmId);
+      if (!member) throw noMember(clusterId, vmId);
+      if (member.nextEndpoint === null) return member;
+      return this.#setNextEndpoint(state, member, null);
     });
   }
 
@@ -285,6 +313,14 @@ export class ClusterService {
   }
 
   // ---- plumbing
+
+  async #setNextEndpoint(state: ClusterState, member: Member, nextEndpoint: Ipv4 | null): Promise<Member> {
+    const after = replaceMember(state, member.vmId, { nextEndpoint });
+    await this.#push(state, after, new Set());
+    const updated = { ...member, nextEndpoint };
+    this.#store.updateMember(updated);
+    return updated;
+  }
 
   /** Pushes before -> after to the switches; unconnected switches are left to reconciliation. */
   async #push(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): Promise<void> {
@@ -306,6 +342,23 @@ export class ClusterService {
       );
     }
   }
+}
+
+/** A tunnel source names one member: refuses `endpoint` if another member uses or announced it. */
+function refuseTakenEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4): void {
+  const holder = state.members.find(
+    (m) => m.vmId !== vmId && (m.endpoint === endpoint || m.nextEndpoint === endpoint),
+  );
+  if (!holder) return;
+  const what = holder.endpoint === endpoint ? "endpoint" : "announced next endpoint";
+  throw new ControllerError(
+    "CONFLICT",
+    `endpoint: ${endpoint} is already the ${what} of member '${holder.vmId}'`,
+    {
+      field: "endpoint",
+      details: { conflictsWith: holder.vmId },
+    },
+  );
 }
 
 function noCluster(clusterId: string): ControllerError {

@@ -7,6 +7,11 @@ export interface PlanRunResult {
   /** Every phase ran and every batch counted as done. */
   readonly ok: boolean;
   readonly phases: readonly PhaseReport[];
+  /**
+   * Clock time the last phase adding rules was confirmed: from then on every switch holds its new
+   * rules, and what follows only removes. Null if no phase added anything.
+   */
+  readonly addedAt: number | null;
 }
 
 /**
@@ -23,6 +28,7 @@ export async function runPlan(
   const clock = options.clock ?? (() => performance.now());
   const mustConfirm = options.mustConfirm ?? new Set<bigint>();
   const phases: PhaseReport[] = [];
+  let addedAt: number | null = null;
   for (const phase of plan) {
     if (phase.batches.length === 0) {
       phases.push({ phase: phase.name, ms: 0, switches: [] });
@@ -30,7 +36,8 @@ export async function runPlan(
     }
     const started = clock();
     const outcomes = await fabric.apply(phase.batches);
-    const ms = clock() - started;
+    const ended = clock();
+    const ms = ended - started;
     if (outcomes.length !== phase.batches.length) {
       throw new Error(`fabric returned ${outcomes.length} outcomes for ${phase.batches.length} batches`);
     }
@@ -58,7 +65,8 @@ export async function runPlan(
       return { ...base, status: "not-connected", ms: null };
     });
     phases.push({ phase: phase.name, ms, switches });
-    if (!ok) return { ok: false, phases };
+    if (!ok) return { ok: false, phases, addedAt };
+    if (phase.batches.some((b) => b.add.length > 0)) addedAt = ended;
   }
-  return { ok: true, phases };
+  return { ok: true, phases, addedAt };
 }

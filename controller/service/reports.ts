@@ -27,8 +27,14 @@ export interface RebindReport {
   readonly endpoint: string;
   /** False when the member already had this endpoint: nothing was sent. */
   readonly changed: boolean;
-  /** Update time: request received -> every affected switch confirmed. */
+  /**
+   * Update time: request received -> every affected switch confirmed the new rules (see
+   * DESIGN.md): the end of the last phase that adds rules. Cleanup (removing what the old
+   * endpoint needed) runs after it, before the answer; `totalMs` includes it.
+   */
   readonly updateMs: number;
+  /** Request received -> every phase confirmed, cleanup included. */
+  readonly totalMs: number;
   readonly phases: readonly PhaseReport[];
   /** The controller's probes across the rebind; null when the fabric does not probe. */
   readonly downtime: DowntimeReport | null;

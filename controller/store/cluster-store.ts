@@ -16,7 +16,7 @@ export interface ClusterStoreOptions {
 
 type Params = Record<string, SQLInputValue>;
 
-const MEMBER_COLUMNS = `m.cluster_id, m.vm_id, m.vint0, m.endpoint, m.description, c.vni`;
+const MEMBER_COLUMNS = `m.cluster_id, m.vm_id, m.vint0, m.endpoint, m.next_endpoint, m.description, c.vni`;
 
 /**
  * The controller's desired state and history on SQLite (node:sqlite). Every write runs in a
@@ -29,6 +29,12 @@ export class ClusterStore {
   readonly #db: DatabaseSync;
   readonly #now: () => Date;
   readonly #statements = new Map<string, StatementSync>();
+  /**
+   * clusterState() results, dropped by every write to that cluster or its members (before the
+   * write, so a rolled-back transaction leaves no stale entry): a rebind reads its cluster under
+   * the lock, and reading 1,000 members from SQLite takes about 2 ms.
+   */
+  readonly #states = new Map<string, ClusterState>();
   #depth = 0;
 
   private constructor(path: string, db: DatabaseSync, now: () => Date) {
@@ -124,6 +130,7 @@ export class ClusterStore {
 
   /** Inserts a cluster and its first members atomically. */
   insertCluster(cluster: Cluster, members: readonly Member[] = []): void {
+    this.#states.delete(cluster.id);
     this.transaction(() => {
       this.#run(
         "INSERT INTO clusters (id, vni, tunnel, description) VALUES (:id, :vni, :tunnel, :description)",
@@ -152,6 +159,7 @@ export class ClusterStore {
 
   /** Only the description is mutable: id, VNI and tunnel name what is running in the VMs. */
   updateClusterDescription(id: string, description: string): void {
+    this.#states.delete(id);
     this.transaction(() => {
       const changes = this.#run(
         "UPDATE clusters SET description = :description WHERE id = :id",
@@ -164,6 +172,7 @@ export class ClusterStore {
 
   /** Deletes an empty cluster; a cluster with members is a conflict (delete them first). */
   deleteCluster(id: string): void {
+    this.#states.delete(id);
     this.transaction(() => {
       const count = num(this.#get("SELECT count(*) AS n FROM members WHERE cluster_id = :id", { id })!, "n");
       if (count > 0) {
@@ -181,25 +190,32 @@ export class ClusterStore {
   }
 
   clusterState(id: string): ClusterState | undefined {
+    const cached = this.#states.get(id);
+    if (cached) return cached;
     const cluster = this.getCluster(id);
-    return cluster && { cluster, members: this.listMembers(id) };
+    if (!cluster) return undefined;
+    const state: ClusterState = { cluster, members: this.listMembers(id) };
+    this.#states.set(id, state);
+    return state;
   }
 
   // ---- members
 
   insertMember(member: Member): void {
+    this.#states.delete(member.clusterId);
     this.transaction(() => this.#insertMember(member, ""));
   }
 
   #insertMember(m: Member, prefix: string): void {
     this.#run(
-      `INSERT INTO members (cluster_id, vm_id, vint0, endpoint, description)
-       VALUES (:clusterId, :vmId, :vint0, :endpoint, :description)`,
+      `INSERT INTO members (cluster_id, vm_id, vint0, endpoint, next_endpoint, description)
+       VALUES (:clusterId, :vmId, :vint0, :endpoint, :nextEndpoint, :description)`,
       {
         clusterId: m.clusterId,
         vmId: m.vmId,
         vint0: m.vint0,
         endpoint: m.endpoint,
+        nextEndpoint: m.nextEndpoint,
         description: m.description,
       },
       prefix,
@@ -242,16 +258,18 @@ export class ClusterStore {
     return row && memberFromRow(row);
   }
 
-  /** Writes a member's mutable fields (endpoint, description). */
+  /** Writes a member's mutable fields (endpoint, next endpoint, description). */
   updateMember(member: Member): void {
+    this.#states.delete(member.clusterId);
     this.transaction(() => {
       const changes = this.#run(
-        `UPDATE members SET endpoint = :endpoint, description = :description
+        `UPDATE members SET endpoint = :endpoint, next_endpoint = :nextEndpoint, description = :description
          WHERE cluster_id = :clusterId AND vm_id = :vmId`,
         {
           clusterId: member.clusterId,
           vmId: member.vmId,
           endpoint: member.endpoint,
+          nextEndpoint: member.nextEndpoint,
           description: member.description,
         },
         "",
@@ -261,6 +279,7 @@ export class ClusterStore {
   }
 
   deleteMember(clusterId: string, vmId: string): void {
+    this.#states.delete(clusterId);
     this.transaction(() => {
       const changes = this.#run(
         "DELETE FROM members WHERE cluster_id = :clusterId AND vm_id = :vmId",
@@ -428,5 +447,6 @@ function memberFromRow(r: Row): Member {
       endpoint: textOrNull(r, "endpoint"),
       description: text(r, "description"),
     },
+    textOrNull(r, "next_endpoint"),
   );
 }

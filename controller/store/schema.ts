@@ -45,6 +45,11 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX rebinds_member ON rebinds (cluster_id, vm_id);
   `,
+  // Announced next endpoint (Member.nextEndpoint). Unique across endpoints and next endpoints
+  // together, which one UNIQUE cannot say: checked by checkMemberConflicts before every write.
+  `
+  ALTER TABLE members ADD COLUMN next_endpoint TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -43,6 +43,7 @@ describe("clusters", () => {
       vmId: "a",
       vint0: "198.18.0.1",
       endpoint: "192.0.2.10",
+      nextEndpoint: null,
       dpid: "0000002ac6120001",
       description: "",
     });
@@ -135,9 +136,12 @@ describe("rebind", () => {
     });
     const body = res.body as {
       updateMs: number;
-      phases: { phase: string; switches: { vmId: string; status: string; ms: number }[] }[];
+      totalMs: number;
+      phases: { phase: string; ms: number; switches: { vmId: string; status: string; ms: number }[] }[];
     };
     expect(body.updateMs).toBeGreaterThan(0);
+    // Update time ends when the new rules are confirmed: cleanup (deletes only) comes after it.
+    expect(body.totalMs).toBeGreaterThanOrEqual(body.updateMs + body.phases[2]!.ms);
     expect(body.phases.map((p) => [p.phase, p.switches.map((s) => `${s.vmId}:${s.status}`)])).toEqual([
       ["prepare", ["a:confirmed", "b:confirmed", "c:confirmed"]],
       ["switch", ["b:confirmed", "c:confirmed"]],
@@ -153,6 +157,71 @@ describe("rebind", () => {
     expect(history.body).toMatchObject({
       rebinds: [{ oldEndpoint: "192.0.2.10", newEndpoint: "203.0.113.77", result: "ok" }],
     });
+  });
+
+  it("after an announced next endpoint, only switches peers' egress: prepare is the member's switch alone", async () => {
+    const announced = await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", {
+      endpoint: "203.0.113.77",
+    });
+    expect(announced).toMatchObject({
+      status: 200,
+      body: { endpoint: "192.0.2.10", nextEndpoint: "203.0.113.77" },
+    });
+    // Peers accept the announced endpoint at once (one phase, ingress adds only); nothing else changed.
+    expect(api.fabric.calls.map((c) => c.map((b) => `${b.vmId}+${b.add.length}-${b.delete.length}`))).toEqual(
+      [["b+1-0", "c+1-0"]],
+    );
+    expectSwitchesMatchStore("web");
+    api.fabric.calls.length = 0;
+    api.fabric.connect(dpidOf("198.18.0.1"), "203.0.113.77");
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res.status).toBe(200);
+    const phases = (res.body as { phases: { phase: string; switches: { vmId: string }[] }[] }).phases;
+    expect(phases.map((p) => [p.phase, p.switches.map((s) => s.vmId)])).toEqual([
+      ["prepare", ["a"]],
+      ["switch", ["b", "c"]],
+      ["cleanup", ["b", "c"]],
+    ]);
+    expect(api.store.getMember("web", "a")).toMatchObject({ endpoint: "203.0.113.77", nextEndpoint: null });
+    expectSwitchesMatchStore("web");
+  });
+
+  it("withdraws a next endpoint by DELETE or by announcing another, and refuses one in use", async () => {
+    await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", { endpoint: "203.0.113.77" });
+    const again = await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", {
+      endpoint: "203.0.113.77",
+    });
+    expect(again.status).toBe(200);
+    expect(api.fabric.calls).toHaveLength(1);
+    const other = await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", {
+      endpoint: "203.0.113.78",
+    });
+    expect(other.body).toMatchObject({ nextEndpoint: "203.0.113.78" });
+    expectSwitchesMatchStore("web");
+    for (const [endpoint, conflictsWith] of [
+      ["198.51.100.20", "b"],
+      ["192.0.2.10", undefined],
+    ] as const) {
+      const res = await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", { endpoint });
+      expect(res).toMatchObject({ status: 409, body: { code: "CONFLICT", field: "endpoint" } });
+      expect((res.body as { details?: { conflictsWith?: string } }).details?.conflictsWith).toBe(
+        conflictsWith,
+      );
+    }
+    // Another member may neither rebind to nor announce an endpoint already announced.
+    for (const path of ["rebind", "next-endpoint"]) {
+      const res = await api.call(path === "rebind" ? "POST" : "PUT", `/v1/clusters/web/members/b/${path}`, {
+        endpoint: "203.0.113.78",
+      });
+      expect(res).toMatchObject({ status: 409, body: { code: "CONFLICT", details: { conflictsWith: "a" } } });
+    }
+    const bad = await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", { endpoint: "300.1.1.1" });
+    expect(bad).toMatchObject({ status: 400, body: { field: "endpoint" } });
+    expect(api.store.getMember("web", "a")?.nextEndpoint).toBe("203.0.113.78");
+    const withdrawn = await api.call("DELETE", "/v1/clusters/web/members/a/next-endpoint");
+    expect(withdrawn).toMatchObject({ status: 200, body: { nextEndpoint: null } });
+    expect(api.store.getMember("web", "a")?.nextEndpoint).toBeNull();
+    expectSwitchesMatchStore("web");
   });
 
   it("is a no-op when repeated with the same endpoint", async () => {
@@ -356,6 +425,8 @@ describe("health and OpenAPI", () => {
         "PATCH /v1/clusters/{clusterId}/members/{vmId}",
         "DELETE /v1/clusters/{clusterId}/members/{vmId}",
         "POST /v1/clusters/{clusterId}/members/{vmId}/rebind",
+        "PUT /v1/clusters/{clusterId}/members/{vmId}/next-endpoint",
+        "DELETE /v1/clusters/{clusterId}/members/{vmId}/next-endpoint",
         "GET /v1/clusters/{clusterId}/members/{vmId}/rebinds",
         "GET /v1/switches",
         "POST /v1/linking",

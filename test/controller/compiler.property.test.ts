@@ -5,7 +5,7 @@ import { diffRules } from "../../controller/compiler/diff.ts";
 import { compileCluster, compileSwitch } from "../../controller/compiler/flow-compiler.ts";
 import { checkRules } from "../../controller/compiler/pipeline.ts";
 import type { Rule } from "../../controller/compiler/rule.ts";
-import { picksArb, poolArb, stateArb, stateFrom } from "./support/arbitraries.ts";
+import { announcedArb, picksArb, poolArb, stateArb, stateFrom } from "./support/arbitraries.ts";
 import { makeState } from "./support/fixtures.ts";
 import { deliver, forward, type Instance } from "./support/forwarding.ts";
 import { applyBatch, asSet } from "./support/switch-model.ts";
@@ -31,14 +31,16 @@ describe("FlowCompiler properties", () => {
     );
   });
 
-  it("always obeys the pipeline, with 3 rules per reachable peer plus the drop", () => {
+  it("always obeys the pipeline, with 3 rules per reachable peer, 1 per announced next endpoint, plus the drop", () => {
     fc.assert(
       fc.property(stateArb, (state) => {
         for (const sw of compileCluster(state)) {
           expect(checkRules(sw.rules)).toEqual([]);
-          const reachable = state.members.filter((m) => m.vmId !== sw.vmId && m.endpoint !== null).length;
-          expect(sw.rules).toHaveLength(3 * reachable + 1);
-          expect(sw.rules.filter((r) => ruleKind(r) === "ingress")).toHaveLength(reachable);
+          const peers = state.members.filter((m) => m.vmId !== sw.vmId);
+          const reachable = peers.filter((m) => m.endpoint !== null).length;
+          const announced = peers.filter((m) => m.nextEndpoint !== null).length;
+          expect(sw.rules).toHaveLength(3 * reachable + announced + 1);
+          expect(sw.rules.filter((r) => ruleKind(r) === "ingress")).toHaveLength(reachable + announced);
         }
       }),
       runs,
@@ -82,6 +84,13 @@ describe("FlowCompiler properties", () => {
             expect(forward(sw.rules, { ...fromPeer, tunnelId: BigInt(state.cluster.vni) })?.output).toBe(2);
             expect(forward(sw.rules, { ...fromPeer, tunnelId: BigInt(otherVni) })).toBeUndefined();
           }
+          // A peer's announced next endpoint is accepted (with the VNI only) before the peer moves there.
+          for (const peer of state.members) {
+            if (peer.nextEndpoint === null || peer.vmId === sw.vmId) continue;
+            const fromNext = { inPort: 1, ethType: 0x0800, tunSrc: peer.nextEndpoint };
+            expect(forward(sw.rules, { ...fromNext, tunnelId: BigInt(state.cluster.vni) })?.output).toBe(2);
+            expect(forward(sw.rules, { ...fromNext, tunnelId: BigInt(otherVni) })).toBeUndefined();
+          }
           const stranger = {
             inPort: 1,
             ethType: 0x0800,
@@ -112,6 +121,8 @@ describe("diffRules properties", () => {
       pool: fc.constant(pool),
       before: picksArb(pool),
       after: picksArb(pool),
+      beforeNext: announcedArb(pool),
+      afterNext: announcedArb(pool),
       foreign: foreignArb,
       order: fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
     }),
@@ -119,15 +130,17 @@ describe("diffRules properties", () => {
 
   it("applying diff(current, desired) to current gives desired; diffing desired with itself is empty", () => {
     fc.assert(
-      fc.property(switchPairArb, ({ pool, before, after, foreign, order }) => {
+      fc.property(switchPairArb, ({ pool, before, after, beforeNext, afterNext, foreign, order }) => {
         // The switch of pool member 0, present in both states.
         const b = stateFrom(
           pool,
           before.map((p, i) => (i === 0 ? 0 : p)),
+          beforeNext,
         );
         const a = stateFrom(
           pool,
           after.map((p, i) => (i === 0 ? 0 : p)),
+          afterNext,
         );
         const stray: Rule[] = foreign.map((f) => ({
           tableId: 0,

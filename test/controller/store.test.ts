@@ -7,7 +7,7 @@ import type { Cluster } from "../../controller/model/cluster.ts";
 import { datapathIdFor } from "../../controller/model/dpid.ts";
 import { memberOf } from "../../controller/model/member.ts";
 import { ClusterStore } from "../../controller/store/cluster-store.ts";
-import { SCHEMA_VERSION } from "../../controller/store/schema.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../controller/store/schema.ts";
 import { tempDir } from "./support/fixtures.ts";
 
 const web: Cluster = { id: "web", vni: 42, tunnel: "vxlan", description: "front" };
@@ -175,6 +175,60 @@ describe("ClusterStore on a real SQLite file", () => {
       code: "NOT_FOUND",
       field: "clusterId",
     });
+  });
+
+  it("serves cluster states that follow every write, also a rolled-back one", () => {
+    store.insertCluster(web, [a]);
+    const first = store.clusterState("web");
+    expect(store.clusterState("web")).toBe(first);
+    store.insertMember(b);
+    expect(store.clusterState("web")?.members.map((m) => m.vmId)).toEqual(["a", "b"]);
+    store.updateMember({ ...a, endpoint: "203.0.113.5" });
+    expect(store.clusterState("web")?.members[0]?.endpoint).toBe("203.0.113.5");
+    expect(() =>
+      store.transaction(() => {
+        store.updateMember({ ...a, endpoint: "203.0.113.6" });
+        throw new Error("abort");
+      }),
+    ).toThrow("abort");
+    expect(store.clusterState("web")?.members[0]?.endpoint).toBe("203.0.113.5");
+    store.deleteMember("web", "b");
+    store.updateClusterDescription("web", "again");
+    expect(store.clusterState("web")).toMatchObject({
+      cluster: { description: "again" },
+      members: [{ vmId: "a" }],
+    });
+    store.deleteMember("web", "a");
+    store.deleteCluster("web");
+    expect(store.clusterState("web")).toBeUndefined();
+  });
+
+  it("keeps a member's announced next endpoint, and clears it", () => {
+    store.insertCluster(web, [a, b]);
+    store.updateMember({ ...a, nextEndpoint: "203.0.113.77" });
+    store.close();
+    store = ClusterStore.open(path, { now: () => at });
+    expect(store.getMember("web", "a")).toEqual({ ...a, nextEndpoint: "203.0.113.77" });
+    store.updateMember({ ...a, endpoint: "203.0.113.77", nextEndpoint: null });
+    expect(store.getMember("web", "a")).toMatchObject({ endpoint: "203.0.113.77", nextEndpoint: null });
+  });
+
+  it("migrates a database of schema v1 (before next endpoints), keeping its members", () => {
+    store.close();
+    const v1 = join(dir.path, "v1.db");
+    const raw = new DatabaseSync(v1);
+    raw.exec(MIGRATIONS[0]!);
+    raw.exec("PRAGMA user_version = 1");
+    raw.exec("INSERT INTO clusters (id, vni, tunnel) VALUES ('web', 42, 'vxlan')");
+    raw.exec(
+      "INSERT INTO members (cluster_id, vm_id, vint0, endpoint) VALUES ('web', 'a', '198.18.0.1', '192.0.2.10')",
+    );
+    raw.close();
+    store = ClusterStore.open(v1, { now: () => at });
+    expect(store.getMember("web", "a")).toEqual({ ...a, nextEndpoint: null });
+    const check = new DatabaseSync(v1);
+    expect(check.prepare("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
+    check.close();
   });
 
   it("refuses a database from a newer controller, and an unopenable path", () => {

@@ -8,8 +8,8 @@ import {
   rebindState,
   type TransitionPlan,
 } from "../../controller/compiler/transition-planner.ts";
-import type { ClusterState } from "../../controller/model/cluster-state.ts";
-import { endpointArb, picksArb, poolArb, stateFrom } from "./support/arbitraries.ts";
+import { type ClusterState, replaceMember } from "../../controller/model/cluster-state.ts";
+import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "./support/arbitraries.ts";
 import { deliver, type Instance } from "./support/forwarding.ts";
 import { applyBatch, asSet } from "./support/switch-model.ts";
 
@@ -63,6 +63,9 @@ const rebindCase = poolArb(6).chain((pool) =>
     picks: picksArb(pool),
     moverIndex: fc.nat({ max: pool.members.length - 1 }),
     newEndpoint: endpointArb,
+    // Peers' announced next endpoints; the mover's: none, the one it moves to, or another.
+    announced: announcedArb(pool),
+    moverAnnounced: fc.constantFrom("none", "same", "other"),
     // Whether the new instance's switch was already reconciled (on connect) or is empty.
     reconciled: fc.boolean(),
     order: fc.array(fc.nat(), { minLength: 32, maxLength: 32 }),
@@ -72,79 +75,92 @@ const rebindCase = poolArb(6).chain((pool) =>
 describe("make-before-break rebind", () => {
   it("never cuts a path that existed, never leaves a one-way path, and ends in the compiled state", () => {
     fc.assert(
-      fc.property(rebindCase, ({ pool, picks, moverIndex, newEndpoint, reconciled, order }) => {
-        const before = stateFrom(
-          pool,
-          picks.map((p, i) => (i === moverIndex && p === "absent" ? 0 : p)),
-        );
-        const mover = pool.members[moverIndex]!.vmId;
-        const x = before.members.find((m) => m.vmId === mover)!;
-        fc.pre(!before.members.some((m) => m.endpoint === newEndpoint));
-        const after = rebindState(before, mover, newEndpoint);
-        const was = rulesByVm(before);
+      fc.property(
+        rebindCase,
+        ({ pool, picks, moverIndex, newEndpoint, announced, moverAnnounced, reconciled, order }) => {
+          const announcing = stateFrom(
+            pool,
+            picks.map((p, i) => (i === moverIndex && p === "absent" ? 0 : p)),
+            announced.map((a, i) => a && (i !== moverIndex || moverAnnounced === "other")),
+          );
+          const mover = pool.members[moverIndex]!.vmId;
+          fc.pre(
+            !announcing.members.some(
+              (m) => m.endpoint === newEndpoint || (m.vmId !== mover && m.nextEndpoint === newEndpoint),
+            ),
+          );
+          const before =
+            moverAnnounced === "same"
+              ? replaceMember(announcing, mover, { nextEndpoint: newEndpoint })
+              : announcing;
+          const x = before.members.find((m) => m.vmId === mover)!;
+          fc.pre(x.nextEndpoint !== newEndpoint || moverAnnounced === "same");
+          const after = rebindState(before, mover, newEndpoint);
+          const was = rulesByVm(before);
 
-        const peers: Instance[] = before.members
-          .filter((m) => m.vmId !== mover && m.endpoint !== null)
-          .map((m) => ({
-            name: m.vmId,
-            vmId: m.vmId,
-            vint0: m.vint0,
-            endpoint: m.endpoint!,
-            rules: was.get(m.vmId)!,
-          }));
-        const xOld: Instance | undefined =
-          x.endpoint === null
-            ? undefined
-            : {
-                name: "X-old",
-                vmId: mover,
-                vint0: x.vint0,
-                endpoint: x.endpoint,
-                rules: [...was.get(mover)!],
-              };
-        const xNew: Instance = {
-          name: "X-new",
-          vmId: mover,
-          vint0: x.vint0,
-          endpoint: newEndpoint,
-          rules: reconciled ? [...was.get(mover)!] : [],
-        };
-        const instances = [...peers, ...(xOld ? [xOld] : []), xNew];
-        const world: World = {
-          instances,
-          target: (vmId, fresh) =>
-            vmId === mover ? (fresh ? xNew : undefined) : peers.find((p) => p.vmId === vmId),
-        };
+          const peers: Instance[] = before.members
+            .filter((m) => m.vmId !== mover && m.endpoint !== null)
+            .map((m) => ({
+              name: m.vmId,
+              vmId: m.vmId,
+              vint0: m.vint0,
+              endpoint: m.endpoint!,
+              rules: was.get(m.vmId)!,
+            }));
+          const xOld: Instance | undefined =
+            x.endpoint === null
+              ? undefined
+              : {
+                  name: "X-old",
+                  vmId: mover,
+                  vint0: x.vint0,
+                  endpoint: x.endpoint,
+                  rules: [...was.get(mover)!],
+                };
+          const xNew: Instance = {
+            name: "X-new",
+            vmId: mover,
+            vint0: x.vint0,
+            endpoint: newEndpoint,
+            rules: reconciled ? [...was.get(mover)!] : [],
+          };
+          const instances = [...peers, ...(xOld ? [xOld] : []), xNew];
+          const world: World = {
+            instances,
+            target: (vmId, fresh) =>
+              vmId === mover ? (fresh ? xNew : undefined) : peers.find((p) => p.vmId === vmId),
+          };
 
-        const plan = planRebind(before, mover, newEndpoint);
-        // The old instance's switch is never touched: only its replacement is.
-        expect(plan.flatMap((p) => p.batches).filter((b) => b.vmId === mover && !b.fresh)).toEqual([]);
+          const plan = planRebind(before, mover, newEndpoint);
+          // The old instance's switch is never touched: only its replacement is.
+          expect(plan.flatMap((p) => p.batches).filter((b) => b.vmId === mover && !b.fresh)).toEqual([]);
 
-        runInterleaved(plan, world, order, (phase, phaseDone) => {
-          for (const p of peers) {
-            for (const q of peers) {
-              if (p !== q) expect(deliver(instances, p, q.vint0)?.name).toBe(q.name);
+          runInterleaved(plan, world, order, (phase, phaseDone) => {
+            for (const p of peers) {
+              for (const q of peers) {
+                if (p !== q) expect(deliver(instances, p, q.vint0)?.name).toBe(q.name);
+              }
+              const reached = deliver(instances, p, x.vint0);
+              if (xOld) expect(reached, `${p.name} -> X in phase ${phase}`).toBeDefined();
+              if (reached)
+                expect(deliver(instances, reached, p.vint0)?.name, `reply ${reached.name} -> ${p.name}`).toBe(
+                  p.name,
+                );
+              if (xOld && phase < 2) expect(deliver(instances, xOld, p.vint0)?.name).toBe(p.name);
+              if (phase > 0 || phaseDone) expect(deliver(instances, xNew, p.vint0)?.name).toBe(p.name);
             }
-            const reached = deliver(instances, p, x.vint0);
-            if (xOld) expect(reached, `${p.name} -> X in phase ${phase}`).toBeDefined();
-            if (reached)
-              expect(deliver(instances, reached, p.vint0)?.name, `reply ${reached.name} -> ${p.name}`).toBe(
-                p.name,
-              );
-            if (xOld && phase < 2) expect(deliver(instances, xOld, p.vint0)?.name).toBe(p.name);
-            if (phase > 0 || phaseDone) expect(deliver(instances, xNew, p.vint0)?.name).toBe(p.name);
-          }
-        });
+          });
 
-        const target = rulesByVm(after);
-        for (const p of peers) expect(asSet(p.rules)).toEqual(asSet(target.get(p.vmId)!));
-        expect(asSet(xNew.rules)).toEqual(asSet(target.get(mover)!));
-        for (const p of peers) {
-          expect(deliver(instances, p, x.vint0)?.name).toBe("X-new");
-          expect(deliver(instances, p, x.vint0, "arp")?.name).toBe("X-new");
-          if (xOld) expect(deliver(instances, xOld, p.vint0)).toBeUndefined();
-        }
-      }),
+          const target = rulesByVm(after);
+          for (const p of peers) expect(asSet(p.rules)).toEqual(asSet(target.get(p.vmId)!));
+          expect(asSet(xNew.rules)).toEqual(asSet(target.get(mover)!));
+          for (const p of peers) {
+            expect(deliver(instances, p, x.vint0)?.name).toBe("X-new");
+            expect(deliver(instances, p, x.vint0, "arp")?.name).toBe("X-new");
+            if (xOld) expect(deliver(instances, xOld, p.vint0)).toBeUndefined();
+          }
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -16,6 +16,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  announceNextEndpoint,
   type ControllerProcess,
   createLabCluster,
   flowTable,
@@ -122,14 +123,22 @@ interface MoveOutcome {
 
 /**
  * Moves `vm` to `to` with its source kept, then runs a probe stream from `peer` to `vm` (both
- * instances listen) and rebinds `vm` to its new floating IP in the middle of it.
+ * instances listen) and rebinds `vm` to its new floating IP in the middle of it. With `announce`,
+ * the new floating IP is announced as the next endpoint first, as a mediator does.
  */
-async function moveWithStream(url: string, vm: string, to: string, peer: string): Promise<MoveOutcome> {
+async function moveWithStream(
+  url: string,
+  vm: string,
+  to: string,
+  peer: string,
+  announce = false,
+): Promise<MoveOutcome> {
   await move(LAB, vm, to, true);
   const st = status(LAB);
   const moved = vmOf(st, vm);
   const newFloating = moved.floatingIp;
   if (!newFloating) throw new Error(`${vm} has no floating IP after the move`);
+  if (announce) await announceNextEndpoint(url, CLUSTER, vm, newFloating);
   // The new instance connects and is reconciled (same rules as the old one) before the rebind.
   await waitSwitchesConverged(
     url,
@@ -343,12 +352,17 @@ describe.each([
     }
   }, 60_000);
 
-  it("moves vm1 to cloud b under a probe stream; every member reaches it afterwards", async () => {
+  it("moves vm1 to cloud b under a probe stream, announced first; every member reaches it afterwards", async () => {
     const url = ctl!.url;
     const st = status(LAB);
     const peer = st.vms.at(-1)!.name;
-    const out = await moveWithStream(url, "vm1", "b", peer);
+    const out = await moveWithStream(url, "vm1", "b", peer, true);
     expectGoodRebind(out, "vm1");
+    // Announced: peers accepted the new endpoint before the rebind, and the new instance was
+    // reconciled on connect, so the rebind's first round to the switches changes egress.
+    const [prepare, switchPhase] = out.report.phases;
+    expect(prepare!.switches.map((s) => `${s.vmId}+${s.added}`)).toEqual(["vm1+0"]);
+    expect(switchPhase!.switches.map((s) => s.added)).toEqual(st.vms.slice(1).map(() => 2));
     await release(LAB, "vm1");
     const after = status(LAB);
     const vm1 = vmOf(after, "vm1");

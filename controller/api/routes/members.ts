@@ -93,8 +93,9 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
         tags: ["members"],
         summary: "The member now runs at a new endpoint: move every peer's tunnel there, make-before-break",
         description:
-          "Phases: prepare (peers accept the new endpoint; the member's switch gets all its rules), " +
-          "switch (peers send to the new endpoint), cleanup (peers stop accepting the old one). " +
+          "Phases: prepare (peers accept the new endpoint unless it was announced with PUT .../next-endpoint; " +
+          "the member's switch gets all its rules), switch (peers send to the new endpoint), cleanup (peers stop " +
+          "accepting the old one). updateMs ends when the switch phase is confirmed; totalMs includes cleanup. " +
           "Repeating it with the same endpoint is a no-op. 409 NOT_CONNECTED if the member's switch is not connected; " +
           "502 FABRIC_FAILED (with each switch's outcome) if a switch fails, and then nothing is committed.",
         params: S.memberParams,
@@ -113,6 +114,43 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     // Update time starts when the request arrived (stamped in onRequest), not when the handler ran.
     async (request) =>
       service.rebind(request.params.clusterId, request.params.vmId, request.body, request.receivedAt),
+  );
+
+  app.put<MemberParams>(
+    "/clusters/:clusterId/members/:vmId/next-endpoint",
+    {
+      schema: {
+        tags: ["members"],
+        summary:
+          "Announce where the member moves next: every peer accepts tunnel packets from there from now on",
+        description:
+          "Call it as soon as the member's new instance has its address (before its rebind): the rebind then only " +
+          "switches where peers send, one round to the switches instead of two. The same endpoint again is a no-op; " +
+          "another one replaces it; the rebind to it, or DELETE, withdraws it. 409 CONFLICT if another member uses " +
+          "or announced it, or it is the member's current endpoint.",
+        params: S.memberParams,
+        body: S.rebindInput,
+        response: { 200: S.member, ...S.errors(404, 409, 502) },
+      },
+    },
+    async (request) =>
+      memberView(
+        await service.announceNextEndpoint(request.params.clusterId, request.params.vmId, request.body),
+      ),
+  );
+
+  app.delete<MemberParams>(
+    "/clusters/:clusterId/members/:vmId/next-endpoint",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Withdraw the member's announced next endpoint: peers stop accepting it",
+        params: S.memberParams,
+        response: { 200: S.member, ...S.errors(404, 502) },
+      },
+    },
+    async (request) =>
+      memberView(await service.withdrawNextEndpoint(request.params.clusterId, request.params.vmId)),
   );
 
   app.get<MemberParams>(

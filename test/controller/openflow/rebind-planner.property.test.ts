@@ -6,8 +6,9 @@ import { formatRule } from "../../../controller/compiler/format.ts";
 import { checkRules } from "../../../controller/compiler/pipeline.ts";
 import { type Rule, sortRules } from "../../../controller/compiler/rule.ts";
 import { planRebind, planTransition, rebindState } from "../../../controller/compiler/transition-planner.ts";
+import { replaceMember } from "../../../controller/model/cluster-state.ts";
 import { OFPP } from "../../../proto/index.ts";
-import { endpointArb, picksArb, poolArb, stateFrom } from "../support/arbitraries.ts";
+import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "../support/arbitraries.ts";
 import { makeState } from "../support/fixtures.ts";
 
 const PROBE = 48879;
@@ -18,6 +19,9 @@ const rebindCase = poolArb(7).chain((pool) =>
     picks: picksArb(pool),
     mover: fc.nat({ max: pool.members.length - 1 }),
     endpoint: endpointArb,
+    announced: announcedArb(pool),
+    // The mover announced the endpoint it now moves to (or, with `announced`, another one).
+    announcedSame: fc.boolean(),
     probes: fc.boolean(),
   }),
 );
@@ -25,12 +29,19 @@ const rebindCase = poolArb(7).chain((pool) =>
 describe("planRebind (incremental)", () => {
   it("is exactly the general make-before-break plan, with and without probe rules", () => {
     fc.assert(
-      fc.property(rebindCase, ({ pool, picks, mover, endpoint, probes }) => {
-        const state = stateFrom(
+      fc.property(rebindCase, ({ pool, picks, mover, endpoint, announced, announcedSame, probes }) => {
+        const vmId = pool.members[mover]!.vmId;
+        const base = stateFrom(
           pool,
           picks.map((p, i) => (i === mover && p === "absent" ? 0 : p)),
+          announced,
         );
-        const vmId = pool.members[mover]!.vmId;
+        const own = base.members.find((m) => m.vmId === vmId)!;
+        const taken = base.members.some((m) => m.vmId !== vmId && m.nextEndpoint === endpoint);
+        const state =
+          announcedSame && own.endpoint !== endpoint && !taken
+            ? replaceMember(base, vmId, { nextEndpoint: endpoint })
+            : base;
         const options = probes ? { probePort: PROBE } : {};
         // Same plan, or the same refusal (an endpoint another member holds is a pipeline violation).
         const outcome = (plan: () => unknown) => {

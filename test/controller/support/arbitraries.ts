@@ -43,12 +43,21 @@ export function poolArb(max = 7): fc.Arbitrary<Pool> {
 export type Pick = "absent" | "unknown" | 0 | 1;
 export const pickArb: fc.Arbitrary<Pick> = fc.constantFrom<Pick>("absent", "unknown", 0, 1, 0, 1);
 
-export function stateFrom(pool: Pool, picks: readonly Pick[]): ClusterState {
+/**
+ * The state `picks` describe; members i with `announced[i]` also have a next endpoint: the one of
+ * their two they do not use.
+ */
+export function stateFrom(
+  pool: Pool,
+  picks: readonly Pick[],
+  announced: readonly boolean[] = [],
+): ClusterState {
   const specs: MemberSpec[] = [];
   pool.members.forEach((m, i) => {
     const pick = picks[i] ?? "absent";
     if (pick === "absent") return;
-    specs.push([m.vmId, m.vint0, pick === "unknown" ? null : m.endpoints[pick]]);
+    const next = announced[i] ? m.endpoints[pick === 1 ? 0 : 1] : null;
+    specs.push([m.vmId, m.vint0, pick === "unknown" ? null : m.endpoints[pick], next]);
   });
   return makeState(pool.vni, specs);
 }
@@ -57,7 +66,16 @@ export function picksArb(pool: Pool): fc.Arbitrary<Pick[]> {
   return fc.array(pickArb, { minLength: pool.members.length, maxLength: pool.members.length });
 }
 
+/** Which members have announced a next endpoint (see stateFrom). */
+export function announcedArb(pool: Pool): fc.Arbitrary<boolean[]> {
+  return fc.array(fc.boolean(), { minLength: pool.members.length, maxLength: pool.members.length });
+}
+
 /** A cluster state with at least one member. */
 export const stateArb: fc.Arbitrary<ClusterState> = poolArb()
-  .chain((pool) => picksArb(pool).map((picks) => stateFrom(pool, picks)))
+  .chain((pool) =>
+    fc
+      .tuple(picksArb(pool), announcedArb(pool))
+      .map(([picks, announced]) => stateFrom(pool, picks, announced)),
+  )
   .filter((s) => s.members.length > 0);

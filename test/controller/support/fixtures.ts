@@ -5,15 +5,15 @@ import type { Cluster } from "../../../controller/model/cluster.ts";
 import type { ClusterState } from "../../../controller/model/cluster-state.ts";
 import { memberOf } from "../../../controller/model/member.ts";
 
-/** [vmId, vint0, endpoint] */
-export type MemberSpec = readonly [string, string, string | null];
+/** [vmId, vint0, endpoint, nextEndpoint?] */
+export type MemberSpec = readonly [string, string, string | null, (string | null)?];
 
 export function makeState(vni: number, members: readonly MemberSpec[], id = "web"): ClusterState {
   const cluster: Cluster = { id, vni, tunnel: "vxlan", description: "" };
   return {
     cluster,
-    members: members.map(([vmId, vint0, endpoint]) =>
-      memberOf(cluster, { vmId, vint0, endpoint, description: "" }),
+    members: members.map(([vmId, vint0, endpoint, next]) =>
+      memberOf(cluster, { vmId, vint0, endpoint, description: "" }, next ?? null),
     ),
   };
 }

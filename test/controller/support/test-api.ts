@@ -16,7 +16,7 @@ export interface TestApi {
   metrics: ControllerMetrics;
   /** One request through fastify's inject; `token` defaults to the right one. */
   call(
-    method: "GET" | "POST" | "PATCH" | "DELETE",
+    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
     url: string,
     body?: unknown,
     options?: { token?: string | null; rawBody?: string; contentType?: string },
