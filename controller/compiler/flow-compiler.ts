@@ -137,11 +137,21 @@ function withoutOwn(union: Union, self: Member): Rule[] {
   return own ? union.sorted.filter((r) => !own.has(r)) : [...union.sorted];
 }
 
-/** What the union depends on: VNI, probe port, and each member's vint0 and endpoint (in any order). */
+/** What the union depends on: VNI, probe port, and each member's vint0 and endpoints (in any order). */
 function fingerprint(state: ClusterState, options: CompileOptions): string {
-  const members = state.members.map(memberKey).sort();
-  return `${state.cluster.vni}|${options.probePort ?? ""}|${members.join(",")}`;
+  let members = memberKeys.get(state.members);
+  if (members === undefined) {
+    members = state.members.map(memberKey).sort().join(",");
+    memberKeys.set(state.members, members);
+  }
+  return `${state.cluster.vni}|${options.probePort ?? ""}|${members}`;
 }
+
+/**
+ * Sorted member keys per member list: compileCluster calls compileSwitch once per member, each
+ * with the same list (sorting 1,000 keys 1,000 times was most of a 1,000-member compile).
+ */
+const memberKeys = new WeakMap<readonly Member[], string>();
 
 /** A few recent cluster states: a reconcile storm or a rebind's plan compiles one state many times. */
 const UNION_CACHE_SIZE = 8;

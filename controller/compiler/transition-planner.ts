@@ -137,8 +137,7 @@ export function planRebind(
   const withdrawn = [old.endpoint, old.nextEndpoint].filter((e): e is Ipv4 => e !== null && e !== endpoint);
   const forget = sortRules(withdrawn.flatMap((e) => acceptRules(vni, { ...old, endpoint: e }, options)));
   const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
-  const members = [...after.members].sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0));
-  for (const m of members) {
+  for (const m of sortedByDpid(after.members)) {
     const base = { dpid: m.dpid, vmId: m.vmId, endpoint: m.endpoint };
     if (m.vmId === vmId) {
       phases[0].push({ ...base, fresh: true, add: compileSwitch(after, vmId, options), delete: [] });
@@ -153,6 +152,59 @@ export function planRebind(
     { name: "switch", batches: phases[1] },
     { name: "cleanup", batches: phases[2] },
   ];
+}
+
+/**
+ * Member `vmId` announces `next` as its next endpoint (null: withdraws it). The same plan as
+ * planTransition(state, that state, {}) (property-tested), built from what changes: every other
+ * member's switch starts accepting `next` (prepare) and stops accepting a previous announcement
+ * (cleanup). Nothing else changes, so a 1,000-member cluster compiles no switch. A `next` that
+ * another member uses or announced takes the general path, which refuses it.
+ */
+export function planAnnounce(
+  state: ClusterState,
+  vmId: string,
+  next: Ipv4 | null,
+  options: CompileOptions = {},
+): TransitionPlan {
+  const old = findMember(state, vmId);
+  if (!old) {
+    throw new ControllerError("NOT_FOUND", `vmId: cluster '${state.cluster.id}' has no member '${vmId}'`, {
+      field: "vmId",
+    });
+  }
+  const after = replaceMember(state, vmId, { nextEndpoint: next });
+  if (
+    next !== null &&
+    state.members.some((m) => m.endpoint === next || (m.vmId !== vmId && m.nextEndpoint === next))
+  ) {
+    return planTransition(state, after, new Set(), options);
+  }
+  const vni = state.cluster.vni;
+  const accept =
+    next === null || next === old.nextEndpoint
+      ? []
+      : sortRules(acceptRules(vni, { ...old, endpoint: next }, options));
+  const withdraw =
+    old.nextEndpoint === null || old.nextEndpoint === next
+      ? []
+      : sortRules(acceptRules(vni, { ...old, endpoint: old.nextEndpoint }, options));
+  const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
+  for (const m of sortedByDpid(after.members)) {
+    if (m.vmId === vmId) continue;
+    const base = { dpid: m.dpid, vmId: m.vmId, endpoint: m.endpoint, fresh: false };
+    if (accept.length > 0) phases[0].push({ ...base, add: accept, delete: [] });
+    if (withdraw.length > 0) phases[2].push({ ...base, add: [], delete: withdraw });
+  }
+  return [
+    { name: "prepare", batches: phases[0] },
+    { name: "switch", batches: phases[1] },
+    { name: "cleanup", batches: phases[2] },
+  ];
+}
+
+function sortedByDpid(members: readonly Member[]): Member[] {
+  return [...members].sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0));
 }
 
 export function isEmptyPlan(plan: TransitionPlan): boolean {

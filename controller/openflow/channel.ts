@@ -7,7 +7,7 @@ import {
   ProtoError,
 } from "../../proto/index.ts";
 
-/** Sockets corked in this tick, all uncorked by one nextTick (see sendBytes). */
+/** Sockets corked in this turn of the event loop, all uncorked by one setImmediate (see sendBytes). */
 const corked = new Set<Socket>();
 
 function uncorkAll(): void {
@@ -68,12 +68,14 @@ export class OfChannel {
 
   sendBytes(bytes: Uint8Array): void {
     if (this.#closed) return;
-    // Everything sent in one tick leaves in one write (priming probes, a batch, its barrier):
-    // with a thousand switches, system calls, not bytes, are what a rebind waits for.
+    // Everything sent in one turn of the event loop leaves in one write: a rebind's priming
+    // probes and, after the promise chain of an all-held prepare phase, its first batch (a
+    // nextTick would flush between the two). With a thousand switches, system calls, not bytes,
+    // are what a rebind waits for.
     if (!corked.has(this.#socket)) {
       this.#socket.cork();
       corked.add(this.#socket);
-      if (corked.size === 1) process.nextTick(uncorkAll);
+      if (corked.size === 1) setImmediate(uncorkAll);
     }
     this.#socket.write(bytes);
     if (this.#socket.writableLength > this.#maxWriteBuffer) {

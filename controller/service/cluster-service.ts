@@ -1,15 +1,10 @@
 import type { CompileOptions } from "../compiler/flow-compiler.ts";
-import { planRebind, planTransition } from "../compiler/transition-planner.ts";
+import { planAnnounce, planRebind, planTransition } from "../compiler/transition-planner.ts";
 import { ControllerError } from "../errors.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
-import {
-  type ClusterState,
-  checkMemberConflicts,
-  findMember,
-  replaceMember,
-} from "../model/cluster-state.ts";
+import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
 import { type Member, memberOf, parseMemberInput } from "../model/member.ts";
 import {
@@ -315,8 +310,9 @@ export class ClusterService {
   // ---- plumbing
 
   async #setNextEndpoint(state: ClusterState, member: Member, nextEndpoint: Ipv4 | null): Promise<Member> {
-    const after = replaceMember(state, member.vmId, { nextEndpoint });
-    await this.#push(state, after, new Set());
+    const plan = planAnnounce(state, member.vmId, nextEndpoint, this.#compile);
+    const run = await runPlan(this.#fabric, plan, { clock: this.#clock });
+    if (!run.ok) throw fabricFailed(`next endpoint of ${member.clusterId}/${member.vmId}`, run.phases);
     const updated = { ...member, nextEndpoint };
     this.#store.updateMember(updated);
     return updated;

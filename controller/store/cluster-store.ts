@@ -30,9 +30,9 @@ export class ClusterStore {
   readonly #now: () => Date;
   readonly #statements = new Map<string, StatementSync>();
   /**
-   * clusterState() results, dropped by every write to that cluster or its members (before the
-   * write, so a rolled-back transaction leaves no stale entry): a rebind reads its cluster under
-   * the lock, and reading 1,000 members from SQLite takes about 2 ms.
+   * clusterState() results: a rebind reads its cluster under the lock, and reading 1,000 members
+   * from SQLite takes about 2 ms. A member update patches its entry; other writes drop it (before
+   * writing); any rollback drops them all, so no entry outlives a write that did not commit.
    */
   readonly #states = new Map<string, ClusterState>();
   #depth = 0;
@@ -118,6 +118,7 @@ export class ClusterStore {
       if (result instanceof Promise) throw new TypeError("ClusterStore.transaction: fn must be synchronous");
     } catch (err) {
       this.#depth--;
+      this.#states.clear();
       this.#db.exec(this.#depth === 0 ? "ROLLBACK" : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
       throw err;
     }
@@ -260,7 +261,6 @@ export class ClusterStore {
 
   /** Writes a member's mutable fields (endpoint, next endpoint, description). */
   updateMember(member: Member): void {
-    this.#states.delete(member.clusterId);
     this.transaction(() => {
       const changes = this.#run(
         `UPDATE members SET endpoint = :endpoint, next_endpoint = :nextEndpoint, description = :description
@@ -276,6 +276,13 @@ export class ClusterStore {
       );
       if (changes === 0) throw notFoundMember(member.clusterId, member.vmId);
     });
+    const cached = this.#states.get(member.clusterId);
+    if (!cached) return;
+    const { endpoint, nextEndpoint, description } = member;
+    const members = cached.members.map((m) =>
+      m.vmId === member.vmId ? { ...m, endpoint, nextEndpoint, description } : m,
+    );
+    this.#states.set(member.clusterId, { ...cached, members });
   }
 
   deleteMember(clusterId: string, vmId: string): void {

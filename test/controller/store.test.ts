@@ -185,6 +185,10 @@ describe("ClusterStore on a real SQLite file", () => {
     expect(store.clusterState("web")?.members.map((m) => m.vmId)).toEqual(["a", "b"]);
     store.updateMember({ ...a, endpoint: "203.0.113.5" });
     expect(store.clusterState("web")?.members[0]?.endpoint).toBe("203.0.113.5");
+    // The patched entry is what a fresh read of the database gives.
+    const reopened = ClusterStore.open(path);
+    expect(store.clusterState("web")).toEqual(reopened.clusterState("web"));
+    reopened.close();
     expect(() =>
       store.transaction(() => {
         store.updateMember({ ...a, endpoint: "203.0.113.6" });

@@ -5,7 +5,12 @@ import { compileCluster, compileSwitch, peerRules } from "../../../controller/co
 import { formatRule } from "../../../controller/compiler/format.ts";
 import { checkRules } from "../../../controller/compiler/pipeline.ts";
 import { type Rule, sortRules } from "../../../controller/compiler/rule.ts";
-import { planRebind, planTransition, rebindState } from "../../../controller/compiler/transition-planner.ts";
+import {
+  planAnnounce,
+  planRebind,
+  planTransition,
+  rebindState,
+} from "../../../controller/compiler/transition-planner.ts";
 import { replaceMember } from "../../../controller/model/cluster-state.ts";
 import { OFPP } from "../../../proto/index.ts";
 import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "../support/arbitraries.ts";
@@ -56,6 +61,45 @@ describe("planRebind (incremental)", () => {
         );
         expect(outcome(() => planRebind(state, vmId, endpoint, options))).toEqual(general);
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("planAnnounce is exactly the general plan for announcing, replacing and withdrawing a next endpoint", () => {
+    fc.assert(
+      fc.property(
+        rebindCase,
+        fc.constantFrom("new", "own-other", "withdraw"),
+        ({ pool, picks, mover, endpoint, announced, probes }, how) => {
+          const vmId = pool.members[mover]!.vmId;
+          const state = stateFrom(
+            pool,
+            picks.map((p, i) => (i === mover && p === "absent" ? 0 : p)),
+            announced,
+          );
+          const own = state.members.find((m) => m.vmId === vmId)!;
+          // A fresh address, the member's other pool address (its current next endpoint when it
+          // announced one), or none.
+          const next =
+            how === "withdraw"
+              ? null
+              : how === "new"
+                ? endpoint
+                : pool.members[mover]!.endpoints.find((e) => e !== own.endpoint)!;
+          const options = probes ? { probePort: PROBE } : {};
+          const outcome = (plan: () => unknown) => {
+            try {
+              return plan();
+            } catch (err) {
+              return err;
+            }
+          };
+          const general = outcome(() =>
+            planTransition(state, replaceMember(state, vmId, { nextEndpoint: next }), new Set(), options),
+          );
+          expect(outcome(() => planAnnounce(state, vmId, next, options))).toEqual(general);
+        },
+      ),
       { numRuns: 300 },
     );
   });
