@@ -18,7 +18,7 @@ import { type Bench, type Figure, median, quantile } from "./figures.ts";
 // mediator does), then a probe stream (lab/probe.ts, 1,000 packets/s) runs from the last VM to vm1
 // and the controller rebinds vm1 to its new floating IP in the middle.
 // Per cluster size: update time (the rebind's updateMs), downtime (the stream's longest gap) and
-// lost probes. Sizes: ICSDN_BENCH_LAB_SIZES (total VMs, even, default "2,4"; 16 fits here too),
+// lost probes. Sizes: ICSDN_BENCH_LAB_SIZES (total VMs, even, default "2,4,16"),
 // rebinds per size: ICSDN_BENCH_LAB_REBINDS (default 7).
 
 const LAB = "bnch";
@@ -131,7 +131,7 @@ function figuresFor(vms: number, samples: Sample[]): Figure[] {
 const bench: Bench = {
   title: "controller + lab: rebinds of a moving VM under a 1,000 packets/s probe stream (VXLAN)",
   async run(): Promise<Figure[]> {
-    const sizes = (process.env.ICSDN_BENCH_LAB_SIZES ?? "2,4").split(",").map(Number);
+    const sizes = (process.env.ICSDN_BENCH_LAB_SIZES ?? "2,4,16").split(",").map(Number);
     const rebinds = Number(process.env.ICSDN_BENCH_LAB_REBINDS ?? "7");
     for (const s of sizes) {
       if (!Number.isInteger(s) || s < 2 || s % 2 !== 0 || s > 32)

@@ -8,6 +8,7 @@ import type { SwitchFabric } from "./fabric/switch-fabric.ts";
 import { ControllerMetrics } from "./metrics/controller-metrics.ts";
 import { ClusterService, clusterLockKey } from "./service/cluster-service.ts";
 import { KeyedMutex } from "./service/keyed-mutex.ts";
+import { countConnectedSwitches, countMissingSwitches } from "./service/switch-inventory.ts";
 import { ClusterStore } from "./store/cluster-store.ts";
 
 /** What the switch side gets to build itself: desired state, metrics, and the cluster locks. */
@@ -57,8 +58,8 @@ export async function startController(config: ControllerConfig): Promise<Running
   try {
     let current: FabricComponent | undefined;
     const metrics = new ControllerMetrics({
-      connectedSwitches: async () =>
-        current ? (await current.switches()).filter((s) => s.connected).length : 0,
+      connectedSwitches: async () => (current ? countConnectedSwitches(current) : 0),
+      missingSwitches: async () => (current ? countMissingSwitches(store, current) : 0),
     });
     const compile = config.compile ?? {};
     fabric = config.fabric

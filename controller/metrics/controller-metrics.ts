@@ -17,11 +17,18 @@ export class ControllerMetrics {
   /** Longest gap in a probe stream across a rebind. Paper: 5.3 ms. */
   readonly downtimeSeconds: Histogram;
   readonly switchesConnected: Gauge;
+  readonly switchesMissing: Gauge;
   readonly flowModsTotal: Counter;
   readonly openflowErrorsTotal: Counter<"type" | "code">;
   readonly rebindsTotal: Counter<"result">;
 
-  constructor(options: { connectedSwitches?: () => Promise<number>; processMetrics?: boolean } = {}) {
+  constructor(
+    options: {
+      connectedSwitches?: () => Promise<number>;
+      missingSwitches?: () => Promise<number>;
+      processMetrics?: boolean;
+    } = {},
+  ) {
     const registers = [this.registry];
     this.linkingSeconds = new Histogram({
       name: "icsdn_linking_seconds",
@@ -49,14 +56,17 @@ export class ControllerMetrics {
       name: "icsdn_switches_connected",
       help: "Switches with an OpenFlow session to this controller",
       registers,
-      // A failing or slow fabric must not fail the whole scrape: keep the last value then.
       async collect() {
-        if (!connected) return;
-        const timeout = new Promise<undefined>((resolve) =>
-          setTimeout(() => resolve(undefined), 1000).unref(),
-        );
-        const n = await Promise.race([connected().catch(() => undefined), timeout]);
-        if (n !== undefined) this.set(n);
+        await collectInto(this, connected);
+      },
+    });
+    const missing = options.missingSwitches;
+    this.switchesMissing = new Gauge({
+      name: "icsdn_switches_missing",
+      help: "Members with an endpoint (placed VMs) whose switch has no OpenFlow session to this controller",
+      registers,
+      async collect() {
+        await collectInto(this, missing);
       },
     });
     this.flowModsTotal = new Counter({
@@ -86,4 +96,12 @@ export class ControllerMetrics {
   async exposition(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** A failing or slow source must not fail the whole scrape: the gauge keeps its last value then. */
+async function collectInto(gauge: Gauge, source: (() => Promise<number>) | undefined): Promise<void> {
+  if (!source) return;
+  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref());
+  const n = await Promise.race([source().catch(() => undefined), timeout]);
+  if (n !== undefined) gauge.set(n);
 }

@@ -80,3 +80,14 @@ export async function listSwitches(
   }
   return entries.sort((a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0)).map((e) => e.entry);
 }
+
+/** Switch sessions up now (a moved VM's old and new instance count twice). */
+export async function countConnectedSwitches(fabric: SwitchFabric): Promise<number> {
+  return (await fabric.switches()).filter((s) => s.connected).length;
+}
+
+/** Members with an endpoint (placed VMs) whose switch has no session: what an operator must look at. */
+export async function countMissingSwitches(store: ClusterStore, fabric: SwitchFabric): Promise<number> {
+  const up = new Set((await fabric.switches()).filter((s) => s.connected).map((s) => s.dpid));
+  return store.allMembers().filter((m) => m.endpoint !== null && !up.has(m.dpid)).length;
+}

@@ -26,6 +26,7 @@ describe("/metrics", () => {
       ["icsdn_update_seconds", "histogram"],
       ["icsdn_downtime_seconds", "histogram"],
       ["icsdn_switches_connected", "gauge"],
+      ["icsdn_switches_missing", "gauge"],
       ["icsdn_flow_mods_total", "counter"],
       ["icsdn_openflow_errors_total", "counter"],
       ["icsdn_rebinds_total", "counter"],
@@ -67,6 +68,12 @@ describe("/metrics", () => {
     expect(text).toContain('icsdn_rebinds_total{result="noop"} 1');
     expect(text).toContain('icsdn_rebinds_total{result="failed"} 1');
     expect(text).toContain("icsdn_switches_connected 1");
+    // b has an endpoint and no session; a member with no endpoint yet is not expected anywhere.
+    expect(text).toContain("icsdn_switches_missing 1");
+    await api.call("POST", "/v1/clusters/web/members", { vmId: "c", vint0: "198.18.0.3" });
+    expect((await scrape(api)).text).toContain("icsdn_switches_missing 1");
+    api.fabric.connect(datapathIdFor(42, "198.18.0.2"), "198.51.100.20");
+    expect((await scrape(api)).text).toContain("icsdn_switches_missing 0");
   });
 
   it("keeps several controllers in one process apart (one registry each)", async () => {

@@ -114,6 +114,7 @@ describe("monitoring/grafana/icsdn-dashboard.json", () => {
       "job:icsdn_downtime_seconds:p50_rate1h",
       "job:icsdn_downtime_seconds:p95_rate1h",
       "icsdn_switches_connected",
+      "icsdn_switches_missing",
       "icsdn_flow_mods_total",
       "icsdn_openflow_errors_total",
       "icsdn_rebinds_total",

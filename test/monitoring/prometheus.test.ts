@@ -165,8 +165,9 @@ describe.skipIf(!prometheusAvailable())(
       );
     });
 
-    it("exposes icsdn_switches_connected (0: no switch is connected) and the refused rebind", async () => {
+    it("exposes icsdn_switches_connected and _missing (0: no switch, no placed member) and the refused rebind", async () => {
       expect(await p().value(`icsdn_switches_connected{job="${JOB}"}`)).toBe(0);
+      expect(await p().value(`icsdn_switches_missing{job="${JOB}"}`)).toBe(0);
       await waitFor('icsdn_rebinds_total{result="refused"} == 1', async () =>
         (await p().value(`icsdn_rebinds_total{job="${JOB}", result="refused"}`)) === 1 ? true : undefined,
       );

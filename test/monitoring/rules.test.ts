@@ -49,7 +49,7 @@ describe.skipIf(!prometheusAvailable())("monitoring/ as promtool reads it", () =
     expect(alertNames().sort()).toEqual(
       [
         "IcsdnControllerDown",
-        "IcsdnSwitchDisconnected",
+        "IcsdnSwitchMissing",
         "IcsdnRebindFailed",
         "IcsdnOpenFlowErrors",
         "IcsdnUpdateTimeAbovePaper",

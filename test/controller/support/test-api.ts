@@ -4,6 +4,10 @@ import type { AuthConfig } from "../../../controller/api/auth.ts";
 import { compileCluster } from "../../../controller/compiler/flow-compiler.ts";
 import { ControllerMetrics } from "../../../controller/metrics/controller-metrics.ts";
 import { ClusterService } from "../../../controller/service/cluster-service.ts";
+import {
+  countConnectedSwitches,
+  countMissingSwitches,
+} from "../../../controller/service/switch-inventory.ts";
 import { ClusterStore } from "../../../controller/store/cluster-store.ts";
 import { FakeFabric } from "./fake-fabric.ts";
 
@@ -32,7 +36,8 @@ export async function buildTestApi(
   const store = ClusterStore.open(options.dbPath ?? ":memory:");
   const fabric = new FakeFabric();
   const metrics = new ControllerMetrics({
-    connectedSwitches: async () => (await fabric.switches()).length,
+    connectedSwitches: () => countConnectedSwitches(fabric),
+    missingSwitches: () => countMissingSwitches(store, fabric),
   });
   const clock = () => performance.now();
   const service = new ClusterService({ store, fabric, metrics, clock });
