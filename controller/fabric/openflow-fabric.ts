@@ -84,11 +84,18 @@ export class OpenFlowFabric implements SwitchFabric {
         return { dpid: batch.dpid, status: "confirmed", ms: performance.now() - started, sent };
       }
       const ms = await session.applyBatch(send);
-      // Confirmed: the switch now holds this too (unless the set was dropped meanwhile).
-      if (held && session.heldRules === held) held.confirmed(send);
-      // A fresh batch is the member's whole rule set; otherwise count again once the burst is over.
-      if (batch.fresh && batch.delete.length === 0) session.ruleCount = batch.add.length;
-      else this.#recountSoon(session);
+      if (held && session.heldRules === held) {
+        // Confirmed: the switch now holds this too, and the set is all of our rules it holds.
+        held.confirmed(send);
+        session.ruleCount = held.size;
+      } else if (batch.fresh && batch.delete.length === 0) {
+        // A fresh batch is the member's whole rule set.
+        session.ruleCount = batch.add.length;
+      } else {
+        // Unknown: count again once the burst is over (a thousand stats requests otherwise land
+        // in the middle of the next rebind).
+        this.#recountSoon(session);
+      }
       return { dpid: batch.dpid, status: "confirmed", ms, sent };
     } catch (err) {
       // Whatever the switch did with it, what it holds is no longer known (a reconcile sets it again).

@@ -112,6 +112,17 @@ describe.skipIf(!hasOvs)("the controller with real Open vSwitch", () => {
         desiredRuleCount: 5,
       }),
     ]);
+    // A member added: both switches' counts follow at once (from confirmed batches, no recount).
+    await h.api("POST", "/v1/clusters/web/members", {
+      vmId: "c",
+      vint0: "198.18.0.3",
+      endpoint: "192.0.2.3",
+    });
+    const counts = (await h.api<SwitchesBody>("GET", "/v1/switches")).body.switches
+      .filter((s) => s.connected)
+      .map((s) => s.ruleCount);
+    expect(counts).toEqual([a.dumpFlows().length, b.dumpFlows().length]);
+    expect(counts).toEqual([9, 9]);
   });
 
   it("rebinds through REST: the new instance gets every rule, the peer moves make-before-break, the old instance is left alone", async () => {
@@ -165,6 +176,9 @@ describe.skipIf(!hasOvs)("the controller with real Open vSwitch", () => {
     const metrics = await (await fetch(`${h.controller.url}/metrics`)).text();
     expect(metrics).not.toMatch(/^icsdn_openflow_errors_total\{/m);
     expect(h.server.registry.sessionsOf(bOld.dpid)).toHaveLength(2);
+    // Rule counts right after the rebind, without a recount: what each switch really holds.
+    const counts = (await h.api<SwitchesBody>("GET", "/v1/switches")).body.switches.map((s) => s.ruleCount);
+    expect(counts.sort()).toEqual([a, bOld, bNew].map((sw) => sw.dumpFlows().length).sort());
     console.log(
       `real OVS, 2 members (3 switches): rebind update time ${res.body.updateMs.toFixed(1)} ms (with ovs-ofctl reads between phases)`,
     );
