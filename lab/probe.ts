@@ -6,6 +6,7 @@
  *     node lab/probe.ts send --from 198.18.0.2 --to 198.18.0.1 [--port 47000] [--rate 1000] [--count 3000]
  *     node lab/probe.ts recv --on 198.18.0.1 [--port 47000] [--duration-ms 5000] [--idle-ms 0] [--arrivals]
  *     node lab/probe.ts vxlan --to 203.0.113.33 --vni 43 --mac 02:c6:12:00:00:01 --ip 198.18.0.1 [--count 5]
+ *     node lab/probe.ts gre --to 203.0.113.33 --vni 43 --mac 02:c6:12:00:00:01 --ip 198.18.0.1 [--count 5]
  *
  * `send` sends `count` UDP datagrams at `rate` per second (a 4-byte sequence number and an 8-byte
  * send time, epoch ms), bounded by count and by count/rate + 2 s, then prints
@@ -18,8 +19,11 @@
  *
  * `vxlan` sends `count` (at most 100) hand-made VXLAN datagrams to UDP 4789 of an underlay
  * address, each carrying an Ethernet/IPv4/UDP frame for `mac`/`ip`: what an internet host (or a
- * member with the wrong VNI) would inject into a cluster. Prints `{"sent"}`.
+ * member with the wrong VNI) would inject into a cluster. Prints `{"sent"}`. `gre` does the same
+ * with GRE packets (IP protocol 47, key = VNI, as OVS's `key=flow` GRE ports expect), sent from a
+ * raw socket by Debian's python3 (Node has no raw sockets).
  */
+import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 
@@ -177,6 +181,23 @@ export async function receive(opts: {
 
 /** A VXLAN datagram (RFC 7348) carrying an Ethernet + IPv4 + UDP frame for `mac` / `ip`. */
 export function vxlanDatagram(vni: number, mac: string, ip: string, seq: number): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt8(0x08, 0);
+  header.writeUIntBE(vni, 4, 3);
+  return Buffer.concat([header, injectedFrame(mac, ip, seq)]);
+}
+
+/** A GRE packet (RFC 2890, key present) carrying the same frame, bridged (protocol 0x6558). */
+export function grePacket(key: number, mac: string, ip: string, seq: number): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt16BE(0x2000, 0);
+  header.writeUInt16BE(0x6558, 2);
+  header.writeUInt32BE(key, 4);
+  return Buffer.concat([header, injectedFrame(mac, ip, seq)]);
+}
+
+/** Ethernet + IPv4 + UDP from 198.18.0.99 to `ip` (at `mac`), the payload naming `seq`. */
+function injectedFrame(mac: string, ip: string, seq: number): Buffer {
   const payload = Buffer.from(`icsdn-inject ${seq}`);
   const udpLen = 8 + payload.length;
   const ipLen = 20 + udpLen;
@@ -200,10 +221,7 @@ export function vxlanDatagram(vni: number, mac: string, ip: string, seq: number)
   frame.writeUInt16BE(47001, udp + 2);
   frame.writeUInt16BE(udpLen, udp + 4);
   payload.copy(frame, udp + 8);
-  const header = Buffer.alloc(8);
-  header.writeUInt8(0x08, 0);
-  header.writeUIntBE(vni, 4, 3);
-  return Buffer.concat([header, frame]);
+  return frame;
 }
 
 async function inject(to: string, vni: number, mac: string, ip: string, count: number): Promise<number> {
@@ -218,6 +236,29 @@ async function inject(to: string, vni: number, mac: string, ip: string, count: n
   }
   sock.close();
   return sent;
+}
+
+/** Raw IP protocol 47 from this namespace: one packet per hex line on stdin, 5 ms apart. */
+const RAW_GRE_SENDER = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+n = 0
+for line in sys.stdin:
+    s.sendto(bytes.fromhex(line.strip()), (sys.argv[1], 0))
+    n += 1
+    time.sleep(0.005)
+print(n)
+`;
+
+function injectGre(to: string, key: number, mac: string, ip: string, count: number): number {
+  const packets = Array.from({ length: count }, (_, i) => grePacket(key, mac, ip, i).toString("hex"));
+  const res = spawnSync("/usr/bin/python3", ["-c", RAW_GRE_SENDER, to], {
+    input: `${packets.join("\n")}\n`,
+    encoding: "utf8",
+    timeout: 10_000,
+  });
+  if (res.status !== 0) throw new Error(`raw GRE sender failed: ${res.stderr || res.error?.message}`);
+  return Number(res.stdout.trim());
 }
 
 function positiveInt(v: string | undefined, name: string, dflt: number, max: number): number {
@@ -281,7 +322,16 @@ async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  process.stderr.write("usage: node lab/probe.ts send|recv|vxlan ... (see the file's header)\n");
+  if (mode === "gre") {
+    if (!values.to || !values.mac || !values.ip) throw new Error("gre needs --to, --mac and --ip");
+    const vni = positiveInt(values.vni, "vni", 42, 0xffffff);
+    const count = positiveInt(values.count, "count", 5, 100);
+    process.stdout.write(
+      `${JSON.stringify({ sent: injectGre(values.to, vni, values.mac, values.ip, count) })}\n`,
+    );
+    return 0;
+  }
+  process.stderr.write("usage: node lab/probe.ts send|recv|vxlan|gre ... (see the file's header)\n");
   return 2;
 }
 

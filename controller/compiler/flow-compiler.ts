@@ -2,7 +2,7 @@ import { type Action, OFPP } from "../../proto/index.ts";
 import { type ClusterState, findMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
 import type { Member } from "../model/member.ts";
-import { cookieFor, isEgressRule } from "./cookie.ts";
+import { cookieFor, isEgressRule, ruleKind } from "./cookie.ts";
 import {
   assertPipeline,
   checkRules,
@@ -125,11 +125,17 @@ function memberKey(m: Member): string {
   return `${m.vint0}>${m.endpoint ?? ""}>${m.nextEndpoint ?? ""}`;
 }
 
-/** Every rule other switches hold about member `m`: its peer rules, and acceptance of its next endpoint. */
+/**
+ * Every rule other switches hold about member `m`: its peer rules and, with an announced next
+ * endpoint, acceptance of it and ARP to both endpoints (announcedArp).
+ */
 function memberRules(vni: number, m: Member, options: CompileOptions): readonly Rule[] {
-  const current = m.endpoint === null ? [] : peerRules(vni, m as ReachablePeer, options);
-  if (m.nextEndpoint === null) return current;
-  return [...current, ...acceptRules(vni, { ...m, endpoint: m.nextEndpoint }, options)];
+  if (m.nextEndpoint === null) return m.endpoint === null ? [] : peerRules(vni, m as ReachablePeer, options);
+  const accept = acceptRules(vni, { ...m, endpoint: m.nextEndpoint }, options);
+  if (m.endpoint === null) return accept;
+  const current = peerRules(vni, m as ReachablePeer, options);
+  const arp = announcedArp(vni, m.vint0, m.endpoint, m.nextEndpoint);
+  return [...current.map((r) => (ruleKind(r) === "egress-arp" ? arp : r)), ...accept];
 }
 
 function withoutOwn(union: Union, self: Member): Rule[] {
@@ -199,6 +205,37 @@ function toPeer(vni: number, peer: ReachablePeer): Action[] {
     { kind: "OUTPUT", port: ENC0_PORT, maxLen: 0 },
   ];
 }
+
+/**
+ * The egress ARP rule toward a member that announced its next endpoint: every ARP packet for it
+ * goes to both its current and its next endpoint. Its new instance (same vint0 address and MAC)
+ * then learns its peers' MACs before its rebind, so it can send to them as soon as they accept it;
+ * the old instance still gets every ARP it needs. IPv4 keeps going to the current endpoint only.
+ */
+export function announcedArp(vni: number, vint0: Ipv4, endpoint: Ipv4, next: Ipv4): Rule {
+  const key = `${vni}|${vint0}|${endpoint}|${next}`;
+  let rule = arpCache.get(key);
+  if (!rule) {
+    rule = freezeRule({
+      ...egressRules(vni, { vint0, endpoint } as ReachablePeer)[1]!,
+      instructions: [
+        {
+          kind: "APPLY_ACTIONS",
+          actions: [
+            ...toPeer(vni, { vint0, endpoint } as ReachablePeer),
+            { kind: "SET_FIELD", oxm: { field: "TUN_IPV4_DST", value: next } },
+            { kind: "OUTPUT", port: ENC0_PORT, maxLen: 0 },
+          ],
+        },
+      ],
+    });
+    arpCache.set(key, rule);
+    if (arpCache.size > PEER_CACHE_SIZE) arpCache.delete(arpCache.keys().next().value!);
+  }
+  return rule;
+}
+
+const arpCache = new Map<string, Rule>();
 
 function egressRules(vni: number, peer: ReachablePeer): Rule[] {
   return [

@@ -191,7 +191,7 @@ function checkInstructions(rule: Rule, table: TableSpec, report: (m: string) => 
         report(`GOTO_TABLE ${ins.tableId} is not allowed from table ${table.id}`);
     } else if (ins.kind === "APPLY_ACTIONS") {
       applies++;
-      checkActions(ins.actions, table, report);
+      checkActions(ins.actions, table, decodeCookie(rule.cookie)?.kind, report);
     } else {
       report(`instruction ${ins.kind} is not allowed`);
     }
@@ -213,7 +213,16 @@ function checkOutputKinds(rule: Rule, table: TableSpec, report: (m: string) => v
   }
 }
 
-function checkActions(actions: readonly Action[], table: TableSpec, report: (m: string) => void): void {
+/**
+ * Actions end with an OUTPUT. Only an ARP egress rule (a member with an announced next endpoint)
+ * outputs more than once: to enc0, re-setting tun_dst in between.
+ */
+function checkActions(
+  actions: readonly Action[],
+  table: TableSpec,
+  kind: RuleKind | undefined,
+  report: (m: string) => void,
+): void {
   const set = new Set<string>();
   actions.forEach((a, i) => {
     if (a.kind === "SET_FIELD") {
@@ -226,7 +235,8 @@ function checkActions(actions: readonly Action[], table: TableSpec, report: (m: 
         report(`OUTPUT to port ${a.port} is not allowed`);
         return;
       }
-      if (i !== actions.length - 1) report("OUTPUT must be the last action");
+      if (i !== actions.length - 1 && (kind !== "egress-arp" || a.port !== ENC0_PORT))
+        report("OUTPUT must be the last action (only ARP egress sends to more than one tunnel)");
       for (const n of needs)
         if (!set.has(n)) report(`OUTPUT to port ${a.port} needs SET_FIELD ${n} before it`);
     } else {
@@ -235,4 +245,5 @@ function checkActions(actions: readonly Action[], table: TableSpec, report: (m: 
   });
   if (!actions.some((a) => a.kind === "OUTPUT"))
     report("APPLY_ACTIONS without OUTPUT (use the table-miss rule to drop)");
+  else if (actions.at(-1)?.kind !== "OUTPUT") report("OUTPUT must be the last action");
 }

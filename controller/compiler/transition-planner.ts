@@ -2,10 +2,11 @@ import { ControllerError } from "../errors.ts";
 import { type ClusterState, findMember, replaceMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
 import type { Member } from "../model/member.ts";
-import { isEgressRule } from "./cookie.ts";
+import { isEgressRule, ruleKind } from "./cookie.ts";
 import { diffRules } from "./diff.ts";
 import {
   acceptRules,
+  announcedArp,
   type CompileOptions,
   compileCluster,
   compileSwitch,
@@ -157,9 +158,10 @@ export function planRebind(
 /**
  * Member `vmId` announces `next` as its next endpoint (null: withdraws it). The same plan as
  * planTransition(state, that state, {}) (property-tested), built from what changes: every other
- * member's switch starts accepting `next` (prepare) and stops accepting a previous announcement
- * (cleanup). Nothing else changes, so a 1,000-member cluster compiles no switch. A `next` that
- * another member uses or announced takes the general path, which refuses it.
+ * member's switch starts accepting `next` (prepare), sends ARP for the member to both endpoints
+ * (switch: flow-compiler's announcedArp, back to one when withdrawn) and stops accepting a
+ * previous announcement (cleanup). Nothing else changes, so a 1,000-member cluster compiles no
+ * switch. A `next` that another member uses or announced takes the general path, which refuses it.
  */
 export function planAnnounce(
   state: ClusterState,
@@ -189,11 +191,20 @@ export function planAnnounce(
     old.nextEndpoint === null || old.nextEndpoint === next
       ? []
       : sortRules(acceptRules(vni, { ...old, endpoint: old.nextEndpoint }, options));
+  const arp =
+    old.endpoint === null || next === old.nextEndpoint
+      ? []
+      : next === null
+        ? peerRules(vni, { ...old, endpoint: old.endpoint }, options).filter(
+            (r) => ruleKind(r) === "egress-arp",
+          )
+        : [announcedArp(vni, old.vint0, old.endpoint, next)];
   const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
   for (const m of sortedByDpid(after.members)) {
     if (m.vmId === vmId) continue;
     const base = { dpid: m.dpid, vmId: m.vmId, endpoint: m.endpoint, fresh: false };
     if (accept.length > 0) phases[0].push({ ...base, add: accept, delete: [] });
+    if (arp.length > 0) phases[1].push({ ...base, add: arp, delete: [] });
     if (withdraw.length > 0) phases[2].push({ ...base, add: [], delete: withdraw });
   }
   return [

@@ -100,4 +100,9 @@ export interface SwitchFabric {
    * next-hop resolution) and starts downtime probes across the moving member's links.
    */
   beginRebind?(intent: RebindIntent): RebindWatch | undefined;
+  /**
+   * Optional: member `vmId` announced `endpoint` as its next one (peers accept it now). The
+   * OpenFlow fabric has every peer start resolving its tunnel next hop toward it.
+   */
+  primeNextEndpoint?(state: ClusterState, vmId: string, endpoint: Ipv4): void;
 }

@@ -3,6 +3,8 @@ import type { SwitchBatch } from "../compiler/transition-planner.ts";
 import type { ListenAddress } from "../config.ts";
 import { OpenFlowFabric } from "../fabric/openflow-fabric.ts";
 import type { BatchOutcome, RebindIntent, RebindWatch, SwitchStatus } from "../fabric/switch-fabric.ts";
+import type { ClusterState } from "../model/cluster-state.ts";
+import type { Ipv4 } from "../model/ipv4.ts";
 import type { FabricComponent, FabricParts } from "../server.ts";
 import type { CloseReason } from "./channel.ts";
 import { OpenFlowListener, type TlsMaterial } from "./listener.ts";
@@ -165,9 +167,33 @@ export class OpenFlowServer implements FabricComponent {
     if (!session.isClosed) this.#sessions.add(session);
   }
 
+  /**
+   * A moved VM's new instance (its old one is still connected, or it comes from the member's
+   * announced next endpoint) resolves its tunnel next hops toward its peers now: its VM may send
+   * before the rebind (peers accept an announced endpoint). Not on every reconnect: after a
+   * controller restart, a thousand switches priming 64 peers each would be a storm.
+   */
+  #primeNewInstance(session: SwitchSession): void {
+    const member = session.dpid === undefined ? undefined : this.#parts.store.memberByDpid(session.dpid);
+    if (!member) return;
+    const moving =
+      this.registry.sessionsOf(member.dpid).length > 1 ||
+      (member.nextEndpoint !== null && session.remoteAddress === member.nextEndpoint);
+    if (!moving) return;
+    const state = this.#parts.store.clusterState(member.clusterId);
+    if (state) this.probes.primeConnected(session, state, member.vmId);
+  }
+
+  primeNextEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4): void {
+    this.probes.primeAnnounced(state, vmId, endpoint);
+  }
+
   #reconcile(session: SwitchSession, attempt: number): void {
     this.#reconciler.reconcile(session).then(
-      (result) => this.#observer?.reconciled?.(session, result),
+      (result) => {
+        this.#observer?.reconciled?.(session, result);
+        if (result.status === "in-sync" || result.status === "updated") this.#primeNewInstance(session);
+      },
       (err: Error) => {
         this.#observer?.reconciled?.(session, err);
         if (!session.isReady || this.#closing) return;

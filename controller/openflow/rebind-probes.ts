@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type Action, encodeMessage, OFP_NO_BUFFER, OFPP, type PacketIn } from "../../proto/index.ts";
 import { ENC0_PORT } from "../compiler/pipeline.ts";
 import type { RebindIntent, RebindWatch } from "../fabric/switch-fabric.ts";
+import type { ClusterState } from "../model/cluster-state.ts";
 import type { Member } from "../model/member.ts";
 import { DowntimeWatch } from "./downtime-watch.ts";
 import type { OfLog } from "./log.ts";
@@ -69,9 +70,7 @@ export class RebindProbes {
     const { state, vmId, endpoint } = intent;
     const mover = state.members.find((m) => m.vmId === vmId);
     if (!mover) return undefined;
-    const peers = state.members.filter(
-      (m): m is Endpointed => m.vmId !== vmId && m.endpoint !== null && m.endpoint !== endpoint,
-    );
+    const peers = reachablePeers(state, vmId, endpoint);
     this.#prime(state.cluster.vni, mover, endpoint, peers);
     const { probePort, maxLinks } = this.#settings;
     if (probePort === undefined || maxLinks === 0) return undefined;
@@ -119,20 +118,41 @@ export class RebindProbes {
   }
 
   #prime(vni: number, mover: Member, endpoint: string, peers: readonly Endpointed[]): void {
+    const primed = this.#primeToward(vni, mover, endpoint, peers);
+    const fresh = this.#pick(mover.dpid, endpoint);
+    const back = fresh ? this.#primeFrom(fresh, vni, mover, peers) : 0;
+    this.#log.debug("primed tunnel next hops", { vmId: mover.vmId, endpoint, packets: primed + back });
+  }
+
+  /**
+   * Member `vmId` announced `endpoint` as its next one: peers start resolving their next hop
+   * toward it now, long before the rebind sends them there.
+   */
+  primeAnnounced(state: ClusterState, vmId: string, endpoint: string): void {
+    const mover = state.members.find((m) => m.vmId === vmId);
+    if (!mover) return;
+    this.#primeToward(state.cluster.vni, mover, endpoint, reachablePeers(state, vmId, endpoint));
+  }
+
+  /**
+   * A member's switch was just reconciled (a VM booted, maybe a moved one's new instance): it
+   * starts resolving its next hops toward its peers before its VM's first packets need them.
+   */
+  primeConnected(session: SwitchSession, state: ClusterState, vmId: string): void {
+    const self = state.members.find((m) => m.vmId === vmId);
+    if (!self) return;
+    this.#primeFrom(session, state.cluster.vni, self, reachablePeers(state, vmId, null));
+  }
+
+  /** Every peer's switch sends one packet through enc0 to `endpoint` (the mover's new one). */
+  #primeToward(vni: number, mover: Member, endpoint: string, peers: readonly Endpointed[]): number {
     const port = this.#settings.probePort ?? DISCARD_PORT;
-    const tag = (seq: number): ProbeTag => ({
-      nonce: this.#nonce,
-      watch: 0,
-      link: 0,
-      kind: PROBE_KIND.PRIME,
-      seq,
-    });
     // Every peer sends the same packet (only the tunnel source differs, and the switch sets that):
     // one encoding, xid 0, for all of them.
     const toMover = encodeMessage({
       type: "PACKET_OUT",
       xid: 0,
-      ...tunnelOut(vni, endpoint, probeFrame(mover.vint0, mover.vint0, port, tag(0))),
+      ...tunnelOut(vni, endpoint, probeFrame(mover.vint0, mover.vint0, port, primeTag(this.#nonce, 0))),
     });
     let primed = 0;
     for (const p of peers) {
@@ -141,15 +161,32 @@ export class RebindProbes {
       s.sendEncoded(toMover);
       primed++;
     }
-    const fresh = this.#pick(mover.dpid, endpoint);
-    if (fresh) {
-      // The new instance's next hops toward its peers (usually one gateway, so a few suffice).
-      for (const p of peers.slice(0, this.#settings.maxPrimeTargets)) {
-        fresh.packetOut(tunnelOut(vni, p.endpoint, probeFrame(mover.vint0, p.vint0, port, tag(++primed))));
-      }
-    }
-    this.#log.debug("primed tunnel next hops", { vmId: mover.vmId, endpoint, packets: primed });
+    return primed;
   }
+
+  /** `session` (the member's switch) sends one packet through enc0 to each peer's endpoint. */
+  #primeFrom(session: SwitchSession, vni: number, self: Member, peers: readonly Endpointed[]): number {
+    const port = this.#settings.probePort ?? DISCARD_PORT;
+    // Its next hops toward its peers (usually one gateway, so a few suffice).
+    const targets = peers.slice(0, this.#settings.maxPrimeTargets);
+    targets.forEach((p, i) => {
+      session.packetOut(
+        tunnelOut(vni, p.endpoint, probeFrame(self.vint0, p.vint0, port, primeTag(this.#nonce, i + 1))),
+      );
+    });
+    return targets.length;
+  }
+}
+
+/** Members other than `vmId` with an endpoint (other than `except`): whom a switch can tunnel to. */
+function reachablePeers(state: ClusterState, vmId: string, except: string | null): Endpointed[] {
+  return state.members.filter(
+    (m): m is Endpointed => m.vmId !== vmId && m.endpoint !== null && m.endpoint !== except,
+  );
+}
+
+function primeTag(nonce: Uint8Array, seq: number): ProbeTag {
+  return { nonce, watch: 0, link: 0, kind: PROBE_KIND.PRIME, seq };
 }
 
 /** A PACKET_OUT straight into the tunnel toward `dst` (no rule involved). */

@@ -315,6 +315,7 @@ export class ClusterService {
     if (!run.ok) throw fabricFailed(`next endpoint of ${member.clusterId}/${member.vmId}`, run.phases);
     const updated = { ...member, nextEndpoint };
     this.#store.updateMember(updated);
+    if (nextEndpoint !== null) this.#fabric.primeNextEndpoint?.(state, member.vmId, nextEndpoint);
     return updated;
   }
 

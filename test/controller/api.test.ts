@@ -167,9 +167,12 @@ describe("rebind", () => {
       status: 200,
       body: { endpoint: "192.0.2.10", nextEndpoint: "203.0.113.77" },
     });
-    // Peers accept the announced endpoint at once (one phase, ingress adds only); nothing else changed.
+    // Peers accept the announced endpoint (ingress), then send ARP for a to both endpoints.
     expect(api.fabric.calls.map((c) => c.map((b) => `${b.vmId}+${b.add.length}-${b.delete.length}`))).toEqual(
-      [["b+1-0", "c+1-0"]],
+      [
+        ["b+1-0", "c+1-0"],
+        ["b+1-0", "c+1-0"],
+      ],
     );
     expectSwitchesMatchStore("web");
     api.fabric.calls.length = 0;
@@ -192,7 +195,7 @@ describe("rebind", () => {
       endpoint: "203.0.113.77",
     });
     expect(again.status).toBe(200);
-    expect(api.fabric.calls).toHaveLength(1);
+    expect(api.fabric.calls).toHaveLength(2);
     const other = await api.call("PUT", "/v1/clusters/web/members/a/next-endpoint", {
       endpoint: "203.0.113.78",
     });

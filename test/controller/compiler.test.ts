@@ -67,6 +67,32 @@ describe("FlowCompiler", () => {
     ]);
   });
 
+  it("gives peers of a member with an announced next endpoint its ingress, and ARP to both endpoints", () => {
+    const state = makeState(42, [
+      ["a", "198.18.0.1", "192.0.2.10", "203.0.113.77"],
+      ["b", "198.18.0.2", "198.51.100.20"],
+    ]);
+    expect(text(compileSwitch(state, "b"))).toEqual([
+      "cookie=0x1c00002a01000000,table=0,priority=100,ip,in_port=2,nw_dst=198.18.0.1 actions=set_field:192.0.2.10->tun_dst,set_field:0x2a->tun_id,output:1",
+      "cookie=0x1c00002a02000000,table=0,priority=100,arp,in_port=2,arp_tpa=198.18.0.1 actions=set_field:192.0.2.10->tun_dst,set_field:0x2a->tun_id,output:1,set_field:203.0.113.77->tun_dst,output:1",
+      "cookie=0x1c00002a03000000,table=0,priority=100,in_port=1,tun_id=0x2a,tun_src=192.0.2.10 actions=output:2",
+      "cookie=0x1c00002a03000000,table=0,priority=100,in_port=1,tun_id=0x2a,tun_src=203.0.113.77 actions=output:2",
+      "cookie=0x1c00002a04000000,table=0,priority=0 actions=drop",
+    ]);
+    // Its own switch is unchanged by its announcement.
+    expect(text(compileSwitch(state, "a"))).toEqual(text(compileSwitch(two, "a")));
+    // Only ARP egress may send to two tunnels.
+    const ip = compileSwitch(state, "b")[0]!;
+    const arp = compileSwitch(state, "b")[1]!;
+    expect(
+      checkRules([{ ...ip, instructions: arp.instructions }, compileSwitch(state, "b").at(-1)!]),
+    ).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/only ARP egress sends to more than one tunnel/),
+      }),
+    ]);
+  });
+
   it("orders switches by dpid and refuses an unknown member", () => {
     expect(compileCluster(three).map((s) => s.vmId)).toEqual(["a", "b", "c"]);
     expect(() => compileSwitch(three, "zz")).toThrow(/no member 'zz'/);

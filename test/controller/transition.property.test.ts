@@ -10,7 +10,7 @@ import {
 } from "../../controller/compiler/transition-planner.ts";
 import { type ClusterState, replaceMember } from "../../controller/model/cluster-state.ts";
 import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "./support/arbitraries.ts";
-import { deliver, type Instance } from "./support/forwarding.ts";
+import { deliver, deliverAll, type Instance } from "./support/forwarding.ts";
 import { applyBatch, asSet } from "./support/switch-model.ts";
 
 // What make-before-break guarantees, checked after every single switch's batch (switches in a
@@ -130,6 +130,21 @@ describe("make-before-break rebind", () => {
             target: (vmId, fresh) =>
               vmId === mover ? (fresh ? xNew : undefined) : peers.find((p) => p.vmId === vmId),
           };
+
+          // Announced (and the new instance reconciled): before the rebind, the new instance already
+          // reaches every peer, and every peer's ARP for X reaches both instances.
+          if (moverAnnounced === "same" && reconciled && xOld) {
+            for (const p of peers) {
+              expect(deliver(instances, xNew, p.vint0)?.name, `X-new -> ${p.name} before the rebind`).toBe(
+                p.name,
+              );
+              expect(
+                deliverAll(instances, p, x.vint0, "arp")
+                  .map((i) => i.name)
+                  .sort(),
+              ).toEqual(["X-new", "X-old"]);
+            }
+          }
 
           const plan = planRebind(before, mover, newEndpoint);
           // The old instance's switch is never touched: only its replacement is.

@@ -86,8 +86,9 @@ async function tableMissPackets(netns: string, dir: string): Promise<number> {
   return Number(m[1]);
 }
 
-/** Sends hand-made VXLAN datagrams from `netns` (null: this machine) to `to`:4789. */
-async function injectVxlan(
+/** Sends hand-made VXLAN datagrams (to UDP 4789) or GRE packets from `netns` (null: this machine) to `to`. */
+async function injectTunnel(
+  tunnel: Tunnel,
   netns: string | null,
   to: string,
   vni: number,
@@ -97,7 +98,7 @@ async function injectVxlan(
 ) {
   const args = [
     `${REPO_ROOT}lab/probe.ts`,
-    "vxlan",
+    tunnel,
     "--to",
     to,
     "--vni",
@@ -113,6 +114,55 @@ async function injectVxlan(
   else await run("ip", ["netns", "exec", netns, process.execPath, ...args]);
   // Let the datagrams cross the routers and the userspace datapath.
   await new Promise((r) => setTimeout(r, 300));
+}
+
+/**
+ * Injects tunnel packets addressed to vm1's vint0 at vm1's floating IP: from vm2 (a member) with
+ * the wrong VNI, from this machine (no member) with the right one, and, as a control, from vm2
+ * with the right one. Only the control reaches vint0; the table-miss rule counts the others.
+ */
+async function expectInjectionDropped(tunnel: Tunnel): Promise<void> {
+  const st = status(LAB);
+  const vm1 = vmOf(st, "vm1");
+  const vm2 = vmOf(st, "vm2");
+  const target = currentInstance(vm1);
+  const fromPeer = currentInstance(vm2).netns;
+  const counters = async () => ({
+    rx: await vint0Rx(target.netns),
+    miss: await tableMissPackets(target.netns, target.dir),
+  });
+  /** Counters once `done` holds for them (the datagrams crossed NAT and datapath), at most 3 s. */
+  const settled = async (done: (c: { rx: number; miss: number }) => boolean) => {
+    const deadline = Date.now() + 3_000;
+    let c = await counters();
+    while (!done(c) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      c = await counters();
+    }
+    return c;
+  };
+  const c0 = await counters();
+  // A member's address (vm2's underlay, NATed to its floating IP), the wrong VNI.
+  await injectTunnel(tunnel, fromPeer, vm1.floatingIp!, 43, vm1.vint0.mac, vm1.vint0.ip, 10);
+  const c1 = await settled((c) => c.miss - c0.miss >= 10);
+  // This machine (203.0.113.225, no member), the right VNI.
+  await injectTunnel(tunnel, null, vm1.floatingIp!, 42, vm1.vint0.mac, vm1.vint0.ip, 10);
+  const c2 = await settled((c) => c.miss - c1.miss >= 10);
+  // Control: the right VNI from the member does reach vint0 (vm1 answers it: its ICMP errors
+  // to the unknown 198.18.0.99 are what the table-miss rule counts then).
+  await injectTunnel(tunnel, fromPeer, vm1.floatingIp!, 42, vm1.vint0.mac, vm1.vint0.ip, 10);
+  const c3 = await settled((c) => c.rx - c2.rx >= 10);
+  console.log(
+    `${tunnel} injection: wrong VNI from a member ${JSON.stringify({ rx: c1.rx - c0.rx, miss: c1.miss - c0.miss })}, ` +
+      `non-member ${JSON.stringify({ rx: c2.rx - c1.rx, miss: c2.miss - c1.miss })}, ` +
+      `control ${JSON.stringify({ rx: c3.rx - c2.rx, miss: c3.miss - c2.miss })}`,
+  );
+  expect(c1.rx - c0.rx).toBe(0);
+  expect(c2.rx - c1.rx).toBe(0);
+  // They did arrive at the switch: its table-miss rule dropped them.
+  expect(c1.miss - c0.miss).toBeGreaterThan(0);
+  expect(c2.miss - c1.miss).toBeGreaterThan(0);
+  expect(c3.rx - c2.rx).toBeGreaterThan(0);
 }
 
 interface MoveOutcome {
@@ -282,47 +332,7 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
   }, 90_000);
 
   it("tunnel packets with a wrong VNI or from a non-member never reach vint0", async () => {
-    st = status(LAB);
-    const vm1 = vmOf(st, "vm1");
-    const vm2 = vmOf(st, "vm2");
-    const target = currentInstance(vm1);
-    const fromPeer = currentInstance(vm2).netns;
-    const counters = async () => ({
-      rx: await vint0Rx(target.netns),
-      miss: await tableMissPackets(target.netns, target.dir),
-    });
-    /** Counters once `done` holds for them (the datagrams crossed NAT and datapath), at most 3 s. */
-    const settled = async (done: (c: { rx: number; miss: number }) => boolean) => {
-      const deadline = Date.now() + 3_000;
-      let c = await counters();
-      while (!done(c) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        c = await counters();
-      }
-      return c;
-    };
-    const c0 = await counters();
-    // A member's address (vm2's underlay, NATed to its floating IP), the wrong VNI.
-    await injectVxlan(fromPeer, vm1.floatingIp!, 43, vm1.vint0.mac, vm1.vint0.ip, 10);
-    const c1 = await settled((c) => c.miss - c0.miss >= 10);
-    // This machine (203.0.113.225, no member), the right VNI.
-    await injectVxlan(null, vm1.floatingIp!, 42, vm1.vint0.mac, vm1.vint0.ip, 10);
-    const c2 = await settled((c) => c.miss - c1.miss >= 10);
-    // Control: the right VNI from the member does reach vint0 (vm1 answers it: its ICMP errors
-    // to the unknown 198.18.0.99 are what the table-miss rule counts then).
-    await injectVxlan(fromPeer, vm1.floatingIp!, 42, vm1.vint0.mac, vm1.vint0.ip, 10);
-    const c3 = await settled((c) => c.rx - c2.rx >= 10);
-    console.log(
-      `injection: wrong VNI from a member ${JSON.stringify({ rx: c1.rx - c0.rx, miss: c1.miss - c0.miss })}, ` +
-        `non-member ${JSON.stringify({ rx: c2.rx - c1.rx, miss: c2.miss - c1.miss })}, ` +
-        `control ${JSON.stringify({ rx: c3.rx - c2.rx, miss: c3.miss - c2.miss })}`,
-    );
-    expect(c1.rx - c0.rx).toBe(0);
-    expect(c2.rx - c1.rx).toBe(0);
-    // They did arrive at the switch: its table-miss rule dropped them.
-    expect(c1.miss - c0.miss).toBeGreaterThan(0);
-    expect(c2.miss - c1.miss).toBeGreaterThan(0);
-    expect(c3.rx - c2.rx).toBeGreaterThan(0);
+    await expectInjectionDropped("vxlan");
   }, 60_000);
 });
 
@@ -371,4 +381,43 @@ describe.each([
       expect(await pingCount(currentInstance(v).netns, vm1.vint0.ip, 2), `${v.name} -> vm1`).toBe(2);
     }
   }, 90_000);
+
+  it("moves vm1 back, announced: its new instance's stream to a peer loses nothing, before and across the rebind", async () => {
+    const url = ctl!.url;
+    const peer = status(LAB).vms.at(-1)!.name;
+    await move(LAB, "vm1", "a", true);
+    const st = status(LAB);
+    const newFloating = vmOf(st, "vm1").floatingIp!;
+    await announceNextEndpoint(url, CLUSTER, "vm1", newFloating);
+    await waitSwitchesConverged(
+      url,
+      CLUSTER,
+      st.vms.map((v) => v.name),
+    );
+    // The stream starts at the new instance before the rebind: peers accept its endpoint already.
+    const { stream, during } = await probeStream(
+      LAB,
+      "vm1",
+      peer,
+      { rate: 1000, count: 1500, leadMs: 500 },
+      () => rebind(url, CLUSTER, "vm1", newFloating),
+    );
+    console.log(
+      `${tunnel}: stream from the moved vm1 to ${peer}: sent ${stream.sent}, lost ${stream.lost}, longest gap ${stream.longestGapMs.toFixed(
+        2,
+      )} ms; updateMs ${during.updateMs.toFixed(2)}`,
+    );
+    expect(during.changed).toBe(true);
+    expect(stream.received).toBe(stream.sent);
+    expect(stream.lost).toBe(0);
+    await release(LAB, "vm1");
+  }, 90_000);
+
+  it.runIf(tunnel === "gre")(
+    "GRE packets with a wrong key or from a non-member never reach vint0",
+    async () => {
+      await expectInjectionDropped("gre");
+    },
+    60_000,
+  );
 });
