@@ -4,6 +4,7 @@ import { desiredKernel, desiredOvs, type UnderlayFacts } from "./desired.ts";
 import { VmInitError } from "./errors.ts";
 import { IpSession, ipBatch, readKernel } from "./ip.ts";
 import { planIp } from "./ip-plan.ts";
+import { type LinkingReport, reportLinking } from "./linking-report.ts";
 import type { KernelObserved, LinkFacts, OvsObserved, OvsState } from "./model.ts";
 import { vint0Mtu } from "./mtu.ts";
 import { BOND_BRIDGE, CLUSTER_BRIDGE, VINT } from "./names.ts";
@@ -25,6 +26,8 @@ export interface ApplyResult {
    * icbond0 are configured and icbr0 is connected to a controller. Null when it did not connect.
    */
   linkingMs: number | null;
+  /** The linking time sent to the controller (controller.restUrl); null when not configured or not linked. */
+  linkingReport: LinkingReport | null;
   /** From the start until everything was configured (the connection not awaited). */
   configuredMs: number;
   controllerConnected: boolean;
@@ -209,9 +212,16 @@ async function applyWith(
     const ipExit = await closing;
     if (ipExit !== undefined) throw ipExit;
     const end = conn.at ?? configuredAt;
+    const linkingMs = conn.connected ? round(end - t0) : null;
+    // After the measurement: the report is not part of linking, and never fails the apply.
+    const linkingReport =
+      linkingMs !== null && config.controller.restUrl !== undefined
+        ? await reportLinking(config.controller, config.clusterId, linkingMs)
+        : null;
     return {
       changed: touched,
-      linkingMs: conn.connected ? round(end - t0) : null,
+      linkingMs,
+      linkingReport,
       configuredMs: round(configuredAt - t0),
       controllerConnected: conn.connected,
       controllerTarget: conn.target ?? null,

@@ -36,7 +36,13 @@ export interface VmInitConfigInput {
     mtu?: number;
     bondMode?: BondMode;
   };
-  controller?: { targets?: string[]; restUrl?: string; connectTimeoutMs?: number };
+  controller?: {
+    targets?: string[];
+    restUrl?: string;
+    vmId?: string;
+    tokenFile?: string;
+    connectTimeoutMs?: number;
+  };
   offload?: { txChecksum?: TxChecksumOffload };
 }
 
@@ -73,8 +79,15 @@ export interface VmInitConfig {
   controller: {
     /** `tcp:a.b.c.d:port` or `ssl:a.b.c.d:port` (port defaults to 6653). May be empty: no controller. */
     targets: string[];
-    /** The controller's REST base URL (http/https), for reporting linking time. Carried, not used yet. */
+    /**
+     * The controller's REST base URL (http/https). With `vmId`, apply reports its linking time
+     * there (POST /v1/linking) once icbr0 is connected. Both or neither.
+     */
     restUrl?: string;
+    /** This VM's member id in the cluster, as the controller knows it (a DNS label). */
+    vmId?: string;
+    /** File holding the controller's bearer token (the controller's default is to require one). */
+    tokenFile?: string;
     /** How long apply waits for icbr0 to connect before reporting controllerConnected:false. Default 3000. */
     connectTimeoutMs: number;
   };

@@ -26,6 +26,8 @@ import { RESERVED_NAMES } from "./names.ts";
 import { at, Checker } from "./schema.ts";
 
 const CLUSTER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The controller's member ids (its SLUG_PATTERN; test/controller/vm-init-contract.test.ts keeps them equal). */
+export const VM_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Linux allows more (dev_valid_name), but these are the names clouds and the lab use, and OVS takes. */
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -208,7 +210,7 @@ function parseUnderlay(
 
 function parseController(c: Checker, v: unknown): VmInitConfig["controller"] | undefined {
   if (v === undefined) return { targets: [], connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS };
-  const o = c.object("controller", v, ["targets", "restUrl", "connectTimeoutMs"]);
+  const o = c.object("controller", v, ["targets", "restUrl", "vmId", "tokenFile", "connectTimeoutMs"]);
   if (!o) return undefined;
   const targets: string[] = [];
   const list = o.targets === undefined ? [] : c.array("controller.targets", o.targets, 0, MAX_TARGETS);
@@ -238,12 +240,43 @@ function parseController(c: Checker, v: unknown): VmInitConfig["controller"] | u
       } else restUrl = url.href;
     } else ok = false;
   }
+  let vmId: string | undefined;
+  if (o.vmId !== undefined) {
+    vmId = c.string("controller.vmId", o.vmId);
+    if (vmId !== undefined && !VM_ID.test(vmId)) {
+      c.fail(
+        "controller.vmId",
+        `"${vmId}" must be a DNS label: 1-63 of [a-z0-9-], not starting or ending with -`,
+      );
+      vmId = undefined;
+    }
+    if (vmId === undefined) ok = false;
+  }
+  if ((restUrl === undefined) !== (vmId === undefined) && ok) {
+    c.fail("controller.restUrl", "restUrl and vmId go together (the linking report needs both)");
+    ok = false;
+  }
+  let tokenFile: string | undefined;
+  if (o.tokenFile !== undefined) {
+    tokenFile = c.string("controller.tokenFile", o.tokenFile);
+    if (tokenFile !== undefined && !tokenFile.startsWith("/")) {
+      c.fail("controller.tokenFile", `"${tokenFile}" must be an absolute path`);
+      tokenFile = undefined;
+    }
+    if (tokenFile === undefined) ok = false;
+  }
   const connectTimeoutMs =
     o.connectTimeoutMs === undefined
       ? DEFAULT_CONNECT_TIMEOUT_MS
       : c.integer("controller.connectTimeoutMs", o.connectTimeoutMs, 0, 600_000);
   if (!ok || connectTimeoutMs === undefined) return undefined;
-  return restUrl === undefined ? { targets, connectTimeoutMs } : { targets, restUrl, connectTimeoutMs };
+  return {
+    targets,
+    connectTimeoutMs,
+    ...(restUrl !== undefined && { restUrl }),
+    ...(vmId !== undefined && { vmId }),
+    ...(tokenFile !== undefined && { tokenFile }),
+  };
 }
 
 function parseOffload(c: Checker, v: unknown): VmInitConfig["offload"] | undefined {

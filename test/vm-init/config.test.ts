@@ -52,6 +52,8 @@ describe("parseConfig", () => {
         c.controller = {
           targets: ["tcp:198.51.100.1", "ssl:198.51.100.2:6654"],
           restUrl: "http://198.51.100.1:8080",
+          vmId: "vm1",
+          tokenFile: "/etc/icsdn/token",
         };
       }),
     );
@@ -65,6 +67,8 @@ describe("parseConfig", () => {
       controller: {
         targets: ["tcp:198.51.100.1:6653", "ssl:198.51.100.2:6654"],
         restUrl: "http://198.51.100.1:8080/",
+        vmId: "vm1",
+        tokenFile: "/etc/icsdn/token",
         connectTimeoutMs: 3000,
       },
       offload: { txChecksum: "keep" },
@@ -211,9 +215,29 @@ describe("parseConfig", () => {
     ],
     [
       "rest url",
-      variant((c) => (c.controller = { restUrl: "ftp://x" })),
+      variant((c) => (c.controller = { restUrl: "ftp://x", vmId: "vm1" })),
       "controller.restUrl",
       /http\(s\) URL/,
+    ],
+    [
+      "rest url without vm id",
+      variant((c) => (c.controller = { restUrl: "http://198.51.100.1:8080" })),
+      "controller.restUrl",
+      /restUrl and vmId go together/,
+    ],
+    [
+      "vm id not a DNS label",
+      variant((c) => (c.controller = { restUrl: "http://198.51.100.1:8080", vmId: "VM_1" })),
+      "controller.vmId",
+      /DNS label/,
+    ],
+    [
+      "relative token file",
+      variant(
+        (c) => (c.controller = { restUrl: "http://198.51.100.1:8080", vmId: "vm1", tokenFile: "token" }),
+      ),
+      "controller.tokenFile",
+      /absolute path/,
     ],
     [
       "timeout",

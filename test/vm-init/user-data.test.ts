@@ -19,7 +19,7 @@ const config = parseConfig({
   tunnel: "vxlan",
   vint0: { address: "198.18.0.1/24", mac: "02:00:00:00:00:01" },
   underlay: { nics: ["eth0"], address: "203.0.113.10/24", gateway: "203.0.113.1" },
-  controller: { targets: ["tcp:198.51.100.1:6653"], restUrl: "http://198.51.100.1:8080" },
+  controller: { targets: ["tcp:198.51.100.1:6653"], restUrl: "http://198.51.100.1:8080", vmId: "vm1" },
 });
 
 let n = 0;
