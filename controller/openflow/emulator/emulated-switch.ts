@@ -265,10 +265,11 @@ export class EmulatedSwitch implements TunnelEnd {
     const expType = v.getUint32(12);
     const bundleId = v.getUint32(16);
     if (expType === ONFT_BUNDLE_ADD_MESSAGE) {
-      const bundle = this.#bundles.get(bundleId);
+      // An unknown bundle id opens a bundle with the message's flags (OpenFlow 1.4, 7.3.9; as OVS).
+      let bundle = this.#bundles.get(bundleId);
       if (!bundle) {
-        this.#bundleError(bytes, OFPBFC.BAD_ID);
-        return;
+        bundle = { flags: v.getUint16(22), mods: [], failed: false };
+        this.#bundles.set(bundleId, bundle);
       }
       const inner = bytes.subarray(24);
       const innerView = new DataView(inner.buffer, inner.byteOffset, inner.length);

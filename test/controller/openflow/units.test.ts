@@ -64,20 +64,12 @@ describe("version negotiation", () => {
 });
 
 describe("batch frames", () => {
-  it("are bundle OPEN, one ADD_MESSAGE per FLOW_MOD (same xid inside), COMMIT and BARRIER, as proto encodes them", () => {
+  it("are one ADD_MESSAGE per FLOW_MOD (same xid inside; the first opens the bundle), COMMIT and BARRIER, as proto encodes them", () => {
     const rules = compileSwitch(two, "a");
-    let xid = 100;
+    let xid = 101;
     const frames = batchFrames({ add: rules.slice(0, 3), delete: rules.slice(3) }, 9, () => xid++);
     const messages = new MessageFramer().push(frames.bytes).map((b) => decodeMessage(b));
     const expected: OfpMessage[] = [
-      {
-        type: "BUNDLE_CONTROL",
-        xid: 100,
-        bundleId: 9,
-        ctrlType: "OPEN_REQUEST",
-        flags: BATCH_BUNDLE_FLAGS,
-        properties: new Uint8Array(0),
-      },
       ...rules.slice(0, 3).map(
         (r, i): OfpMessage => ({
           type: "BUNDLE_ADD_MESSAGE",
@@ -112,8 +104,9 @@ describe("batch frames", () => {
       commitXid: 105,
       barrierXid: 106,
       flowMods: 4,
-      xids: [100, 101, 102, 103, 104, 105, 106],
+      xids: [101, 102, 103, 104, 105, 106],
     });
+    expect(() => batchFrames({ add: [], delete: [] }, 9, () => xid++)).toThrow(/needs a FLOW_MOD/);
   });
 
   const ovs = spawnSync("ovs-ofctl", ["--version"]).status === 0;
@@ -126,14 +119,14 @@ describe("batch frames", () => {
         return () => x++;
       })(),
     );
-    const [, add] = new MessageFramer().push(frames.bytes);
+    const [add] = new MessageFramer().push(frames.bytes);
     const res = spawnSync("ovs-ofctl", ["ofp-print", Buffer.from(add!).toString("hex")], {
       encoding: "utf8",
     });
     expect(res.stdout).toContain("ONFT_BUNDLE_ADD_MESSAGE");
     expect(res.stdout).toContain("bundle_id=0x3 flags=atomic ordered");
     expect(res.stdout).toContain(
-      "OFPT_FLOW_MOD (OF1.3) (xid=0x2): ADD priority=100,ip,in_port=2,nw_dst=198.18.0.2",
+      "OFPT_FLOW_MOD (OF1.3) (xid=0x1): ADD priority=100,ip,in_port=2,nw_dst=198.18.0.2",
     );
   });
 });
