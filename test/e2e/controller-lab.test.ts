@@ -173,6 +173,25 @@ interface MoveOutcome {
 }
 
 /**
+ * `lab move --keep-source`, optionally announcing the new floating IP as the next endpoint (as a
+ * mediator does), then waits until every switch, the new instance's too, is reconciled. Returns
+ * the new floating IP.
+ */
+async function moveKeepingSource(url: string, vm: string, to: string, announce: boolean): Promise<string> {
+  await move(LAB, vm, to, true);
+  const st = status(LAB);
+  const newFloating = vmOf(st, vm).floatingIp;
+  if (!newFloating) throw new Error(`${vm} has no floating IP after the move`);
+  if (announce) await announceNextEndpoint(url, CLUSTER, vm, newFloating);
+  await waitSwitchesConverged(
+    url,
+    CLUSTER,
+    st.vms.map((v) => v.name),
+  );
+  return newFloating;
+}
+
+/**
  * Moves `vm` to `to` with its source kept, then runs a probe stream from `peer` to `vm` (both
  * instances listen) and rebinds `vm` to its new floating IP in the middle of it. With `announce`,
  * the new floating IP is announced as the next endpoint first, as a mediator does.
@@ -184,18 +203,7 @@ async function moveWithStream(
   peer: string,
   announce = false,
 ): Promise<MoveOutcome> {
-  await move(LAB, vm, to, true);
-  const st = status(LAB);
-  const moved = vmOf(st, vm);
-  const newFloating = moved.floatingIp;
-  if (!newFloating) throw new Error(`${vm} has no floating IP after the move`);
-  if (announce) await announceNextEndpoint(url, CLUSTER, vm, newFloating);
-  // The new instance connects and is reconciled (same rules as the old one) before the rebind.
-  await waitSwitchesConverged(
-    url,
-    CLUSTER,
-    st.vms.map((v) => v.name),
-  );
+  const newFloating = await moveKeepingSource(url, vm, to, announce);
   const { stream, during } = await probeStream(
     LAB,
     peer,
@@ -382,15 +390,7 @@ describe.each([
   it("moves vm1 back, announced: its new instance's stream to a peer loses nothing, before and across the rebind", async () => {
     const url = ctl!.url;
     const peer = status(LAB).vms.at(-1)!.name;
-    await move(LAB, "vm1", "a", true);
-    const st = status(LAB);
-    const newFloating = vmOf(st, "vm1").floatingIp!;
-    await announceNextEndpoint(url, CLUSTER, "vm1", newFloating);
-    await waitSwitchesConverged(
-      url,
-      CLUSTER,
-      st.vms.map((v) => v.name),
-    );
+    const newFloating = await moveKeepingSource(url, "vm1", "a", true);
     // The stream starts at the new instance before the rebind: peers accept its endpoint already.
     const { stream, during } = await probeStream(
       LAB,

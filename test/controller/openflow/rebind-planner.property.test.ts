@@ -18,6 +18,15 @@ import { makeState } from "../support/fixtures.ts";
 
 const PROBE = 48879;
 
+/** What a planner returns, or what it throws: two planners must agree on both. */
+function outcome(plan: () => unknown): unknown {
+  try {
+    return plan();
+  } catch (err) {
+    return err;
+  }
+}
+
 const rebindCase = poolArb(7).chain((pool) =>
   fc.record({
     pool: fc.constant(pool),
@@ -49,13 +58,6 @@ describe("planRebind (incremental)", () => {
             : base;
         const options = probes ? { probePort: PROBE } : {};
         // Same plan, or the same refusal (an endpoint another member holds is a pipeline violation).
-        const outcome = (plan: () => unknown) => {
-          try {
-            return plan();
-          } catch (err) {
-            return err;
-          }
-        };
         const general = outcome(() =>
           planTransition(state, rebindState(state, vmId, endpoint), new Set([vmId]), options),
         );
@@ -87,13 +89,6 @@ describe("planRebind (incremental)", () => {
                 ? endpoint
                 : pool.members[mover]!.endpoints.find((e) => e !== own.endpoint)!;
           const options = probes ? { probePort: PROBE } : {};
-          const outcome = (plan: () => unknown) => {
-            try {
-              return plan();
-            } catch (err) {
-              return err;
-            }
-          };
           const general = outcome(() =>
             planTransition(state, replaceMember(state, vmId, { nextEndpoint: next }), new Set(), options),
           );
