@@ -1,3 +1,4 @@
+import { accessSync, constants } from "node:fs";
 import { TAKEOVER, type VmInitConfig } from "./config.ts";
 import { establishedNow, waitForController } from "./controller-wait.ts";
 import { desiredKernel, desiredOvs, type UnderlayFacts } from "./desired.ts";
@@ -113,6 +114,23 @@ export async function apply(config: VmInitConfig, target: Target = {}): Promise<
   }
 }
 
+/** OVS would only log that it cannot read them, and the controller would never connect: refuse first. */
+function checkTlsFiles(config: VmInitConfig): void {
+  const tls = config.controller.tls;
+  if (!tls) return;
+  for (const [key, path] of Object.entries(tls)) {
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (err) {
+      throw new VmInitError(
+        "TLS_FILE_UNREADABLE",
+        `controller.tls.${key}: ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+        { field: `controller.tls.${key}` },
+      );
+    }
+  }
+}
+
 /** What was read before planning: the devices from sysfs (fast path), or everything from ip. */
 type Read = { early: ReadonlyMap<string, LinkFacts> } | { ip: IpSession; kernel: KernelObserved };
 
@@ -127,6 +145,7 @@ async function applyWith(
   const ovs = db.observed();
   const tRead = performance.now();
 
+  checkTlsFiles(config);
   const machine = checkMachine(config, ovs, "early" in read ? read.early : read.kernel.links);
   const facts = underlayFacts(config, "early" in read ? NO_KERNEL : read.kernel, machine);
   const wantOvs = desiredOvs(config, facts);

@@ -41,6 +41,7 @@ export interface VmInitConfigInput {
     restUrl?: string;
     vmId?: string;
     tokenFile?: string;
+    tls?: { privateKey: string; certificate: string; caCertificate: string };
     connectTimeoutMs?: number;
   };
   offload?: { txChecksum?: TxChecksumOffload };
@@ -88,6 +89,11 @@ export interface VmInitConfig {
     vmId?: string;
     /** File holding the controller's bearer token (the controller's default is to require one). */
     tokenFile?: string;
+    /**
+     * For `ssl:` targets (required with them): this VM's key and certificate (`icsdn controller pki
+     * issue`) and the CA that signed the controller's, absolute paths. OVS's SSL table gets them.
+     */
+    tls?: { privateKey: string; certificate: string; caCertificate: string };
     /** How long apply waits for icbr0 to connect before reporting controllerConnected:false. Default 3000. */
     connectTimeoutMs: number;
   };

@@ -101,7 +101,12 @@ export function desiredOvs(config: VmInitConfig, facts: MachineFacts): OvsState 
       { name: VINT, interfaces: [vint], otherConfig: {} },
     ]),
   };
-  return { bridges: [bond, cluster] };
+  const tls = config.controller.tls;
+  if (!tls) return { bridges: [bond, cluster] };
+  return {
+    bridges: [bond, cluster],
+    ssl: { privateKey: tls.privateKey, certificate: tls.certificate, caCert: tls.caCertificate },
+  };
 }
 
 function nicInterface(name: string) {

@@ -17,7 +17,8 @@ export type VmInitErrorCode =
   | "IP_COMMAND_FAILED" // iproute2 refused a change
   | "MACHINE_CHANGED" // a NIC changed while apply was running (it rolled back)
   | "ETHTOOL_FAILED" // ethtool could not change an offload setting
-  | "COMMAND_NOT_FOUND"; // ip or ethtool is not installed
+  | "COMMAND_NOT_FOUND" // ip or ethtool is not installed
+  | "TLS_FILE_UNREADABLE"; // a controller.tls file is missing or unreadable
 
 /** One schema violation: the dotted path of the field and what is wrong with it. */
 export interface ConfigIssue {

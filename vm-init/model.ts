@@ -44,6 +44,17 @@ export interface OvsBridge {
 /** What OVSDB holds, as far as vm-init cares. */
 export interface OvsState {
   bridges: OvsBridge[];
+  /**
+   * The SSL row Open_vSwitch.ssl points at (files OVS reads for ssl: targets). Desired: absent
+   * leaves whatever is there; observed: absent when there is none.
+   */
+  ssl?: OvsSsl;
+}
+
+export interface OvsSsl {
+  privateKey: string;
+  certificate: string;
+  caCert: string;
 }
 
 /** Row identities, so plans can name rows that have no unique name (controllers, bond members). */

@@ -6,6 +6,7 @@ import type {
   OvsInterfaceStatus,
   OvsObserved,
   OvsPort,
+  OvsSsl,
 } from "./model.ts";
 import { compareNames } from "./names.ts";
 import { mapOf, type OvsdbRow, optNumber, optString, setOf, str } from "./ovsdb/notation.ts";
@@ -13,7 +14,8 @@ import { rowsOf, type Tables } from "./ovsdb/replica.ts";
 
 /** Columns vm-init reads (monitors) per table of the Open_vSwitch database. */
 export const OVS_COLUMNS = {
-  Open_vSwitch: ["bridges", "next_cfg", "cur_cfg"],
+  Open_vSwitch: ["bridges", "next_cfg", "cur_cfg", "ssl"],
+  SSL: ["private_key", "certificate", "ca_cert"],
   Bridge: [
     "name",
     "datapath_type",
@@ -53,12 +55,26 @@ interface Keyed {
 
 /** What vm-init cares about in the monitored tables (see OVS_COLUMNS). */
 export function observedFrom(tables: Tables): OvsObserved {
-  return buildObserved(
+  const observed = buildObserved(
     rowsOf(tables, "Bridge"),
     rowsOf(tables, "Port"),
     rowsOf(tables, "Interface"),
     rowsOf(tables, "Controller"),
   );
+  const ssl = sslOf(rowsOf(tables, "Open_vSwitch")[0]?.row, rowsOf(tables, "SSL"));
+  return ssl ? { ...observed, state: { ...observed.state, ssl } } : observed;
+}
+
+/** The SSL row the Open_vSwitch row points at, if any. */
+function sslOf(root: OvsdbRow | undefined, sslRows: Keyed[]): OvsSsl | undefined {
+  const id = root ? setOf(root.ssl)[0] : undefined;
+  const row = id === undefined ? undefined : sslRows.find((r) => r.uuid === String(id))?.row;
+  if (!row) return undefined;
+  return {
+    privateKey: optString(row.private_key) ?? "",
+    certificate: optString(row.certificate) ?? "",
+    caCert: optString(row.ca_cert) ?? "",
+  };
 }
 
 function buildObserved(

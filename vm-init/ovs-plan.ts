@@ -1,4 +1,4 @@
-import type { OvsBridge, OvsInterface, OvsPort, OvsState, OvsUuids, StringMap } from "./model.ts";
+import type { OvsBridge, OvsInterface, OvsPort, OvsSsl, OvsState, OvsUuids, StringMap } from "./model.ts";
 import { MANAGED_BRIDGES, OWNER_KEY } from "./names.ts";
 import {
   type AtomValue,
@@ -75,7 +75,23 @@ export function planOvs(desired: OvsState, observed: OvsState, uuids: OvsUuids):
     if (have) planBridgeChanges(plan, want, have, uuids, names);
     else planNewBridge(plan, want, names);
   }
+  if (desired.ssl && !sameSsl(desired.ssl, observed.ssl)) {
+    // A new SSL row, as `ovs-vsctl set-ssl` writes it; the old one goes with garbage collection.
+    const ssl = names.take("ssl");
+    const { privateKey, certificate, caCert } = desired.ssl;
+    plan.ops.push(insertOp("SSL", { private_key: privateKey, certificate, ca_cert: caCert }, ssl));
+    plan.ops.push(updateOp(ROOT.table, ROOT.where, { ssl: namedUuid(ssl) }));
+  }
   return plan;
+}
+
+function sameSsl(a: OvsSsl, b: OvsSsl | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.privateKey === b.privateKey &&
+    a.certificate === b.certificate &&
+    a.caCert === b.caCert
+  );
 }
 
 function planNewBridge(plan: OvsPlan, want: OvsBridge, names: Names): void {

@@ -210,7 +210,7 @@ function parseUnderlay(
 
 function parseController(c: Checker, v: unknown): VmInitConfig["controller"] | undefined {
   if (v === undefined) return { targets: [], connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS };
-  const o = c.object("controller", v, ["targets", "restUrl", "vmId", "tokenFile", "connectTimeoutMs"]);
+  const o = c.object("controller", v, ["targets", "restUrl", "vmId", "tokenFile", "tls", "connectTimeoutMs"]);
   if (!o) return undefined;
   const targets: string[] = [];
   const list = o.targets === undefined ? [] : c.array("controller.targets", o.targets, 0, MAX_TARGETS);
@@ -265,6 +265,27 @@ function parseController(c: Checker, v: unknown): VmInitConfig["controller"] | u
     }
     if (tokenFile === undefined) ok = false;
   }
+  let tls: VmInitConfig["controller"]["tls"];
+  if (o.tls !== undefined) {
+    const t = c.object("controller.tls", o.tls, ["privateKey", "certificate", "caCertificate"]);
+    const file = (key: "privateKey" | "certificate" | "caCertificate"): string | undefined => {
+      const path = `controller.tls.${key}`;
+      const s = t?.[key] === undefined ? (c.fail(path, "is required"), undefined) : c.string(path, t[key]);
+      if (s !== undefined && !s.startsWith("/")) {
+        c.fail(path, `"${s}" must be an absolute path`);
+        return undefined;
+      }
+      return s;
+    };
+    const privateKey = file("privateKey");
+    const certificate = file("certificate");
+    const caCertificate = file("caCertificate");
+    if (t && privateKey && certificate && caCertificate) tls = { privateKey, certificate, caCertificate };
+    else ok = false;
+  } else if (ok && targets.some((t) => t.startsWith("ssl:"))) {
+    c.fail("controller.tls", "ssl: targets need controller.tls (privateKey, certificate, caCertificate)");
+    ok = false;
+  }
   const connectTimeoutMs =
     o.connectTimeoutMs === undefined
       ? DEFAULT_CONNECT_TIMEOUT_MS
@@ -273,6 +294,7 @@ function parseController(c: Checker, v: unknown): VmInitConfig["controller"] | u
   return {
     targets,
     connectTimeoutMs,
+    ...(tls !== undefined && { tls }),
     ...(restUrl !== undefined && { restUrl }),
     ...(vmId !== undefined && { vmId }),
     ...(tokenFile !== undefined && { tokenFile }),

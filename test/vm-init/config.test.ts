@@ -54,6 +54,11 @@ describe("parseConfig", () => {
           restUrl: "http://198.51.100.1:8080",
           vmId: "vm1",
           tokenFile: "/etc/icsdn/token",
+          tls: {
+            privateKey: "/etc/icsdn/vm1.key",
+            certificate: "/etc/icsdn/vm1.crt",
+            caCertificate: "/etc/icsdn/ca.crt",
+          },
         };
       }),
     );
@@ -69,6 +74,11 @@ describe("parseConfig", () => {
         restUrl: "http://198.51.100.1:8080/",
         vmId: "vm1",
         tokenFile: "/etc/icsdn/token",
+        tls: {
+          privateKey: "/etc/icsdn/vm1.key",
+          certificate: "/etc/icsdn/vm1.crt",
+          caCertificate: "/etc/icsdn/ca.crt",
+        },
         connectTimeoutMs: 3000,
       },
       offload: { txChecksum: "keep" },
@@ -218,6 +228,28 @@ describe("parseConfig", () => {
       variant((c) => (c.controller = { restUrl: "ftp://x", vmId: "vm1" })),
       "controller.restUrl",
       /http\(s\) URL/,
+    ],
+    [
+      "ssl target without tls files",
+      variant((c) => (c.controller = { targets: ["ssl:198.51.100.2:6654"] })),
+      "controller.tls",
+      /ssl: targets need controller.tls/,
+    ],
+    [
+      "tls without its CA",
+      variant(
+        (c) =>
+          (c.controller = {
+            targets: ["ssl:198.51.100.2:6654"],
+            tls: { privateKey: "/k", certificate: "/c" } as {
+              privateKey: string;
+              certificate: string;
+              caCertificate: string;
+            },
+          }),
+      ),
+      "controller.tls.caCertificate",
+      /is required/,
     ],
     [
       "rest url without vm id",

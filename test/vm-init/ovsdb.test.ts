@@ -321,8 +321,9 @@ describe("what vm-init adds to a transaction", () => {
       "Interface",
       "Open_vSwitch",
       "Port",
+      "SSL",
     ]);
-    expect(requests.Open_vSwitch?.columns).toEqual(["bridges", "next_cfg", "cur_cfg"]);
+    expect(requests.Open_vSwitch?.columns).toEqual(["bridges", "next_cfg", "cur_cfg", "ssl"]);
   });
 });
 
