@@ -270,7 +270,11 @@ function parseController(c: Checker, v: unknown): VmInitConfig["controller"] | u
     const t = c.object("controller.tls", o.tls, ["privateKey", "certificate", "caCertificate"]);
     const file = (key: "privateKey" | "certificate" | "caCertificate"): string | undefined => {
       const path = `controller.tls.${key}`;
-      const s = t?.[key] === undefined ? (c.fail(path, "is required"), undefined) : c.string(path, t[key]);
+      if (t?.[key] === undefined) {
+        c.fail(path, "is required");
+        return undefined;
+      }
+      const s = c.string(path, t[key]);
       if (s !== undefined && !s.startsWith("/")) {
         c.fail(path, `"${s}" must be an absolute path`);
         return undefined;
