@@ -3,6 +3,7 @@ import {
   type ControllerProcess,
   createLabCluster,
   freePort,
+  labRest,
   probeStream,
   rebind,
   removeDb,
@@ -50,6 +51,7 @@ async function measure(vms: number, rebinds: number): Promise<Sample[]> {
       controllers: [controllerTarget(`host:${port}`)],
       vni: 42,
       clusterId: CLUSTER,
+      controllerRest: labRest(ctl),
     });
     const st = status(LAB);
     const names = st.vms.map((v) => v.name);

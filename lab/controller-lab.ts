@@ -5,12 +5,14 @@
  * lab VMs' namespaces, bounded in count and time.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ICSDN_BIN, REPO_ROOT, type StatusView, status, type VmView } from "./lab.ts";
+import { HOST_ADDRESS } from "./plan.ts";
 import {
   type Arrival,
   DEFAULT_PROBE_STREAM_PORT,
@@ -24,7 +26,12 @@ const PROBE = join(REPO_ROOT, "lab", "probe.ts");
 // --- the controller process ---------------------------------------------------------------------
 
 export interface ControllerProcess {
+  /** The REST API from this machine (127.0.0.1); api() sends the token. */
   readonly url: string;
+  /** The REST API's port; it listens on every address, so lab VMs reach it at 203.0.113.225. */
+  readonly apiPort: number;
+  /** The bearer token's file (0600, in the controller's temp folder). */
+  readonly tokenFile: string;
   readonly openflowPort: number;
   readonly dbPath: string;
   readonly pid: number;
@@ -36,7 +43,11 @@ export interface ControllerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `icsdn controller serve` (auth off, lab use) and waits until it listens (at most 20 s). */
+/**
+ * Starts `icsdn controller serve` and waits until it listens (at most 20 s). Its REST API requires
+ * a fresh random token (in a 0600 file next to the database) and listens on every address, so lab
+ * VMs can send vm-init's linking reports; api() adds the token for calls from this process.
+ */
 export async function startControllerProcess(opts: {
   openflowPort: number;
   dbPath?: string;
@@ -44,6 +55,9 @@ export async function startControllerProcess(opts: {
   logLevel?: string;
 }): Promise<ControllerProcess> {
   const dbPath = opts.dbPath ?? join(mkdtempSync(join(tmpdir(), "icsdn-ctl-")), "controller.db");
+  const tokenFile = join(dbPath, "..", "api-token");
+  const token = randomBytes(24).toString("hex");
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const child = spawn(
     ICSDN_BIN,
     [
@@ -52,10 +66,11 @@ export async function startControllerProcess(opts: {
       "--db",
       dbPath,
       "--listen",
-      `127.0.0.1:${opts.apiPort ?? 0}`,
+      `0.0.0.0:${opts.apiPort ?? 0}`,
       "--openflow",
       `0.0.0.0:${opts.openflowPort}`,
-      "--insecure-no-auth",
+      "--token-file",
+      tokenFile,
       "--log-level",
       opts.logLevel ?? "warn",
     ],
@@ -75,9 +90,9 @@ export async function startControllerProcess(opts: {
   const deadline = Date.now() + 20_000;
   let url: string | undefined;
   while (Date.now() < deadline) {
-    const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(out);
+    const m = /listening on http:\/\/[0-9.]+:(\d+)/.exec(out);
     if (m?.[1]) {
-      url = m[1];
+      url = `http://127.0.0.1:${m[1]}`;
       break;
     }
     if (child.exitCode !== null) break;
@@ -94,8 +109,11 @@ export async function startControllerProcess(opts: {
     await stopWith("SIGKILL", 0);
     throw new Error(`controller did not start:\n${out}`);
   }
+  tokens.set(url, token);
   return {
     url,
+    apiPort: Number(new URL(url).port),
+    tokenFile,
     openflowPort: opts.openflowPort,
     dbPath,
     pid: child.pid,
@@ -123,10 +141,21 @@ export class ApiError extends Error {
   }
 }
 
+/** The REST token of each controller this process started, by its URL. */
+const tokens = new Map<string, string>();
+
+/** The controller's REST API as lab VMs reach it (the machine's management address), for LabOptions. */
+export function labRest(ctl: ControllerProcess): { url: string; tokenFile: string } {
+  return { url: `http://${HOST_ADDRESS}:${ctl.apiPort}`, tokenFile: ctl.tokenFile };
+}
+
 export async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+  const token = tokens.get(base);
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(15_000),
   });

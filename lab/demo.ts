@@ -16,6 +16,7 @@ import {
   type ControllerProcess,
   createLabCluster,
   freePort,
+  labRest,
   pingCount,
   probeStream,
   rebind,
@@ -49,7 +50,7 @@ export async function runDemo(
   let ctl: ControllerProcess | undefined;
   try {
     const port = await freePort();
-    say(`== controller: icsdn controller serve (REST on 127.0.0.1, OpenFlow on 0.0.0.0:${port})`);
+    say(`== controller: icsdn controller serve (REST with a bearer token, OpenFlow on 0.0.0.0:${port})`);
     ctl = await startControllerProcess({ openflowPort: port });
     say(`   ${ctl.url} (pid ${ctl.pid})`);
 
@@ -66,6 +67,7 @@ export async function runDemo(
         controllers: [controllerTarget(`host:${port}`)],
         vni: 42,
         clusterId: CLUSTER,
+        controllerRest: labRest(ctl),
       },
       (l) => say(`   ${l}`),
     );
@@ -81,7 +83,8 @@ export async function runDemo(
 
     say("== cluster through the REST API: POST /v1/clusters (members: vmId, vint0, endpoint = floating IP)");
     await createLabCluster(ctl.url, st, CLUSTER);
-    // vm-init measured the linking times; record them with the controller too (GET /v1/linking).
+    // vm-init measured the linking times, but the cluster did not exist yet when it reported them
+    // (404): record them now (GET /v1/linking). A VM that boots later reports by itself.
     for (const vm of st.vms) {
       const l = current(vm).vmInit?.linkingMs;
       if (typeof l === "number")
@@ -132,7 +135,9 @@ export async function runDemo(
     const newFloating = moved?.floatingIp;
     if (!moved || !newFloating) throw new Error("vm1 has no new floating IP");
     const newLinking = current(moved).vmInit?.linkingMs ?? null;
-    say(`   new instance: floating ${newFloating}, linking ${fmt(newLinking)} ms`);
+    say(
+      `   new instance: floating ${newFloating}, linking ${fmt(newLinking)} ms, vm-init's report to the controller: ${current(moved).vmInit?.linkingReport ?? "none"}`,
+    );
     say(`== PUT .../members/vm1/next-endpoint {"endpoint":"${newFloating}"}: peers accept it from now on`);
     await announceNextEndpoint(ctl.url, CLUSTER, "vm1", newFloating);
     await waitSwitchesConverged(

@@ -411,6 +411,11 @@ async function bootInstance(state: LabState, vm: VmState, inst: InstanceState): 
         linkingMs: result.linkingMs,
         configuredMs: result.configuredMs,
         controllerConnected: result.controllerConnected,
+        linkingReport: !result.linkingReport
+          ? null
+          : result.linkingReport.status === "recorded"
+            ? "recorded"
+            : result.linkingReport.error,
       }
     : null;
   // A booting VM talks to its gateway (DHCP, metadata); one ping does the same here, so OVS has
@@ -802,8 +807,11 @@ export interface InstanceView {
   readonly nics: { name: string; rootPort: string }[];
   readonly dir: string;
   readonly ready: boolean;
-  /** From `vm-init apply`: linking time (null when no controller connected), configured time. */
-  readonly vmInit: { linkingMs: number | null; configuredMs: number; controllerConnected: boolean } | null;
+  /**
+   * From `vm-init apply`: linking time (null when no controller connected), configured time, and
+   * what became of its linking report to the controller ("recorded", or why not; null: none sent).
+   */
+  readonly vmInit: NonNullable<InstanceState["vmInit"]> | null;
 }
 
 export interface VmView {

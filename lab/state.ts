@@ -78,7 +78,13 @@ export interface InstanceState {
   /** The VM's own Open vSwitch daemons (their pidfiles are in `dir`). */
   ovsPids?: { ovsdbServer: number | null; ovsVswitchd: number | null };
   /** What `vm-init apply` reported (DESIGN.md's linking time among it), once it ran. */
-  vmInit?: { linkingMs: number | null; configuredMs: number; controllerConnected: boolean } | null;
+  vmInit?: {
+    linkingMs: number | null;
+    configuredMs: number;
+    controllerConnected: boolean;
+    /** What the controller said to vm-init's linking report ("recorded", or why not); null if none was sent. */
+    linkingReport?: string | null;
+  } | null;
 }
 
 export interface VmState {
@@ -97,6 +103,11 @@ export interface LabOptions {
   readonly controllers: string[];
   readonly vni: number;
   readonly clusterId: string;
+  /**
+   * The controller's REST API as the VMs reach it, and its token file: vm-init reports each VM's
+   * linking time there (as member `vmN`). Absent: no reports.
+   */
+  readonly controllerRest?: { readonly url: string; readonly tokenFile: string };
 }
 
 export interface LabState {

@@ -24,6 +24,9 @@ export function vmInitConfig(state: LabState, vm: VmState, inst: InstanceState):
     },
     controller: { targets: [...state.options.controllers] },
   };
+  const rest = state.options.controllerRest;
+  if (rest)
+    Object.assign(config.controller!, { restUrl: rest.url, vmId: vm.name, tokenFile: rest.tokenFile });
   // vm-init's own schema check, so a bad lab config fails here naming the field, before any VM is touched.
   parseConfig(config);
   return config;

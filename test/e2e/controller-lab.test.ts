@@ -18,10 +18,12 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   announceNextEndpoint,
+  api,
   type ControllerProcess,
   createLabCluster,
   flowTable,
   freePort,
+  labRest,
   pingCount,
   probeStream,
   type RebindReport,
@@ -240,7 +242,7 @@ function expectGoodRebind(out: MoveOutcome, vm: string): void {
   expect(out.stream.longestGapMs).toBeLessThan(200);
 }
 
-async function bringUp(tunnel: Tunnel, vmsPerCloud: number, port: number): Promise<StatusView> {
+async function bringUp(tunnel: Tunnel, vmsPerCloud: number, ctl: ControllerProcess): Promise<StatusView> {
   await down(LAB);
   await up(LAB, {
     clouds: 2,
@@ -248,9 +250,10 @@ async function bringUp(tunnel: Tunnel, vmsPerCloud: number, port: number): Promi
     tunnel,
     wanMbit: null,
     nics: 1,
-    controllers: [controllerTarget(`host:${port}`)],
+    controllers: [controllerTarget(`host:${ctl.openflowPort}`)],
     vni: 42,
     clusterId: CLUSTER,
+    controllerRest: labRest(ctl),
   });
   return status(LAB);
 }
@@ -264,7 +267,7 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
   beforeAll(async () => {
     port = await freePort();
     ctl = await startControllerProcess({ openflowPort: port });
-    st = await bringUp("vxlan", 1, port);
+    st = await bringUp("vxlan", 1, ctl);
     await createLabCluster(ctl.url, st, CLUSTER);
   }, 90_000);
 
@@ -300,6 +303,15 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
     const url = ctl!.url;
     const out = await moveWithStream(url, "vm1", "b", "vm2");
     expectGoodRebind(out, "vm1");
+    // The new instance's vm-init reported its linking time to the controller, which recorded it.
+    const moved = currentInstance(vmOf(status(LAB), "vm1")).vmInit;
+    expect(moved?.linkingReport).toBe("recorded");
+    const { reports } = await api<{ reports: { vmId: string; linkingMs: number }[] }>(
+      url,
+      "GET",
+      `/v1/linking?clusterId=${CLUSTER}&vmId=vm1`,
+    );
+    expect(reports.map((r) => r.linkingMs)).toContain(moved?.linkingMs);
     const vm1 = vmOf(status(LAB), "vm1");
     const vm2 = vmOf(status(LAB), "vm2");
     expect(await pingCount(currentInstance(vm2).netns, vm1.vint0.ip, 3)).toBe(3);
@@ -350,7 +362,7 @@ describe.each([
   beforeAll(async () => {
     const port = await freePort();
     ctl = await startControllerProcess({ openflowPort: port });
-    const st = await bringUp(tunnel, perCloud, port);
+    const st = await bringUp(tunnel, perCloud, ctl);
     await createLabCluster(ctl.url, st, CLUSTER);
     await waitSwitchesConverged(
       ctl.url,
