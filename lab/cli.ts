@@ -20,8 +20,11 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
 
   up [--clouds 2] [--vms 1] [--tunnel vxlan|gre] [--wan-mbit N] [--nics 1|2]
      [--controller tcp:IP:PORT|host[:PORT]]... [--vni 42] [--cluster lab] [--json]
+     [--controller-rest PORT --token-file FILE]
                          build the lab (clouds a, b...; --vms VMs per cloud: vm1, vm2, ...) and return
-                         once every VM is configured; it keeps running until 'lab down'
+                         once every VM is configured; it keeps running until 'lab down'. With
+                         --controller-rest (the controller's REST port on this machine) and its
+                         --token-file, each VM's vm-init reports its linking time there
   status [--json]        clouds, VMs, fixed and floating IPs, vint0 addresses, dpids
   exec NODE [--timeout S] -- CMD...
                          run CMD in a VM (vm1, or vm1@b for its instance in cloud b) or a router
@@ -116,6 +119,8 @@ async function cmdUp(argv: string[]): Promise<number> {
     controller: { type: "string", multiple: true, default: [] },
     vni: { type: "string", default: "42" },
     cluster: { type: "string", default: "lab" },
+    "controller-rest": { type: "string" },
+    "token-file": { type: "string" },
     json: { type: "boolean", default: false },
   });
   if (!TUNNELS.includes(values.tunnel as Tunnel))
@@ -132,6 +137,12 @@ async function cmdUp(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const restPort = values["controller-rest"];
+  const tokenFile = values["token-file"];
+  if ((restPort === undefined) !== (tokenFile === undefined))
+    throw new UsageError("--controller-rest and --token-file go together");
+  if (tokenFile !== undefined && !tokenFile.startsWith("/"))
+    throw new UsageError(`--token-file '${tokenFile}' must be an absolute path (vm-init reads it)`);
   const options: LabOptions = {
     clouds: int("clouds", values.clouds, 1, 4),
     vmsPerCloud: int("vms", values.vms, 0, 15),
@@ -141,6 +152,13 @@ async function cmdUp(argv: string[]): Promise<number> {
     controllers,
     vni: int("vni", values.vni, 1, 0xffffff),
     clusterId: values.cluster,
+    ...(restPort !== undefined &&
+      tokenFile !== undefined && {
+        controllerRest: {
+          url: `http://${HOST_ADDRESS}:${int("controller-rest", restPort, 1, 65535)}`,
+          tokenFile,
+        },
+      }),
   };
   const name = labName(values.name);
   await up(name, options, log);

@@ -123,6 +123,9 @@ describe("lab CLI input checks", () => {
       [["--nics", "3"], "--nics"],
       [["--wan-mbit", "-5"], "--wan-mbit"],
       [["--controller", "somewhere"], "--controller"],
+      [["--controller-rest", "8080"], "--controller-rest and --token-file"],
+      [["--controller-rest", "0", "--token-file", "/tmp/t"], "--controller-rest"],
+      [["--controller-rest", "8080", "--token-file", "token"], "--token-file"],
       [["--name", "Bad!"], "--name"],
     ] as const) {
       const res = await icsdn(["lab", "up", "--name", "tp", ...args], { check: false });
