@@ -20,6 +20,7 @@ import {
   type StreamSummary,
   summarize,
 } from "./probe.ts";
+import { runIn } from "./sh.ts";
 
 const PROBE = join(REPO_ROOT, "lab", "probe.ts");
 
@@ -274,7 +275,8 @@ export async function announceNextEndpoint(
 
 // --- probe streams ------------------------------------------------------------------------------
 
-function vmOf(st: StatusView, name: string): VmView {
+/** The VM `name` of a lab status; throws when there is none. */
+export function vmOf(st: StatusView, name: string): VmView {
   const v = st.vms.find((x) => x.name === name);
   if (!v) throw new Error(`no ${name} in the lab`);
   return v;
@@ -403,47 +405,21 @@ export async function probeStream<T>(
 
 /** Pings `dst` from a VM instance's namespace `count` times; returns the replies received. */
 export async function pingCount(netns: string, dst: string, count = 3): Promise<number> {
-  const child = spawn(
-    "ip",
-    ["netns", "exec", netns, "ping", "-n", "-q", "-c", String(count), "-i", "0.2", "-W", "1", dst],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
+  const res = await runIn(netns, "ping", ["-n", "-q", "-c", String(count), "-i", "0.2", "-W", "1", dst], {
+    check: false,
+    timeoutMs: 5_000 + count * 1_500,
   });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000 + count * 1_500);
-  await new Promise<void>((resolve) => child.once("close", () => resolve()));
-  clearTimeout(timer);
-  const m = /(\d+) received/.exec(out);
+  const m = /(\d+) received/.exec(res.stdout);
   return m ? Number(m[1]) : 0;
 }
 
 /** The flows a switch holds, without counters or ages, sorted: comparable before and after. */
 export async function flowTable(netns: string, dir: string): Promise<string[]> {
-  const child = spawn(
-    "ip",
-    ["netns", "exec", netns, "ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", "icbr0"],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, OVS_RUNDIR: dir },
-    },
-  );
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
+  const res = await runIn(netns, "ovs-ofctl", ["-O", "OpenFlow13", "--no-stats", "dump-flows", "icbr0"], {
+    env: { OVS_RUNDIR: dir },
+    timeoutMs: 10_000,
   });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  const code = await new Promise<number | null>((resolve) => child.once("close", (c) => resolve(c)));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`dump-flows in ${netns}: exit ${code}: ${err}`);
-  return out
+  return res.stdout
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.includes("actions="))

@@ -14,7 +14,6 @@
  * - VXLAN datagrams and GRE packets with a wrong VNI (from a member) or from a non-member address
  *   never reach vint0 (the table-miss rule counts them); the right VNI from a member does (control).
  */
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   announceNextEndpoint,
@@ -30,19 +29,15 @@ import {
   rebind,
   removeDb,
   startControllerProcess,
+  vmOf,
   waitSwitchesConverged,
 } from "../../lab/controller-lab.ts";
 import { down, move, REPO_ROOT, release, type StatusView, status, up, type VmView } from "../../lab/lab.ts";
 import { controllerTarget, type Tunnel } from "../../lab/plan.ts";
+import { run, runIn } from "../../lab/sh.ts";
 
 const LAB = "e2e";
 const CLUSTER = "e2e";
-
-const vmOf = (st: StatusView, name: string): VmView => {
-  const v = st.vms.find((x) => x.name === name);
-  if (!v) throw new Error(`no ${name}`);
-  return v;
-};
 
 function currentInstance(v: VmView): VmView["instances"][number] {
   const i = v.instances.find((x) => x.role === "current");
@@ -50,39 +45,15 @@ function currentInstance(v: VmView): VmView["instances"][number] {
   return i;
 }
 
-/** Runs a command (bounded), returns stdout; throws on a non-zero exit. */
-async function run(file: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  const code = await new Promise<number | null>((resolve) => child.once("close", (c) => resolve(c)));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`${file} ${args.join(" ")}: exit ${code}\n${err}`);
-  return out;
-}
-
 async function vint0Rx(netns: string): Promise<number> {
-  return Number(
-    (await run("ip", ["netns", "exec", netns, "cat", "/sys/class/net/vint0/statistics/rx_packets"])).trim(),
-  );
+  return Number((await runIn(netns, "cat", ["/sys/class/net/vint0/statistics/rx_packets"])).stdout.trim());
 }
 
 /** n_packets of the table-miss drop rule (priority 0). */
 async function tableMissPackets(netns: string, dir: string): Promise<number> {
-  const out = await run(
-    "ip",
-    ["netns", "exec", netns, "ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "icbr0"],
-    {
-      OVS_RUNDIR: dir,
-    },
-  );
+  const { stdout: out } = await runIn(netns, "ovs-ofctl", ["-O", "OpenFlow13", "dump-flows", "icbr0"], {
+    env: { OVS_RUNDIR: dir },
+  });
   const line = out.split("\n").find((l) => /priority=0\b/.test(l) && l.includes("actions=drop"));
   const m = line ? /n_packets=(\d+)/.exec(line) : null;
   if (!m) throw new Error(`no table-miss rule in\n${out}`);
@@ -114,7 +85,7 @@ async function injectTunnel(
     String(count),
   ];
   if (netns === null) await run(process.execPath, args);
-  else await run("ip", ["netns", "exec", netns, process.execPath, ...args]);
+  else await runIn(netns, process.execPath, args);
   // Let the datagrams cross the routers and the userspace datapath.
   await new Promise((r) => setTimeout(r, 300));
 }

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { OFP_NO_BUFFER, OFPG, OFPP, OFPTT, type OfpMessage, type OxmField } from "../../proto/index.ts";
-import { egressFlowMod } from "./helpers.ts";
+import { egressFlowMod, flowMod } from "./helpers.ts";
 import { startPrivateOvs, TestController } from "./private-ovs.ts";
 
 interface CorpusEntry {
@@ -25,24 +25,8 @@ const PACKET = new Uint8Array(
   ),
 );
 
-const flow = (xid: number, over: Partial<Extract<OfpMessage, { type: "FLOW_MOD" }>>): OfpMessage => ({
-  type: "FLOW_MOD",
-  xid,
-  cookie: 0x1c0000000000002an,
-  cookieMask: 0n,
-  tableId: 0,
-  command: "ADD",
-  idleTimeout: 0,
-  hardTimeout: 0,
-  priority: 100,
-  bufferId: OFP_NO_BUFFER,
-  outPort: OFPP.ANY,
-  outGroup: OFPG.ANY,
-  flags: 0,
-  match: [],
-  instructions: [],
-  ...over,
-});
+const flow = (xid: number, over: Parameters<typeof flowMod>[1]): OfpMessage =>
+  flowMod(xid, { cookie: 0x1c0000000000002an, ...over });
 
 const ingressMatch: OxmField[] = [
   { field: "IN_PORT", value: 1 },

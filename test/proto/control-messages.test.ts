@@ -14,7 +14,7 @@ import {
   type OfpMessage,
   type OfpPort,
 } from "../../proto/index.ts";
-import { hex, protoErrorOf, roundTrip, unhex } from "./helpers.ts";
+import { flowMod, hex, protoErrorOf, roundTrip, unhex } from "./helpers.ts";
 import { expectOvsDecodes } from "./ovs-oracle.ts";
 
 const enc0: OfpPort = {
@@ -180,27 +180,15 @@ describe("EXPERIMENTER and ONF bundles", () => {
       xid: 0x20,
       bundleId: 3,
       flags: OFPBF.ATOMIC | OFPBF.ORDERED,
-      message: {
-        type: "FLOW_MOD",
-        xid: 0x20,
+      message: flowMod(0x20, {
         cookie: 0x1cn,
-        cookieMask: 0n,
-        tableId: 0,
-        command: "ADD",
-        idleTimeout: 0,
-        hardTimeout: 0,
-        priority: 100,
-        bufferId: 0xffffffff,
-        outPort: OFPP.ANY,
-        outGroup: 0xffffffff,
-        flags: 0,
         match: [
           { field: "IN_PORT", value: 1 },
           { field: "ETH_TYPE", value: 0x0800 },
           { field: "IPV4_DST", value: "10.0.0.2" },
         ],
         instructions: [{ kind: "APPLY_ACTIONS", actions: [{ kind: "OUTPUT", port: 2, maxLen: 0 }] }],
-      },
+      }),
       properties: new Uint8Array(0),
     });
     expectOvsDecodes(

@@ -16,7 +16,7 @@ import {
   ProtoError,
   type ProtoErrorCode,
 } from "../../proto/index.ts";
-import { hex, roundTrip, unhex } from "./helpers.ts";
+import { egressFlowMod, hex, roundTrip, unhex } from "./helpers.ts";
 import { expectOvsDecodes } from "./ovs-oracle.ts";
 import { type PrivateOvs, startPrivateOvs, TestController } from "./private-ovs.ts";
 
@@ -32,38 +32,9 @@ function expectCode(bytes: Uint8Array, code: ProtoErrorCode, text: RegExp): void
   expect((err as ProtoError).message).toMatch(text);
 }
 
-/** The rule a rebind installs: traffic for a peer's cluster IP goes into the tunnel to its new endpoint. */
+/** The rule a rebind installs (helpers.ts), asking for FLOW_REMOVED. */
 function rebindFlowMod(xid = 0x10): FlowMod {
-  return {
-    type: "FLOW_MOD",
-    xid,
-    cookie: 0x1c0000000000002an,
-    cookieMask: 0n,
-    tableId: 0,
-    command: "ADD",
-    idleTimeout: 0,
-    hardTimeout: 0,
-    priority: 100,
-    bufferId: OFP_NO_BUFFER,
-    outPort: OFPP.ANY,
-    outGroup: OFPG.ANY,
-    flags: OFPFF.SEND_FLOW_REM,
-    match: [
-      { field: "IN_PORT", value: 1 },
-      { field: "ETH_TYPE", value: 0x0800 },
-      { field: "IPV4_DST", value: "198.18.0.2" },
-    ],
-    instructions: [
-      {
-        kind: "APPLY_ACTIONS",
-        actions: [
-          { kind: "SET_FIELD", oxm: { field: "TUN_IPV4_DST", value: "192.0.2.20" } },
-          { kind: "SET_FIELD", oxm: { field: "TUNNEL_ID", value: 42n } },
-          { kind: "OUTPUT", port: 2, maxLen: 0 },
-        ],
-      },
-    ],
-  };
+  return { ...egressFlowMod(xid), flags: OFPFF.SEND_FLOW_REM };
 }
 
 const ipInPort1: OxmField[] = [
@@ -82,22 +53,22 @@ describe("FLOW_MOD", () => {
     expect(hex(bytes)).toBe(
       [
         "040e0088 00000010", // header: FLOW_MOD, 136 bytes
-        "1c0000000000002a 0000000000000000 00 00 0000 0000 0064 ffffffff ffffffff ffffffff 0001 0000",
-        "0001001a 80000004 00000001 80000a02 0800 80001804 c6120002 000000000000", // match, 26 + 6 pad
+        "1c00002a01000000 0000000000000000 00 00 0000 0000 0064 ffffffff ffffffff ffffffff 0001 0000",
+        "0001001a 80000004 00000002 80000a02 0800 80001804 c6120002 000000000000", // match, 26 + 6 pad
         "00040038 00000000", // apply_actions, 56 bytes
-        "00190010 00014004 c0000214 00000000", // set_field tun_dst (NXM_NX_TUN_IPV4_DST)
+        "00190010 00014004 cb007114 00000000", // set_field tun_dst (NXM_NX_TUN_IPV4_DST)
         "00190010 80004c08 000000000000002a", // set_field tunnel_id
-        "00000010 00000002 0000 000000000000", // output:2
+        "00000010 00000001 0000 000000000000", // output:1
       ]
         .join("")
         .replace(/ /g, ""),
     );
     const text = expectOvsDecodes(bytes);
     expect(text.trim()).toBe(
-      "OFPT_FLOW_MOD (OF1.3) (xid=0x10): ADD priority=100,ip,in_port=1,nw_dst=198.18.0.2 " +
-        "cookie:0x1c0000000000002a send_flow_rem " +
+      "OFPT_FLOW_MOD (OF1.3) (xid=0x10): ADD priority=100,ip,in_port=2,nw_dst=198.18.0.2 " +
+        "cookie:0x1c00002a01000000 send_flow_rem " +
         // OVS prints tun_id in hex: 0x2a is the 42 we set.
-        "actions=set_field:192.0.2.20->tun_dst,set_field:0x2a->tun_id,output:2",
+        "actions=set_field:203.0.113.20->tun_dst,set_field:0x2a->tun_id,output:1",
     );
   });
 
@@ -607,7 +578,7 @@ describe("against a real Open vSwitch", () => {
         tableId: OFPTT.ALL,
         outPort: OFPP.ANY,
         outGroup: OFPG.ANY,
-        cookie: 0x1c0000000000002an,
+        cookie: rebindFlowMod().cookie,
         cookieMask: 0xffffffffffffffffn,
         match: [],
       },

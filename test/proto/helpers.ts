@@ -37,20 +37,8 @@ export function protoErrorOf(f: () => unknown): ProtoError {
  * endpoint with the cluster's VNI.
  */
 export function egressFlowMod(xid = 0x10): FlowMod {
-  return {
-    type: "FLOW_MOD",
-    xid,
+  return flowMod(xid, {
     cookie: 0x1c00002a01000000n,
-    cookieMask: 0n,
-    tableId: 0,
-    command: "ADD",
-    idleTimeout: 0,
-    hardTimeout: 0,
-    priority: 100,
-    bufferId: OFP_NO_BUFFER,
-    outPort: OFPP.ANY,
-    outGroup: OFPG.ANY,
-    flags: 0,
     match: [
       { field: "IN_PORT", value: 2 },
       { field: "ETH_TYPE", value: 0x0800 },
@@ -66,5 +54,27 @@ export function egressFlowMod(xid = 0x10): FlowMod {
         ],
       },
     ],
+  });
+}
+
+/** An ADD to table 0 at priority 100 with no match and no instructions, then `over`. */
+export function flowMod(xid: number, over: Partial<Omit<FlowMod, "type" | "xid">> = {}): FlowMod {
+  return {
+    type: "FLOW_MOD",
+    xid,
+    cookie: 0n,
+    cookieMask: 0n,
+    tableId: 0,
+    command: "ADD",
+    idleTimeout: 0,
+    hardTimeout: 0,
+    priority: 100,
+    bufferId: OFP_NO_BUFFER,
+    outPort: OFPP.ANY,
+    outGroup: OFPG.ANY,
+    flags: 0,
+    match: [],
+    instructions: [],
+    ...over,
   };
 }

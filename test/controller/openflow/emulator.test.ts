@@ -2,13 +2,20 @@ import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import { EmulatedNetwork } from "../../../controller/openflow/emulator/dataplane.ts";
 import { SwitchEmulator } from "../../../controller/openflow/emulator/emulator.ts";
-import { OFPBMC, OFPET, OFPHFC } from "../../../proto/index.ts";
-import { contents, expectedContents, RawClient, tableRules } from "./support/emulated.ts";
+import { OFPET, OFPHFC } from "../../../proto/index.ts";
+import {
+  contents,
+  expectedContents,
+  pairRefusingIngress,
+  RawClient,
+  tableRules,
+} from "./support/emulated.ts";
 import {
   type FabricErrorBody,
   type HarnessOptions,
   type OfHarness,
   type RebindBody,
+  reconciledCount,
   type SwitchesBody,
   startHarness,
   waitFor,
@@ -44,8 +51,6 @@ const members = (n: number, from = 1) =>
     vint0: `198.18.${(from + i) >> 8}.${(from + i) & 255}`,
     endpoint: `192.0.2.${from + i}`,
   }));
-
-const reconciledCount = (h: OfHarness) => h.reconciles.filter((r) => !(r.result instanceof Error)).length;
 
 describe("switch sessions (emulated switches over TCP)", () => {
   it("maps each switch's dpid to its member, programs members only, and lists an unknown switch", async () => {
@@ -153,15 +158,7 @@ describe("switch sessions (emulated switches over TCP)", () => {
     await h.api("POST", "/v1/clusters", { id: "web", vni: 42, tunnel: "vxlan", members: members(2) });
     const emu = emulator(h);
     let refusing = false;
-    const INGRESS = 3n << 24n;
-    const a = emu.add({
-      dpid: dpid("198.18.0.1"),
-      refuse: (m) =>
-        refusing && (m.cookie & 0xff000000n) === INGRESS && m.command === "ADD"
-          ? { errorType: OFPET.BAD_MATCH, code: OFPBMC.BAD_PREREQ }
-          : undefined,
-    });
-    emu.add({ dpid: dpid("198.18.0.2") });
+    const a = pairRefusingIngress(emu, () => refusing);
     await emu.connectAll();
     await waitFor(() => reconciledCount(h) === 2, "reconciles");
     const before = contents(tableRules(a));

@@ -7,9 +7,14 @@ import type { SwitchBatch } from "../../../controller/compiler/transition-planne
 import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import { SwitchEmulator } from "../../../controller/openflow/emulator/emulator.ts";
 import { HeldRules } from "../../../controller/openflow/held-rules.ts";
-import { OFPBMC, OFPET } from "../../../proto/index.ts";
-import { contents, expectedContents, tableRules } from "./support/emulated.ts";
-import { type OfHarness, type RebindBody, startHarness, waitFor } from "./support/harness.ts";
+import { contents, expectedContents, pairRefusingIngress, tableRules } from "./support/emulated.ts";
+import {
+  type OfHarness,
+  type RebindBody,
+  reconciledCount,
+  startHarness,
+  waitFor,
+} from "./support/harness.ts";
 import { referenceFlows, stableFlows, startOvsSwitch, stopAllOvs } from "./support/ovs-switch.ts";
 
 // The fabric leaves out of a batch what the switch provably already holds (identical ADDs) or
@@ -38,8 +43,6 @@ const members = (n: number) =>
     vint0: `198.18.0.${i + 1}`,
     endpoint: `192.0.2.${i + 1}`,
   }));
-
-const reconciledCount = (h: OfHarness) => h.reconciles.filter((r) => !(r.result instanceof Error)).length;
 
 async function flowModsTotal(h: OfHarness): Promise<number> {
   const metrics = await (await fetch(`${h.controller.url}/metrics`)).text();
@@ -121,15 +124,7 @@ describe("batches leave out what a switch holds (emulated switches)", () => {
     const emu = new SwitchEmulator({ controller: { host: "127.0.0.1", port: h.tcpPort } });
     cleanups.push(() => emu.close());
     let refusing = false;
-    const INGRESS = 3n << 24n;
-    const a = emu.add({
-      dpid: dpid("198.18.0.1"),
-      refuse: (m) =>
-        refusing && (m.cookie & 0xff000000n) === INGRESS && m.command === "ADD"
-          ? { errorType: OFPET.BAD_MATCH, code: OFPBMC.BAD_PREREQ }
-          : undefined,
-    });
-    emu.add({ dpid: dpid("198.18.0.2") });
+    const a = pairRefusingIngress(emu, () => refusing);
     await emu.connectAll();
     await waitFor(() => reconciledCount(h) === 2, "reconciles");
     const session = () => h.server.registry.sessionsOf(a.dpid)[0]!;

@@ -2,9 +2,18 @@ import { connect, type Socket } from "node:net";
 import { type CompileOptions, compileSwitch } from "../../../../controller/compiler/flow-compiler.ts";
 import { type Rule, ruleContent } from "../../../../controller/compiler/rule.ts";
 import type { ClusterState } from "../../../../controller/model/cluster-state.ts";
+import { datapathIdFor } from "../../../../controller/model/dpid.ts";
 import type { EmulatedSwitch } from "../../../../controller/openflow/emulator/emulated-switch.ts";
+import type { SwitchEmulator } from "../../../../controller/openflow/emulator/emulator.ts";
 import { decodeEntry } from "../../../../controller/openflow/emulator/flow-table.ts";
-import { decodeMessage, encodeMessage, MessageFramer, type OfpMessage } from "../../../../proto/index.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  MessageFramer,
+  OFPBMC,
+  OFPET,
+  type OfpMessage,
+} from "../../../../proto/index.ts";
 
 /** What an emulated switch holds, as rules. */
 export function tableRules(sw: EmulatedSwitch): Rule[] {
@@ -64,4 +73,21 @@ export class RawClient {
   write(bytes: Uint8Array | string): void {
     this.socket.write(bytes);
   }
+}
+
+/**
+ * The switches of members 198.18.0.1 and .2 of VNI 42 on `emu`; the first refuses ADDs of ingress
+ * rules (BAD_MATCH/BAD_PREREQ) while `refusing()` holds. Returns the first.
+ */
+export function pairRefusingIngress(emu: SwitchEmulator, refusing: () => boolean): EmulatedSwitch {
+  const INGRESS = 3n << 24n;
+  const a = emu.add({
+    dpid: datapathIdFor(42, "198.18.0.1"),
+    refuse: (m) =>
+      refusing() && (m.cookie & 0xff000000n) === INGRESS && m.command === "ADD"
+        ? { errorType: OFPET.BAD_MATCH, code: OFPBMC.BAD_PREREQ }
+        : undefined,
+  });
+  emu.add({ dpid: datapathIdFor(42, "198.18.0.2") });
+  return a;
 }

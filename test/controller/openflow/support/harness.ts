@@ -119,3 +119,8 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Reconciles that succeeded so far. */
+export function reconciledCount(h: OfHarness): number {
+  return h.reconciles.filter((r) => !(r.result instanceof Error)).length;
+}
