@@ -14,4 +14,8 @@ export class OfflineFabric implements SwitchFabric {
   async switches(): Promise<SwitchStatus[]> {
     return [];
   }
+
+  isConnected(): boolean {
+    return false;
+  }
 }

@@ -57,6 +57,10 @@ export class OpenFlowFabric implements SwitchFabric {
       }));
   }
 
+  isConnected(dpid: bigint): boolean {
+    return this.#registry.sessionsOf(dpid).some((s) => s.isReady);
+  }
+
   beginRebind(intent: RebindIntent): RebindWatch | undefined {
     return this.#probes.begin(intent);
   }

@@ -94,6 +94,8 @@ export interface RebindIntent {
 export interface SwitchFabric {
   apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]>;
   switches(): Promise<SwitchStatus[]>;
+  /** Whether a switch with this dpid has a ready session now (one lookup, for a rebind's check). */
+  isConnected(dpid: bigint): boolean;
   /**
    * Optional: called under the cluster's lock just before a rebind's first phase. The OpenFlow
    * fabric primes the new tunnel path (so the first packets to the new endpoint are not lost to

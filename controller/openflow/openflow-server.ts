@@ -130,6 +130,10 @@ export class OpenFlowServer implements FabricComponent {
     return this.#fabric.switches();
   }
 
+  isConnected(dpid: bigint): boolean {
+    return this.#fabric.isConnected(dpid);
+  }
+
   beginRebind(intent: RebindIntent): RebindWatch | undefined {
     return this.#fabric.beginRebind(intent);
   }

@@ -230,7 +230,7 @@ export class ClusterService {
         return { ...report, changed: false, updateMs: ms, totalMs: ms, phases: [], downtime: null };
       }
       refuseTakenEndpoint(state, vmId, endpoint);
-      await this.#requireConnected(member);
+      this.#requireConnected(member);
       const plan = planRebind(state, vmId, endpoint, this.#compile);
       const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
       let run: Awaited<ReturnType<typeof runPlan>>;
@@ -328,9 +328,8 @@ export class ClusterService {
   }
 
   /** Make-before-break needs the moving member's (new) switch: refuse before touching any switch. */
-  async #requireConnected(member: Member): Promise<void> {
-    const sessions = await this.#fabric.switches();
-    if (!sessions.some((s) => s.dpid === member.dpid && s.connected)) {
+  #requireConnected(member: Member): void {
+    if (!this.#fabric.isConnected(member.dpid)) {
       throw new ControllerError(
         "NOT_CONNECTED",
         `vmId: the switch of ${member.clusterId}/${member.vmId} is not connected; its new instance must be ` +

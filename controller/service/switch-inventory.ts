@@ -1,5 +1,5 @@
 import { type CompileOptions, compileSwitch } from "../compiler/flow-compiler.ts";
-import type { SwitchFabric } from "../fabric/switch-fabric.ts";
+import type { SwitchFabric, SwitchStatus } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import { formatDpid } from "../model/dpid.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
@@ -31,6 +31,8 @@ export async function listSwitches(
   compile: CompileOptions = {},
 ): Promise<SwitchEntry[]> {
   const sessions = await fabric.switches();
+  const byDpid = new Map<bigint, SwitchStatus[]>();
+  for (const s of sessions) byDpid.set(s.dpid, [...(byDpid.get(s.dpid) ?? []), s]);
   const states = new Map<string, ClusterState>();
   const entries: { dpid: bigint; entry: SwitchEntry }[] = [];
   const known = new Set<bigint>();
@@ -48,7 +50,7 @@ export async function listSwitches(
       endpoint: member.endpoint,
       desiredRuleCount: compileSwitch(state, member.vmId, compile).length,
     };
-    const mine = sessions.filter((s) => s.dpid === member.dpid);
+    const mine = byDpid.get(member.dpid) ?? [];
     if (mine.length === 0) {
       entries.push({
         dpid: member.dpid,

@@ -61,6 +61,10 @@ export class FakeFabric implements SwitchFabric {
     }
   }
 
+  isConnected(dpid: bigint): boolean {
+    return this.switchesByDpid.has(dpid);
+  }
+
   async switches(): Promise<SwitchStatus[]> {
     return [...this.switchesByDpid].map(([dpid, s]) => ({
       dpid,
