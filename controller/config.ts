@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type AuthConfig, MIN_TOKEN_LENGTH } from "./api/auth.ts";
+import { type AuthConfig, MIN_TOKEN_LENGTH } from "../contract/http/auth.ts";
 import { ControllerError } from "./errors.ts";
 
 export const TOKEN_ENV = "ICSDN_CONTROLLER_TOKEN";

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import type { AuthConfig } from "../contract/http/auth.ts";
 import { buildApi } from "./api/app.ts";
-import type { AuthConfig } from "./api/auth.ts";
 import type { CompileOptions } from "./compiler/flow-compiler.ts";
 import type { ListenAddress } from "./config.ts";
 import { OfflineFabric } from "./fabric/offline-fabric.ts";

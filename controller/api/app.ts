@@ -1,8 +1,8 @@
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
-import { requireBearerToken } from "./auth.ts";
+import { requireBearerToken } from "../../contract/http/auth.ts";
+import { installErrorHandling } from "../../contract/http/error-handler.ts";
 import type { ApiDeps } from "./deps.ts";
-import { installErrorHandling } from "./error-handler.ts";
 import { clusterRoutes } from "./routes/clusters.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { linkingRoutes } from "./routes/linking.ts";

@@ -1,9 +1,9 @@
+import type { AuthConfig } from "../../contract/http/auth.ts";
 import type { CompileOptions } from "../compiler/flow-compiler.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { ClusterService } from "../service/cluster-service.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
-import type { AuthConfig } from "./auth.ts";
 
 /** Everything the REST API needs; the composition root (server.ts) builds it. */
 export interface ApiDeps {

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { tokenMatches } from "../../controller/api/auth.ts";
+import { tokenMatches } from "../../contract/http/auth.ts";
 import { buildTestApi, type TestApi, TOKEN } from "./support/test-api.ts";
 
 let api: TestApi | undefined;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import type { AuthConfig } from "../../../contract/http/auth.ts";
 import { buildApi } from "../../../controller/api/app.ts";
-import type { AuthConfig } from "../../../controller/api/auth.ts";
 import { compileCluster } from "../../../controller/compiler/flow-compiler.ts";
 import { ControllerMetrics } from "../../../controller/metrics/controller-metrics.ts";
 import { ClusterService } from "../../../controller/service/cluster-service.ts";

@@ -1,17 +1,5 @@
 import type { FastifyError, FastifyInstance } from "fastify";
-import { ControllerError, type ControllerErrorCode } from "../errors.ts";
-
-const STATUS: Record<ControllerErrorCode, number> = {
-  INVALID_FIELD: 400,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  IMMUTABLE: 409,
-  USE_REBIND: 409,
-  NOT_CONNECTED: 409,
-  FABRIC_FAILED: 502,
-  STORE_FAILED: 500,
-  PIPELINE_VIOLATION: 500,
-};
+import { IcsdnError } from "../errors/index.ts";
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -54,13 +42,13 @@ export function describeValidation(e: AjvError, context: string): { field: strin
 }
 
 /**
- * Maps every failure to `{error, code, field?, details?}` with a 4xx/5xx status. Unexpected
+ * Maps every failure (an IcsdnError answers with its registered status) to `{error, code, field?, details?}` with a 4xx/5xx status. Unexpected
  * errors are logged and answered with a bare 500 (no internals leak).
  */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | ControllerError | Error, request, reply) => {
-    if (err instanceof ControllerError) {
-      const status = STATUS[err.code];
+  app.setErrorHandler((err: FastifyError | IcsdnError | Error, request, reply) => {
+    if (err instanceof IcsdnError) {
+      const status = err.status;
       if (status >= 500) request.log.error({ err }, "request failed");
       const body: ErrorBody = { error: err.message, code: err.code };
       if (err.field !== undefined) body.field = err.field;
