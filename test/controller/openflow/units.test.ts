@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { addFlowMod, deleteFlowMod } from "../../../controller/compiler/flow-mod.ts";
@@ -107,27 +106,6 @@ describe("batch frames", () => {
       xids: [101, 102, 103, 104, 105, 106],
     });
     expect(() => batchFrames({ add: [], delete: [] }, 9, () => xid++)).toThrow(/needs a FLOW_MOD/);
-  });
-
-  const ovs = spawnSync("ovs-ofctl", ["--version"]).status === 0;
-  it.skipIf(!ovs)("decode in ovs-ofctl as OVS's own bundle messages", () => {
-    const frames = batchFrames(
-      { add: compileSwitch(two, "a").slice(0, 1), delete: [] },
-      3,
-      (() => {
-        let x = 1;
-        return () => x++;
-      })(),
-    );
-    const [add] = new MessageFramer().push(frames.bytes);
-    const res = spawnSync("ovs-ofctl", ["ofp-print", Buffer.from(add!).toString("hex")], {
-      encoding: "utf8",
-    });
-    expect(res.stdout).toContain("ONFT_BUNDLE_ADD_MESSAGE");
-    expect(res.stdout).toContain("bundle_id=0x3 flags=atomic ordered");
-    expect(res.stdout).toContain(
-      "OFPT_FLOW_MOD (OF1.3) (xid=0x1): ADD priority=100,ip,in_port=2,nw_dst=198.18.0.2",
-    );
   });
 });
 
