@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { datapathIdFor } from "../controller/model/dpid.ts";
 import { EmulatorThread } from "../controller/openflow/emulator/emulator-thread.ts";
-import { OpenFlowServer } from "../controller/openflow/openflow-server.ts";
+import type { OpenFlowServer } from "../controller/openflow/openflow-server.ts";
 import { type RunningController, startController } from "../controller/server.ts";
 import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
@@ -30,17 +30,14 @@ interface Controller {
 
 async function controller(): Promise<Controller> {
   const dir = mkdtempSync(join(tmpdir(), "icsdn-bench-"));
-  let server!: OpenFlowServer;
   const running = await startController({
     dbPath: join(dir, "controller.db"),
     listen: { host: "127.0.0.1", port: 0 },
     auth: { mode: "none" },
     compile: { probePort: PROBE_PORT },
-    fabric: (parts) => {
-      server = new OpenFlowServer(parts, { tcp: { host: "127.0.0.1", port: 0 } });
-      return server;
-    },
+    openflow: { tcp: { host: "127.0.0.1", port: 0 } },
   });
+  const server = running.openflow!;
   return {
     running,
     server,
@@ -119,8 +116,8 @@ async function emulated(n: number, rounds: number): Promise<{ updateMs: UpdateTi
     });
     await until(
       async () =>
-        (await c.server.switches()).every((s) => s.ruleCount !== null) &&
-        (await c.server.switches()).length === n,
+        (await c.server.fabric.switches()).every((s) => s.ruleCount !== null) &&
+        (await c.server.fabric.switches()).length === n,
       "every switch programmed",
       120_000,
     );
@@ -142,7 +139,7 @@ async function realOvs(n: number, rounds: number): Promise<UpdateTimes | undefin
     for (const m of members)
       startOvsSwitch({ dpid: datapathIdFor(42, m.vint0), target: `tcp:127.0.0.1:${c.port}` });
     await until(
-      async () => (await c.server.switches()).filter((s) => s.ruleCount !== null).length === n,
+      async () => (await c.server.fabric.switches()).filter((s) => s.ruleCount !== null).length === n,
       "every OVS programmed",
       20_000,
     );

@@ -14,10 +14,9 @@ import {
 } from "./config.ts";
 import { ControllerError } from "./errors.ts";
 import { jsonLog, type LogLevel } from "./openflow/log.ts";
-import { type OpenFlowServer, openFlowFabric } from "./openflow/openflow-server.ts";
 import { loadTlsMaterial, PkiError } from "./openflow/pki.ts";
 import { PKI_USAGE, pkiCommand } from "./openflow/pki-cli.ts";
-import { type FabricParts, startController } from "./server.ts";
+import { startController } from "./server.ts";
 
 /** Probe port default: UDP 48879 (0xbeef) on both ends, which applications hardly use as a pair. */
 const DEFAULT_PROBE_PORT = "48879";
@@ -96,31 +95,23 @@ async function serve(argv: string[]): Promise<number> {
     throw err;
   }
   const level = values["log-level"] as LogLevel;
-  let openflow: OpenFlowServer | undefined;
-  const makeOpenFlow =
-    tcp || tlsAt
-      ? openFlowFabric({
-          ...(tcp && { tcp }),
-          ...(tlsAt && material && { tls: { ...tlsAt, material } }),
-          session: { echoIntervalMs },
-          log: jsonLog(level, (line) => process.stdout.write(line)),
-        })
-      : undefined;
   const controller = await startController({
     dbPath: values.db,
     listen,
     auth,
     logger: level === "silent" ? false : { level },
     compile: { probePort },
-    ...(makeOpenFlow && {
-      fabric: (parts: FabricParts) => {
-        openflow = makeOpenFlow(parts);
-        return openflow;
+    ...((tcp || tlsAt) && {
+      openflow: {
+        ...(tcp && { tcp }),
+        ...(tlsAt && material && { tls: { ...tlsAt, material } }),
+        session: { echoIntervalMs },
+        log: jsonLog(level, (line) => process.stdout.write(line)),
       },
     }),
   });
   // The real ports (a configured port 0 picks one).
-  const where = (openflow?.addresses() ?? []).map(
+  const where = (controller.openflow?.addresses() ?? []).map(
     (a) => `${a.transport === "tls" ? "ssl" : "tcp"}:${a.address.host}:${a.address.port}`,
   );
   process.stdout.write(

@@ -2,41 +2,26 @@ import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import type { AuthConfig } from "../contract/http/auth.ts";
 import { buildApi } from "./api/app.ts";
 import type { CompileOptions } from "./compiler/flow-compiler.ts";
+import { RulePlanner } from "./compiler/rule-planner.ts";
 import type { ListenAddress } from "./config.ts";
 import { OfflineFabric } from "./fabric/offline-fabric.ts";
 import type { SwitchFabric } from "./fabric/switch-fabric.ts";
 import { ControllerMetrics } from "./metrics/controller-metrics.ts";
-import { ClusterService, clusterLockKey } from "./service/cluster-service.ts";
-import { KeyedMutex } from "./service/keyed-mutex.ts";
+import { type OpenFlowOptions, OpenFlowServer } from "./openflow/openflow-server.ts";
+import { ClusterLocks } from "./service/cluster-locks.ts";
+import { ClusterService } from "./service/cluster-service.ts";
 import { countConnectedSwitches, countMissingSwitches } from "./service/switch-inventory.ts";
 import { ClusterStore } from "./store/cluster-store.ts";
 
-/** What the switch side gets to build itself: desired state, metrics, and the cluster locks. */
-export interface FabricParts {
-  readonly store: ClusterStore;
-  readonly metrics: ControllerMetrics;
-  /** Reconcile a connecting switch under its cluster's lock, so it never races a rebind. */
-  readonly withClusterLock: <T>(clusterId: string, fn: () => Promise<T>) => Promise<T>;
-  /** The compiler options of the whole controller: a reconciled switch must match what rebinds plan. */
-  readonly compile: CompileOptions;
-}
-
-/** A fabric with a lifecycle: the OpenFlow server (listener + sessions) will be one. */
-export interface FabricComponent extends SwitchFabric {
-  start?(): Promise<void>;
-  close?(): Promise<void>;
-  /** Joins /readyz as check "openflow". */
-  ready?(): boolean;
-}
-
+/** The controller's settings, resolved once here; each part gets what it needs of them. */
 export interface ControllerConfig {
   readonly dbPath: string;
   readonly listen: ListenAddress;
   readonly auth: AuthConfig;
   readonly logger?: FastifyServerOptions["logger"];
-  /** Builds the switch side; without it no switch can connect (OfflineFabric). */
-  readonly fabric?: (parts: FabricParts) => FabricComponent;
-  /** Compiler options (probe rules); default none. */
+  /** The switch side (OpenFlow listeners); without it no switch can connect (OfflineFabric). */
+  readonly openflow?: OpenFlowOptions;
+  /** Compiler options (probe rules); default none. The planner built from them is the only user. */
   readonly compile?: CompileOptions;
 }
 
@@ -45,44 +30,47 @@ export interface RunningController {
   readonly app: FastifyInstance;
   readonly store: ClusterStore;
   readonly metrics: ControllerMetrics;
+  /** The switch side, when `openflow` was configured. */
+  readonly openflow: OpenFlowServer | undefined;
   close(): Promise<void>;
 }
 
-/** The composition root: store -> metrics -> fabric -> service -> REST API, then listen. */
+/**
+ * The composition root: store, planner and locks -> metrics -> switch side -> service -> REST
+ * API, then listen. Nothing it builds imports it back.
+ */
 export async function startController(config: ControllerConfig): Promise<RunningController> {
   const store = ClusterStore.open(config.dbPath);
-  const locks = new KeyedMutex();
-  const withClusterLock = <T>(clusterId: string, fn: () => Promise<T>) =>
-    locks.run(clusterLockKey(clusterId), fn);
-  let fabric: FabricComponent | undefined;
+  const planner = new RulePlanner(config.compile ?? {});
+  const locks = new ClusterLocks();
+  let openflow: OpenFlowServer | undefined;
   try {
-    let current: FabricComponent | undefined;
+    let fabric: SwitchFabric = new OfflineFabric();
     const metrics = new ControllerMetrics({
-      connectedSwitches: async () => (current ? countConnectedSwitches(current) : 0),
-      missingSwitches: async () => (current ? countMissingSwitches(store, current) : 0),
+      connectedSwitches: () => countConnectedSwitches(fabric),
+      missingSwitches: () => countMissingSwitches(store, fabric),
     });
-    const compile = config.compile ?? {};
-    fabric = config.fabric
-      ? config.fabric({ store, metrics, withClusterLock, compile })
-      : new OfflineFabric();
-    current = fabric;
+    if (config.openflow) {
+      openflow = new OpenFlowServer({ clusters: store, planner, locks, metrics }, config.openflow);
+      fabric = openflow.fabric;
+    }
     const clock = () => performance.now();
-    const service = new ClusterService({ store, fabric, metrics, clock, locks, compile });
+    const service = new ClusterService({ store, fabric, metrics, clock, locks, planner });
+    const switchSide = openflow;
     const app = await buildApi(
       {
         service,
-        store,
-        fabric,
         metrics,
         auth: config.auth,
         clock,
-        compile,
-        readiness: fabric.ready ? { openflow: fabric.ready.bind(fabric) } : {},
+        readiness: {
+          store: () => store.isHealthy(),
+          ...(switchSide && { openflow: () => switchSide.ready() }),
+        },
       },
       { logger: config.logger },
     );
-    await fabric.start?.();
-    const running = fabric;
+    await openflow?.start();
     try {
       await app.listen({ host: config.listen.host, port: config.listen.port });
     } catch (err) {
@@ -97,14 +85,15 @@ export async function startController(config: ControllerConfig): Promise<Running
       app,
       store,
       metrics,
+      openflow,
       async close() {
         await app.close();
-        await running.close?.();
+        await switchSide?.close();
         store.close();
       },
     };
   } catch (err) {
-    await fabric?.close?.();
+    await openflow?.close();
     store.close();
     throw err;
   }

@@ -52,8 +52,16 @@ export function parseMemberPatch(value: unknown): MemberPatch {
   };
 }
 
-export function parseRebind(value: unknown): { endpoint: Ipv4 } {
-  const body = asRecord(value, "");
+/** A rebind's or a next-endpoint announcement's input: where the member runs (next). */
+export interface RebindInput {
+  readonly endpoint: Ipv4;
+}
+
+/**
+ * The route schema has checked the body's shape (an object with one IPv4 string); what remains
+ * is the address rule a schema cannot say (no loopback, multicast...), and its canonical form.
+ */
+export function rebindInput(body: { readonly endpoint: string }): RebindInput {
   return { endpoint: parseHostIpv4(body.endpoint, "endpoint") };
 }
 

@@ -1,7 +1,29 @@
+import { type FlowStats, type FlowStatsFilter, OFPG, OFPP, OFPTT } from "../../proto/index.ts";
 import { COOKIE_MARK, OURS_COOKIE_MASK } from "../compiler/cookie.ts";
 import { type Rule, ruleContent, ruleIdentity } from "../compiler/rule.ts";
 
 const MARKED = COOKIE_MARK << 56n;
+
+/** Every flow entry carrying the icsdn mark, in every table: ours, whatever cluster they were for. */
+export const OUR_FLOWS: FlowStatsFilter = {
+  tableId: OFPTT.ALL,
+  outPort: OFPP.ANY,
+  outGroup: OFPG.ANY,
+  cookie: MARKED,
+  cookieMask: OURS_COOKIE_MASK,
+  match: [],
+};
+
+/** A flow entry as a rule (what a switch holds, compared with what it should). */
+export function ruleOf(s: FlowStats): Rule {
+  return {
+    tableId: s.tableId,
+    priority: s.priority,
+    cookie: s.cookie,
+    match: s.match,
+    instructions: s.instructions,
+  };
+}
 const isOurs = (r: Rule) => (r.cookie & OURS_COOKIE_MASK) === MARKED;
 
 /**
@@ -10,9 +32,9 @@ const isOurs = (r: Rule) => (r.cookie & OURS_COOKIE_MASK) === MARKED;
  * of a rule not held (same identity and cookie: flow-mod.ts deletes with an all-ones cookie mask).
  *
  * Sound only because (1) icsdn is the only writer of cookie-marked rules on its switches, and
- * (2) whenever what the switch holds is in doubt, the set is dropped (session.heldRules = null:
- * reconcile in progress, failed or timed-out batch, an ERROR for no request) and only a reconcile
- * sets it again, from a flow dump. A new session (reconnect) starts unknown and is reconciled.
+ * (2) whenever what the switch holds is in doubt, the session drops the set (reconcile in
+ * progress, failed or timed-out batch, an ERROR for no request) and only a reconcile sets it
+ * again, from a flow dump (SwitchSession.dumpOurRules, holdsExactly). A new session (reconnect) starts unknown and is reconciled.
  * Rules without our mark are never in the set and never left out of a batch.
  */
 export class HeldRules {

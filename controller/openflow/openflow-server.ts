@@ -1,26 +1,26 @@
 import type { Socket } from "node:net";
-import type { SwitchBatch } from "../compiler/transition-planner.ts";
+import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { ListenAddress } from "../config.ts";
-import { OpenFlowFabric } from "../fabric/openflow-fabric.ts";
-import type { BatchOutcome, RebindIntent, RebindWatch, SwitchStatus } from "../fabric/switch-fabric.ts";
-import type { ClusterState } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
-import type { FabricComponent, FabricParts } from "../server.ts";
+import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { CloseReason } from "./channel.ts";
 import { OpenFlowListener, type TlsMaterial } from "./listener.ts";
 import { type OfLog, silentLog } from "./log.ts";
+import { OpenFlowFabric } from "./openflow-fabric.ts";
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings, RebindProbes } from "./rebind-probes.ts";
-import { type ReconcileResult, Reconciler } from "./reconciler.ts";
+import { type ClusterReader, type ReconcileResult, Reconciler, type ReconcilerDeps } from "./reconciler.ts";
 import { SessionRegistry } from "./registry.ts";
+import { Retries } from "./retries.ts";
+import { RECONCILE_RETRY } from "./retry-policy.ts";
 import { DEFAULT_SESSION_CONFIG, type SessionConfig, SwitchSession } from "./session.ts";
 
+/** The switch side's own settings (listeners, timing); what it shares with the rest comes in SwitchSideParts. */
 export interface OpenFlowOptions {
   /** Plain TCP listener (OVS target `tcp:HOST:PORT`). */
   readonly tcp?: ListenAddress;
   /** Mutual-TLS listener (OVS target `ssl:HOST:PORT`). */
   readonly tls?: ListenAddress & { readonly material: TlsMaterial };
   readonly session?: Partial<SessionConfig>;
-  /** Probe timing and priming; the probe port itself comes from the compiler options. */
+  /** Probe timing and priming; the probe port is the planner's. */
   readonly probes?: Partial<Omit<ProbeSettings, "probePort">>;
   /** Connections at once, per listener (handshaking ones included). */
   readonly maxConnections?: number;
@@ -32,49 +32,59 @@ export interface OpenFlowOptions {
   };
 }
 
-/** Reconcile attempts after a failure, with 0.5 s, 1 s, 2 s... between them. */
-const RECONCILE_RETRIES = 5;
-
-/** `fabric` option of startController: the OpenFlow server. */
-export function openFlowFabric(options: OpenFlowOptions): (parts: FabricParts) => OpenFlowServer {
-  return (parts) => new OpenFlowServer(parts, options);
+/** What the composition root hands the switch side: the parts it shares with the cluster service. */
+export interface SwitchSideParts {
+  /** The desired state (the store, read-only). */
+  readonly clusters: ClusterReader;
+  /** What each switch should hold (the same planner the cluster service plans with). */
+  readonly planner: RulePlanner;
+  /** The clusters' locks, shared with the cluster service. */
+  readonly locks: ReconcilerDeps["locks"];
+  readonly metrics: ControllerMetrics;
 }
 
 /**
- * The controller's switch side: listeners (TCP, TLS), one SwitchSession per connection, the
- * session registry, the fabric the cluster service drives, the reconciler run on every switch
- * that connects (and after a failed batch), and the rebind probes fed by PACKET_IN.
+ * The controller's switch side, composed: listeners (TCP, TLS), one SwitchSession per connection,
+ * the session registry, the reconciler run on every switch that connects (and after a failed
+ * batch, with its retries), the rebind probes fed by PACKET_IN, and `fabric`, what the cluster
+ * service drives.
  */
-export class OpenFlowServer implements FabricComponent {
+export class OpenFlowServer {
   readonly registry = new SessionRegistry();
   readonly probes: RebindProbes;
+  readonly fabric: OpenFlowFabric;
   readonly #listeners: OpenFlowListener[] = [];
   readonly #sessions = new Set<SwitchSession>();
-  readonly #fabric: OpenFlowFabric;
   readonly #reconciler: Reconciler;
-  readonly #parts: FabricParts;
+  readonly #retries = new Retries(RECONCILE_RETRY);
+  readonly #parts: SwitchSideParts;
   readonly #config: SessionConfig;
   readonly #log: OfLog;
   readonly #observer: OpenFlowOptions["observer"];
-  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   #closing = false;
 
-  constructor(parts: FabricParts, options: OpenFlowOptions) {
+  constructor(parts: SwitchSideParts, options: OpenFlowOptions) {
     this.#parts = parts;
     this.#config = { ...DEFAULT_SESSION_CONFIG, ...options.session };
     this.#log = options.log ?? silentLog;
     this.#observer = options.observer;
-    const pick = (dpid: bigint, endpoint: string | null) => this.registry.pick(dpid, endpoint);
     this.probes = new RebindProbes({
-      settings: { ...DEFAULT_PROBE_SETTINGS, ...options.probes, probePort: parts.compile.probePort },
-      pick,
+      settings: { ...DEFAULT_PROBE_SETTINGS, ...options.probes, probePort: parts.planner.probePort },
+      pick: (dpid, endpoint) => this.registry.pick(dpid, endpoint),
       log: this.#log,
     });
-    this.#reconciler = new Reconciler({ ...parts, log: this.#log });
-    this.#fabric = new OpenFlowFabric({
+    this.#reconciler = new Reconciler({
+      clusters: parts.clusters,
+      planner: parts.planner,
+      locks: parts.locks,
+      retries: this.#retries,
+      log: this.#log,
+      reported: (session, result) => this.#reconciled(session, result),
+    });
+    this.fabric = new OpenFlowFabric({
       registry: this.registry,
       probes: this.probes,
-      reconcileLater: (s) => this.#reconcile(s, 0),
+      reconciler: this.#reconciler,
       log: this.#log,
     });
     const listenerOptions = {
@@ -105,14 +115,14 @@ export class OpenFlowServer implements FabricComponent {
 
   async close(): Promise<void> {
     this.#closing = true;
-    for (const t of this.#retries) clearTimeout(t);
-    this.#retries.clear();
-    this.#fabric.close();
+    this.#retries.cancelAll();
+    this.fabric.close();
     const closing = this.#listeners.map((l) => l.close());
     for (const s of [...this.#sessions]) s.close("controller shutting down");
     await Promise.all(closing);
   }
 
+  /** Joins /readyz as check "openflow". */
   ready(): boolean {
     return this.#listeners.every((l) => l.listening);
   }
@@ -120,22 +130,6 @@ export class OpenFlowServer implements FabricComponent {
   /** Where each listener listens (the real port when configured with port 0). */
   addresses(): { transport: "tcp" | "tls"; address: ListenAddress }[] {
     return this.#listeners.map((l) => ({ transport: l.transport, address: l.address() }));
-  }
-
-  apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]> {
-    return this.#fabric.apply(batches);
-  }
-
-  switches(): Promise<SwitchStatus[]> {
-    return this.#fabric.switches();
-  }
-
-  isConnected(dpid: bigint): boolean {
-    return this.#fabric.isConnected(dpid);
-  }
-
-  beginRebind(intent: RebindIntent): RebindWatch | undefined {
-    return this.#fabric.beginRebind(intent);
   }
 
   #accept(socket: Socket, transport: "tcp" | "tls"): void {
@@ -152,7 +146,7 @@ export class OpenFlowServer implements FabricComponent {
         ready: (s) => {
           this.registry.add(s);
           this.#log.info("switch connected", { switch: s.label, transport });
-          this.#reconcile(s, 0);
+          this.#reconciler.resync(s);
         },
         closed: (s, reason) => {
           this.#sessions.delete(s);
@@ -171,6 +165,12 @@ export class OpenFlowServer implements FabricComponent {
     if (!session.isClosed) this.#sessions.add(session);
   }
 
+  #reconciled(session: SwitchSession, result: ReconcileResult | Error): void {
+    this.#observer?.reconciled?.(session, result);
+    if (!(result instanceof Error) && (result.status === "in-sync" || result.status === "updated"))
+      this.#primeNewInstance(session);
+  }
+
   /**
    * A moved VM's new instance (its old one is still connected, or it comes from the member's
    * announced next endpoint) resolves its tunnel next hops toward its peers now: its VM may send
@@ -178,45 +178,14 @@ export class OpenFlowServer implements FabricComponent {
    * controller restart, a thousand switches priming 64 peers each would be a storm.
    */
   #primeNewInstance(session: SwitchSession): void {
-    const member = session.dpid === undefined ? undefined : this.#parts.store.memberByDpid(session.dpid);
+    const { clusters } = this.#parts;
+    const member = session.dpid === undefined ? undefined : clusters.memberByDpid(session.dpid);
     if (!member) return;
     const moving =
       this.registry.sessionsOf(member.dpid).length > 1 ||
       (member.nextEndpoint !== null && session.remoteAddress === member.nextEndpoint);
     if (!moving) return;
-    const state = this.#parts.store.clusterState(member.clusterId);
+    const state = clusters.clusterState(member.clusterId);
     if (state) this.probes.primeConnected(session, state, member.vmId);
-  }
-
-  primeNextEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4): void {
-    this.probes.primeAnnounced(state, vmId, endpoint);
-  }
-
-  #reconcile(session: SwitchSession, attempt: number): void {
-    this.#reconciler.reconcile(session).then(
-      (result) => {
-        this.#observer?.reconciled?.(session, result);
-        if (result.status === "in-sync" || result.status === "updated") this.#primeNewInstance(session);
-      },
-      (err: Error) => {
-        this.#observer?.reconciled?.(session, err);
-        if (!session.isReady || this.#closing) return;
-        if (attempt >= RECONCILE_RETRIES) {
-          this.#log.error("giving up reconciling switch", { switch: session.label, error: err.message });
-          return;
-        }
-        const delay = 500 * 2 ** attempt;
-        this.#log.warn("reconcile failed; retrying", {
-          switch: session.label,
-          error: err.message,
-          inMs: delay,
-        });
-        const timer = setTimeout(() => {
-          this.#retries.delete(timer);
-          this.#reconcile(session, attempt + 1);
-        }, delay);
-        this.#retries.add(timer);
-      },
-    );
   }
 }

@@ -1,33 +1,10 @@
-import { type FlowStats, type FlowStatsFilter, OFPG, OFPP, OFPTT } from "../../proto/index.ts";
-import { COOKIE_MARK, OURS_COOKIE_MASK } from "../compiler/cookie.ts";
-import { diffRules, isEmptyDiff } from "../compiler/diff.ts";
-import { type CompileOptions, compileSwitch } from "../compiler/flow-compiler.ts";
-import type { Rule } from "../compiler/rule.ts";
+import { isEmptyDiff } from "../compiler/diff.ts";
+import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
-import { HeldRules } from "./held-rules.ts";
 import type { OfLog } from "./log.ts";
+import type { Retries } from "./retries.ts";
 import type { SwitchSession } from "./session.ts";
-
-/** Every flow entry carrying the icsdn mark, in every table: ours, whatever cluster they were for. */
-export const OUR_FLOWS: FlowStatsFilter = {
-  tableId: OFPTT.ALL,
-  outPort: OFPP.ANY,
-  outGroup: OFPG.ANY,
-  cookie: COOKIE_MARK << 56n,
-  cookieMask: OURS_COOKIE_MASK,
-  match: [],
-};
-
-export function ruleOf(s: FlowStats): Rule {
-  return {
-    tableId: s.tableId,
-    priority: s.priority,
-    cookie: s.cookie,
-    match: s.match,
-    instructions: s.instructions,
-  };
-}
 
 export type ReconcileResult =
   | { readonly status: "not-a-member" }
@@ -35,19 +12,27 @@ export type ReconcileResult =
   | { readonly status: "in-sync"; readonly rules: number }
   | { readonly status: "updated"; readonly added: number; readonly deleted: number; readonly ms: number };
 
+/** What the switch side reads of the desired state: the store, read-only. */
+export type ClusterReader = Pick<ClusterStore, "memberByDpid" | "clusterState">;
+
 export interface ReconcilerDeps {
-  readonly store: ClusterStore;
-  readonly withClusterLock: <T>(clusterId: string, fn: () => Promise<T>) => Promise<T>;
-  readonly compile: CompileOptions;
+  readonly clusters: ClusterReader;
+  readonly planner: RulePlanner;
+  /** Each cluster's lock, shared with the cluster service: a reconcile never races a rebind. */
+  readonly locks: { cluster<T>(clusterId: string, fn: () => Promise<T>): Promise<T> };
+  /** When a failed reconcile is tried again. */
+  readonly retries: Retries;
   readonly log: OfLog;
+  /** Told about every attempt's result (success or error). */
+  readonly reported?: (session: SwitchSession, result: ReconcileResult | Error) => void;
 }
 
 /**
  * Brings switches to what the store says they should hold: read a switch's flow entries (ours
- * only, by cookie mark), diff them with its compiled rules, send only the difference as one
- * batch. Runs under the cluster's lock, so it sees a state no rebind is halfway through. A
- * switch that already holds its rules gets nothing at all: a controller restart changes no flow
- * entry. Entries without our mark are never read, so never deleted.
+ * only, by cookie mark), diff them with what the planner says it should hold, send only the
+ * difference as one batch. Runs under the cluster's lock, so it sees a state no rebind is halfway
+ * through. A switch that already holds its rules gets nothing at all: a controller restart
+ * changes no flow entry. Entries without our mark are never read, so never deleted.
  *
  * Switches of one cluster that ask while a reconcile of that cluster waits for (or holds) the
  * lock are done together, in parallel, in the next locked round: after a controller restart a
@@ -62,10 +47,29 @@ export class Reconciler {
     this.#deps = deps;
   }
 
-  /** Rejects with SwitchRequestError when the switch fails or times out. */
+  /**
+   * Reconciles `session` now and, while it fails and the session is up, again as the retry policy
+   * says (a connecting switch, or one whose batch failed).
+   */
+  resync(session: SwitchSession, retry = 0): void {
+    const { log, reported, retries } = this.#deps;
+    this.reconcile(session).then(
+      (result) => reported?.(session, result),
+      (err: Error) => {
+        reported?.(session, err);
+        if (!session.isReady || retries.closed) return;
+        const inMs = retries.schedule(retry, () => this.resync(session, retry + 1));
+        if (inMs === null)
+          log.error("giving up reconciling switch", { switch: session.label, error: err.message });
+        else log.warn("reconcile failed; retrying", { switch: session.label, error: err.message, inMs });
+      },
+    );
+  }
+
+  /** One attempt; rejects with SwitchRequestError when the switch fails or times out. */
   reconcile(session: SwitchSession): Promise<ReconcileResult> {
     const dpid = session.dpid;
-    const member = dpid === undefined ? undefined : this.#deps.store.memberByDpid(dpid);
+    const member = dpid === undefined ? undefined : this.#deps.clusters.memberByDpid(dpid);
     if (!member) {
       this.#deps.log.info("switch is no member: connected, given no rules", { switch: session.label });
       return Promise.resolve({ status: "not-a-member" });
@@ -77,7 +81,7 @@ export class Reconciler {
         return;
       }
       this.#queues.set(member.clusterId, [{ session, resolve, reject }]);
-      void this.#deps.withClusterLock(member.clusterId, () => this.#round(member.clusterId));
+      void this.#deps.locks.cluster(member.clusterId, () => this.#round(member.clusterId));
     });
   }
 
@@ -87,7 +91,7 @@ export class Reconciler {
     this.#queues.delete(clusterId);
     let state: ClusterState | undefined;
     try {
-      state = this.#deps.store.clusterState(clusterId);
+      state = this.#deps.clusters.clusterState(clusterId);
     } catch (err) {
       for (const w of waiting) w.reject(err as Error);
       return;
@@ -102,26 +106,20 @@ export class Reconciler {
   }
 
   async #one(session: SwitchSession, state: ClusterState | undefined): Promise<ReconcileResult> {
-    const { compile, log } = this.#deps;
+    const { planner, log } = this.#deps;
     if (session.isClosed) return { status: "closed" };
     // The member may have moved or gone while we waited for the lock.
     const self = state?.members.find((m) => m.dpid === session.dpid);
     if (!state || !self) return { status: "not-a-member" };
-    const desired = compileSwitch(state, self.vmId, compile);
-    // Unknown until the dump (and the batch, if any) succeeds: a failure below leaves it so.
-    session.heldRules = null;
-    const current = (await session.flowStats(OUR_FLOWS)).map(ruleOf);
-    const diff = diffRules(current, desired);
+    const { desired, diff } = planner.reconcile(state, self.vmId, await session.dumpOurRules());
     if (isEmptyDiff(diff)) {
-      session.ruleCount = desired.length;
-      session.heldRules = new HeldRules(desired);
+      session.holdsExactly(desired);
       log.info("switch in sync", { switch: session.label, vmId: self.vmId, rules: desired.length });
       return { status: "in-sync", rules: desired.length };
     }
-    const ms = await session.applyBatch(diff);
-    session.ruleCount = desired.length;
+    const { ms } = await session.applyBatch(diff);
     // The dump plus the confirmed diff: exactly `desired` (every other rule of ours was deleted).
-    session.heldRules = new HeldRules(desired);
+    session.holdsExactly(desired);
     log.info("switch reconciled", {
       switch: session.label,
       vmId: self.vmId,

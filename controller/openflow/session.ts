@@ -17,7 +17,7 @@ import { batchFrames } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";
 import { helloFailed, negotiate, ourHello } from "./handshake.ts";
-import type { HeldRules } from "./held-rules.ts";
+import { HeldRules, OUR_FLOWS, ruleOf } from "./held-rules.ts";
 import { Keepalive } from "./keepalive.ts";
 import type { OfLog } from "./log.ts";
 import { BatchReply, FlowStatsReply, SingleReply } from "./replies.ts";
@@ -60,6 +60,16 @@ export interface SessionHooks {
   flowModsSent(n: number): void;
 }
 
+/** What became of a batch a session applied. */
+export interface AppliedBatch {
+  /** From sending to the barrier reply (or the time it took to find nothing need be sent). */
+  readonly ms: number;
+  /** FLOW_MODs actually sent. */
+  readonly sent: { readonly add: number; readonly delete: number };
+  /** False when the rule count is unknown after it: the owner should `recount` once a burst is over. */
+  readonly countKnown: boolean;
+}
+
 type State = "hello" | "features" | "ready" | "closed";
 
 let sessionIds = 0;
@@ -83,16 +93,6 @@ export class SwitchSession {
   readonly remotePort: number;
   /** performance.now() at accept: the newest session of a dpid wins when addresses do not tell. */
   readonly connectedAt = performance.now();
-  /** Rules of ours the switch holds, as of the last reconcile or batch; null when unknown. */
-  ruleCount: number | null = null;
-  /**
-   * Rules of ours the switch is known to hold, so batches can leave out no-ops; null when unknown.
-   * Set by the reconciler (flow dump + what it sent), kept up to date by the fabric on confirmed
-   * batches, dropped on any failure or stray ERROR. Never set for a session that has not been
-   * reconciled. See held-rules.ts for why this is sound.
-   */
-  heldRules: HeldRules | null = null;
-
   readonly #channel: OfChannel;
   readonly #config: SessionConfig;
   readonly #hooks: SessionHooks;
@@ -104,6 +104,14 @@ export class SwitchSession {
   #dpid: bigint | undefined;
   #nextXid = 0;
   #nextBundle = 0;
+  /** Rules of ours the switch holds, as of the last reconcile, batch or count; null when unknown. */
+  #ruleCount: number | null = null;
+  /**
+   * Rules of ours the switch is known to hold, so batches can leave out no-ops; null when unknown.
+   * Set by a reconcile (flow dump + what it sent), kept up to date by confirmed batches, dropped
+   * on any failure or stray ERROR. See held-rules.ts for why this is sound.
+   */
+  #held: HeldRules | null = null;
 
   constructor(
     socket: Socket,
@@ -163,15 +171,89 @@ export class SwitchSession {
     return `${this.remoteAddress}:${this.remotePort}${dpid}`;
   }
 
+  /** Rules of ours the switch holds, as of the last reconcile, batch or recount; null when unknown. */
+  get ruleCount(): number | null {
+    return this.#ruleCount;
+  }
+
+  /** How many rules of ours the switch is known to hold (see held-rules.ts); null when unknown. */
+  get knownRuleCount(): number | null {
+    return this.#held?.size ?? null;
+  }
+
+  /** Stops trusting what we think the switch holds: batches go whole until the next reconcile. */
+  forgetHeldRules(): void {
+    this.#held = null;
+  }
+
   /**
-   * Sends one batch as one atomic bundle then a barrier, without waiting between messages.
-   * Resolves with the milliseconds from sending to the barrier reply; rejects with SwitchRequestError.
+   * Sends `batch` as one atomic bundle then a barrier, leaving out what the switch provably holds
+   * already (identical ADDs) or lacks (DELETEs of rules it does not hold) when its rules are known:
+   * a moved member's switch, reconciled on connect, would otherwise get its whole rule set again.
+   * The batch's meaning is unchanged: afterwards the switch holds its adds and not its deletes.
+   * Nothing left to send: confirmed at once. A `fresh` batch with no deletes is the member's whole
+   * rule set. Rejects with SwitchRequestError (and forgets what the switch holds).
    */
   async applyBatch(batch: {
     readonly add: readonly Rule[];
     readonly delete: readonly Rule[];
+    readonly fresh?: boolean;
+  }): Promise<AppliedBatch> {
+    const started = performance.now();
+    const held = this.#held;
+    try {
+      this.#requireReady("batch");
+      const send = held ? held.toSend(batch) : batch;
+      const sent = { add: send.add.length, delete: send.delete.length };
+      if (sent.add === 0 && sent.delete === 0)
+        return { ms: performance.now() - started, sent, countKnown: true };
+      const ms = await this.#sendBatch(send);
+      if (held && this.#held === held) {
+        // Confirmed: the switch now holds this too, and the set is all of our rules it holds.
+        held.confirmed(send);
+        this.#ruleCount = held.size;
+      } else if (batch.fresh && batch.delete.length === 0) {
+        this.#ruleCount = batch.add.length;
+      } else {
+        return { ms, sent, countKnown: false };
+      }
+      return { ms, sent, countKnown: true };
+    } catch (err) {
+      // Whatever the switch did with it, what it holds is no longer known (a reconcile sets it again).
+      this.#held = null;
+      throw err;
+    }
+  }
+
+  /**
+   * Reconcile, first half: the rules of ours the switch holds, read from it (flow dump). What it is
+   * known to hold is forgotten until `holdsExactly`, so a failure in between leaves it unknown.
+   */
+  async dumpOurRules(): Promise<Rule[]> {
+    this.#held = null;
+    return (await this.flowStats(OUR_FLOWS)).map(ruleOf);
+  }
+
+  /** Reconcile, second half: the switch holds exactly `rules` of ours (the dump plus the confirmed diff). */
+  holdsExactly(rules: readonly Rule[]): void {
+    this.#held = new HeldRules(rules);
+    this.#ruleCount = this.#held.size;
+  }
+
+  /** Counts the switch's rules of ours again (one AGGREGATE request); unknown if that fails. */
+  async recount(): Promise<void> {
+    try {
+      this.#ruleCount = await this.countFlows(OUR_FLOWS);
+    } catch {
+      this.#ruleCount = null;
+    }
+  }
+
+  /** One bundle and a barrier, all of `batch`: milliseconds from sending to the barrier reply. */
+  async #sendBatch(batch: {
+    readonly add: readonly Rule[];
+    readonly delete: readonly Rule[];
   }): Promise<number> {
-    this.#requireReady("batch");
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
     const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
@@ -315,7 +397,7 @@ export class SwitchSession {
     if (!this.#tracker.route(m)) {
       // An error we cannot attribute: whatever it was about, stop trusting what we think the
       // switch holds (batches are sent whole until the next reconcile sets it again).
-      this.heldRules = null;
+      this.#held = null;
       this.#log.warn("switch error for no request in flight", { switch: this.label, error: info.message });
     }
   }

@@ -1,5 +1,4 @@
-import type { CompileOptions } from "../compiler/flow-compiler.ts";
-import { planAnnounce, planRebind, planTransition } from "../compiler/transition-planner.ts";
+import type { RulePlanner } from "../compiler/rule-planner.ts";
 import { ControllerError } from "../errors.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
@@ -12,13 +11,14 @@ import {
   parseClusterPatch,
   parseLinkingReport,
   parseMemberPatch,
-  parseRebind,
+  type RebindInput,
 } from "../model/requests.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { LinkingRecord, RebindRecord } from "../store/records.ts";
-import { KeyedMutex } from "./keyed-mutex.ts";
+import type { ClusterLocks } from "./cluster-locks.ts";
 import { runPlan } from "./plan-runner.ts";
 import type { PhaseReport, RebindReport } from "./reports.ts";
+import { listSwitches, type SwitchEntry } from "./switch-inventory.ts";
 
 export interface ClusterServiceDeps {
   readonly store: ClusterStore;
@@ -27,18 +27,10 @@ export interface ClusterServiceDeps {
   /** Milliseconds, monotonic. */
   readonly clock?: () => number;
   /** Shared with the switch side, which reconciles under the same per-cluster lock. */
-  readonly locks?: KeyedMutex;
-  /** What the compiler adds (probe rules); the switch side must compile with the same options. */
-  readonly compile?: CompileOptions;
+  readonly locks: ClusterLocks;
+  /** What each switch should hold; the switch side reconciles with the same planner. */
+  readonly planner: RulePlanner;
 }
-
-/** Lock key of one cluster's changes (shared with the switch side through the same KeyedMutex). */
-export function clusterLockKey(clusterId: string): string {
-  return `cluster:${clusterId}`;
-}
-
-/** Lock key for creating clusters: VNI uniqueness spans clusters, so creations take turns. */
-const CATALOG = "catalog";
 
 /**
  * The cluster use cases. Every change to a cluster is: validate (a refusal changes nothing) ->
@@ -57,21 +49,16 @@ export class ClusterService {
   readonly #fabric: SwitchFabric;
   readonly #metrics: ControllerMetrics;
   readonly #clock: () => number;
-  readonly #locks: KeyedMutex;
-  readonly #compile: CompileOptions;
+  readonly #locks: ClusterLocks;
+  readonly #planner: RulePlanner;
 
   constructor(deps: ClusterServiceDeps) {
     this.#store = deps.store;
     this.#fabric = deps.fabric;
     this.#metrics = deps.metrics;
     this.#clock = deps.clock ?? (() => performance.now());
-    this.#locks = deps.locks ?? new KeyedMutex();
-    this.#compile = deps.compile ?? {};
-  }
-
-  /** Runs `fn` with the cluster locked: the OpenFlow side reconciles a connecting switch under it. */
-  withClusterLock<T>(clusterId: string, fn: () => Promise<T>): Promise<T> {
-    return this.#locks.run(clusterLockKey(clusterId), fn);
+    this.#locks = deps.locks;
+    this.#planner = deps.planner;
   }
 
   // ---- reads
@@ -105,14 +92,19 @@ export class ClusterService {
     return this.#store.listLinking(filter);
   }
 
+  /** Every member's switch and every connected switch that is no member (GET /v1/switches). */
+  listSwitches(): Promise<SwitchEntry[]> {
+    return listSwitches(this.#store, this.#fabric, this.#planner);
+  }
+
   // ---- clusters
 
   async createCluster(body: unknown): Promise<ClusterState> {
     const { cluster, members: inputs } = parseClusterCreate(body);
     const members = inputs.map((m) => memberOf(cluster, m));
     checkMemberConflicts(members, (i) => `members[${i}]`);
-    return this.#locks.run(CATALOG, () =>
-      this.withClusterLock(cluster.id, async () => {
+    return this.#locks.catalog(() =>
+      this.#locks.cluster(cluster.id, async () => {
         if (this.#store.getCluster(cluster.id)) {
           throw new ControllerError("CONFLICT", `id: cluster '${cluster.id}' exists`, { field: "id" });
         }
@@ -137,7 +129,7 @@ export class ClusterService {
 
   async updateCluster(clusterId: string, body: unknown): Promise<Cluster> {
     const patch = parseClusterPatch(body);
-    return this.withClusterLock(clusterId, async () => {
+    return this.#locks.cluster(clusterId, async () => {
       const { cluster } = this.getCluster(clusterId);
       for (const key of ["vni", "tunnel"] as const) {
         if (patch[key] !== undefined && patch[key] !== cluster[key]) {
@@ -155,7 +147,7 @@ export class ClusterService {
   }
 
   async deleteCluster(clusterId: string): Promise<void> {
-    await this.withClusterLock(clusterId, async () => {
+    await this.#locks.cluster(clusterId, async () => {
       this.getCluster(clusterId);
       this.#store.deleteCluster(clusterId);
     });
@@ -165,7 +157,7 @@ export class ClusterService {
 
   async addMember(clusterId: string, body: unknown): Promise<Member> {
     const input = parseMemberInput(body);
-    return this.withClusterLock(clusterId, async () => {
+    return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       const member = memberOf(state.cluster, input);
       // Existing members are conflict-free, so any conflict is reported on the new one's fields.
@@ -179,7 +171,7 @@ export class ClusterService {
 
   async updateMember(clusterId: string, vmId: string, body: unknown): Promise<Member> {
     const patch = parseMemberPatch(body);
-    return this.withClusterLock(clusterId, async () => {
+    return this.#locks.cluster(clusterId, async () => {
       const member = this.getMember(clusterId, vmId);
       if (patch.vint0 !== undefined && patch.vint0 !== member.vint0) {
         throw new ControllerError(
@@ -203,7 +195,7 @@ export class ClusterService {
   }
 
   async removeMember(clusterId: string, vmId: string): Promise<void> {
-    await this.withClusterLock(clusterId, async () => {
+    await this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       if (!findMember(state, vmId)) throw noMember(clusterId, vmId);
       const after = { ...state, members: state.members.filter((m) => m.vmId !== vmId) };
@@ -213,25 +205,29 @@ export class ClusterService {
   }
 
   /**
-   * Member `vmId` now runs at the endpoint in `body`. `receivedAt` (this.clock's time base) is when
-   * the request arrived: update time runs from there to the last barrier reply. Counts ok, noop and
-   * failed; refusals are counted where every one of them is seen, at the HTTP route.
+   * Member `vmId` now runs at `input.endpoint`. `receivedAt` (this.clock's time base) is when the
+   * request arrived: update time runs from there to the last barrier reply. Outcomes are counted
+   * (icsdn_rebinds_total) where every one of them is seen, at the HTTP route.
    */
-  async rebind(clusterId: string, vmId: string, body: unknown, receivedAt: number): Promise<RebindReport> {
-    const { endpoint } = parseRebind(body);
-    return this.withClusterLock(clusterId, async () => {
+  async rebind(
+    clusterId: string,
+    vmId: string,
+    input: RebindInput,
+    receivedAt: number,
+  ): Promise<RebindReport> {
+    const { endpoint } = input;
+    return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       const member = findMember(state, vmId);
       if (!member) throw noMember(clusterId, vmId);
       const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
       if (member.endpoint === endpoint) {
-        this.#metrics.rebindsTotal.inc({ result: "noop" });
         const ms = this.#clock() - receivedAt;
         return { ...report, changed: false, updateMs: ms, totalMs: ms, phases: [], downtime: null };
       }
       refuseTakenEndpoint(state, vmId, endpoint);
       this.#requireConnected(member);
-      const plan = planRebind(state, vmId, endpoint, this.#compile);
+      const plan = this.#planner.rebind(state, vmId, endpoint);
       const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
       let run: Awaited<ReturnType<typeof runPlan>>;
       try {
@@ -247,14 +243,12 @@ export class ClusterService {
       const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
       if (!run.ok) {
         this.#store.recordRebind({ ...record, result: "failed" });
-        this.#metrics.rebindsTotal.inc({ result: "failed" });
         throw fabricFailed(`rebind of ${clusterId}/${vmId} to ${endpoint}`, run.phases);
       }
       this.#store.transaction(() => {
         this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
         this.#store.recordRebind({ ...record, result: "ok" });
       });
-      this.#metrics.rebindsTotal.inc({ result: "ok" });
       this.#metrics.updateSeconds.observe(updateMs / 1000);
       if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
       return { ...report, changed: true, updateMs, totalMs, phases: run.phases, downtime };
@@ -262,14 +256,14 @@ export class ClusterService {
   }
 
   /**
-   * Member `vmId` is about to move to the endpoint in `body` (its new instance has, or is getting,
+   * Member `vmId` is about to move to `input.endpoint` (its new instance has, or is getting,
    * that address): every peer accepts tunnel packets from there from now on, so the rebind that
    * follows only switches where peers send. Announcing the same endpoint again is a no-op; a
    * different one replaces it.
    */
-  async announceNextEndpoint(clusterId: string, vmId: string, body: unknown): Promise<Member> {
-    const { endpoint } = parseRebind(body);
-    return this.withClusterLock(clusterId, async () => {
+  async announceNextEndpoint(clusterId: string, vmId: string, input: RebindInput): Promise<Member> {
+    const { endpoint } = input;
+    return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       const member = findMember(state, vmId);
       if (!member) throw noMember(clusterId, vmId);
@@ -288,7 +282,7 @@ export class ClusterService {
 
   /** Withdraws member `vmId`'s announced next endpoint: peers stop accepting it. No-op if none. */
   async withdrawNextEndpoint(clusterId: string, vmId: string): Promise<Member> {
-    return this.withClusterLock(clusterId, async () => {
+    return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       const member = findMember(state, vmId);
       if (!member) throw noMember(clusterId, vmId);
@@ -310,7 +304,7 @@ export class ClusterService {
   // ---- plumbing
 
   async #setNextEndpoint(state: ClusterState, member: Member, nextEndpoint: Ipv4 | null): Promise<Member> {
-    const plan = planAnnounce(state, member.vmId, nextEndpoint, this.#compile);
+    const plan = this.#planner.announce(state, member.vmId, nextEndpoint);
     const run = await runPlan(this.#fabric, plan, { clock: this.#clock });
     if (!run.ok) throw fabricFailed(`next endpoint of ${member.clusterId}/${member.vmId}`, run.phases);
     const updated = { ...member, nextEndpoint };
@@ -321,7 +315,7 @@ export class ClusterService {
 
   /** Pushes before -> after to the switches; unconnected switches are left to reconciliation. */
   async #push(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): Promise<void> {
-    const run = await runPlan(this.#fabric, planTransition(before, after, fresh, this.#compile), {
+    const run = await runPlan(this.#fabric, this.#planner.transition(before, after, fresh), {
       clock: this.#clock,
     });
     if (!run.ok) throw fabricFailed(`change to cluster ${after.cluster.id}`, run.phases);

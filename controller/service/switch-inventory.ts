@@ -1,4 +1,4 @@
-import { type CompileOptions, compileSwitch } from "../compiler/flow-compiler.ts";
+import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { SwitchFabric, SwitchStatus } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import { formatDpid } from "../model/dpid.ts";
@@ -28,7 +28,7 @@ export interface SwitchEntry {
 export async function listSwitches(
   store: ClusterStore,
   fabric: SwitchFabric,
-  compile: CompileOptions = {},
+  planner: RulePlanner,
 ): Promise<SwitchEntry[]> {
   const sessions = await fabric.switches();
   const byDpid = new Map<bigint, SwitchStatus[]>();
@@ -48,7 +48,7 @@ export async function listSwitches(
       clusterId: member.clusterId,
       vmId: member.vmId,
       endpoint: member.endpoint,
-      desiredRuleCount: compileSwitch(state, member.vmId, compile).length,
+      desiredRuleCount: planner.desired(state, member.vmId).length,
     };
     const mine = byDpid.get(member.dpid) ?? [];
     if (mine.length === 0) {

@@ -114,14 +114,15 @@ describe.skipIf(!promtool)("/metrics as Prometheus's own linter reads it", () =>
 
 describe("rebindResultOf", () => {
   it.each([
-    [200, undefined, undefined],
-    [401, "UNAUTHORIZED", undefined],
-    [400, "VALIDATION", "refused"],
-    [404, "NOT_FOUND", "refused"],
-    [409, "NOT_CONNECTED", "failed"],
-    [500, undefined, "failed"],
-    [502, "FABRIC_FAILED", undefined],
-  ] as const)("status %i (%s) counts as %s", (status, code, result) => {
-    expect(rebindResultOf(status, code)).toBe(result);
+    [200, undefined, true, "ok"],
+    [200, undefined, false, "noop"],
+    [401, "UNAUTHORIZED", undefined, undefined],
+    [400, "VALIDATION", undefined, "refused"],
+    [404, "NOT_FOUND", undefined, "refused"],
+    [409, "NOT_CONNECTED", undefined, "failed"],
+    [500, undefined, undefined, "failed"],
+    [502, "FABRIC_FAILED", undefined, "failed"],
+  ] as const)("status %i (%s, changed %s) counts as %s", (status, code, changed, result) => {
+    expect(rebindResultOf(status, code, changed)).toBe(result);
   });
 });

@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor as controllerDpid } from "../../controller/model/dpid.ts";
-import { OpenFlowServer } from "../../controller/openflow/openflow-server.ts";
 import { loadTlsMaterial, pkiInit, pkiIssue } from "../../controller/openflow/pki.ts";
 import { startController } from "../../controller/server.ts";
 import { apply, VmInitError } from "../../vm-init/index.ts";
@@ -30,19 +29,16 @@ describe("ssl: controller targets", () => {
     const vm1 = await pkiIssue(pki, "vm1");
     const sb = await createSandbox();
     const host = sb.host!.hostAddress;
-    let server: OpenFlowServer | undefined;
     const material = await loadTlsMaterial(pki);
     const ctl = await startController({
       dbPath: join(dir, "controller.db"),
       listen: { host: "127.0.0.1", port: 0 },
       auth: { mode: "none" },
-      fabric: (parts) => {
-        server = new OpenFlowServer(parts, { tls: { host, port: 0, material } });
-        return server;
-      },
+      openflow: { tls: { host, port: 0, material } },
     });
     cleanups.push(() => ctl.close());
-    const target = `ssl:${host}:${server!.addresses()[0]!.address.port}`;
+    const server = ctl.openflow!;
+    const target = `ssl:${host}:${server.addresses()[0]!.address.port}`;
     const tls = { privateKey: vm1.key, certificate: vm1.cert, caCertificate: join(pki, "ca.crt") };
     const config = configFor(sb, (c) => {
       c.controller = { targets: [target], connectTimeoutMs: 5000, tls };
@@ -70,9 +66,9 @@ describe("ssl: controller targets", () => {
     // The controller took the switch over TLS and knows its dpid.
     const dpid = controllerDpid(42, "198.18.0.1");
     const deadline = Date.now() + 5000;
-    while (server!.registry.sessionsOf(dpid).length === 0 && Date.now() < deadline)
+    while (server.registry.sessionsOf(dpid).length === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
-    expect(server!.registry.sessionsOf(dpid).map((s) => s.isReady)).toEqual([true]);
+    expect(server.registry.sessionsOf(dpid).map((s) => s.isReady)).toEqual([true]);
 
     const again = await apply(config, targetOf(sb));
     expect(again).toMatchObject({ changed: false, controllerConnected: true });

@@ -10,7 +10,7 @@ const status = {
   },
 } as const;
 
-/** Liveness (the process answers) and readiness (the store, and later the OpenFlow listener, work). No auth: probes carry no credentials. */
+/** Liveness (the process answers) and readiness (the store and the OpenFlow listeners work). No auth: probes carry no credentials. */
 export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get(
     "/healthz",
@@ -30,8 +30,8 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (_request, reply) => {
-      const checks: Record<string, boolean> = { store: deps.store.isHealthy() };
-      for (const [name, check] of Object.entries(deps.readiness ?? {})) {
+      const checks: Record<string, boolean> = {};
+      for (const [name, check] of Object.entries(deps.readiness)) {
         checks[name] = await Promise.resolve()
           .then(check)
           .catch(() => false);

@@ -1,10 +1,14 @@
 import type { FastifyInstance } from "fastify";
+import type { RebindMetricResult } from "../../metrics/controller-metrics.ts";
+import { rebindInput } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { memberView } from "../views.ts";
 
 type ClusterParams = { Params: { clusterId: string } };
 type MemberParams = { Params: { clusterId: string; vmId: string } };
+/** What the route schema S.rebindInput lets through. */
+type RebindRequest = MemberParams & { Body: { endpoint: string } };
 
 export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps): void {
   app.post<ClusterParams>(
@@ -86,7 +90,7 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     },
   );
 
-  app.post<MemberParams>(
+  app.post<RebindRequest>(
     "/clusters/:clusterId/members/:vmId/rebind",
     {
       schema: {
@@ -102,21 +106,25 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
         body: S.rebindInput,
         response: { 200: S.rebindReport, ...S.errors(404, 409, 502) },
       },
-      // The service counts ok, noop and a switch's failure (502); every other outcome is counted here.
+      // Every outcome is counted here, the one place that sees them all (refused by the schema too).
       onError: async (request, _reply, error) => {
         request.rebindErrorCode = (error as { code?: unknown }).code;
       },
       onResponse: async (request, reply) => {
-        const result = rebindResultOf(reply.statusCode, request.rebindErrorCode);
+        const result = rebindResultOf(reply.statusCode, request.rebindErrorCode, request.rebindChanged);
         if (result) metrics.rebindsTotal.inc({ result });
       },
     },
     // Update time starts when the request arrived (stamped in onRequest), not when the handler ran.
-    async (request) =>
-      service.rebind(request.params.clusterId, request.params.vmId, request.body, request.receivedAt),
+    async (request) => {
+      const { clusterId, vmId } = request.params;
+      const report = await service.rebind(clusterId, vmId, rebindInput(request.body), request.receivedAt);
+      request.rebindChanged = report.changed;
+      return report;
+    },
   );
 
-  app.put<MemberParams>(
+  app.put<RebindRequest>(
     "/clusters/:clusterId/members/:vmId/next-endpoint",
     {
       schema: {
@@ -135,7 +143,11 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     },
     async (request) =>
       memberView(
-        await service.announceNextEndpoint(request.params.clusterId, request.params.vmId, request.body),
+        await service.announceNextEndpoint(
+          request.params.clusterId,
+          request.params.vmId,
+          rebindInput(request.body),
+        ),
       ),
   );
 
@@ -178,16 +190,23 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The typed error code a rebind request failed with, for counting it. */
     rebindErrorCode?: unknown;
+    /** Whether a rebind that succeeded changed the endpoint (ok) or found it there already (noop). */
+    rebindChanged?: boolean;
   }
 }
 
 /**
- * How a rebind response counts in icsdn_rebinds_total, beyond what the service counts itself.
- * An unauthenticated request is no rebind attempt; a switch that is not connected, or an
- * unexpected error, is an operational failure, not a bad request.
+ * How a rebind response counts in icsdn_rebinds_total. An unauthenticated request is no rebind
+ * attempt; a switch that failed (502), is not connected, or an unexpected error is an operational
+ * failure, not a bad request.
  */
-export function rebindResultOf(status: number, errorCode: unknown): "refused" | "failed" | undefined {
-  if (status === 401 || status === 403 || status < 400 || status === 502) return undefined;
+export function rebindResultOf(
+  status: number,
+  errorCode: unknown,
+  changed: boolean | undefined,
+): RebindMetricResult | undefined {
+  if (status === 401 || status === 403) return undefined;
+  if (status < 400) return changed === undefined ? undefined : changed ? "ok" : "noop";
   if (status >= 500 || errorCode === "NOT_CONNECTED") return "failed";
   return "refused";
 }

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { listSwitches } from "../../service/switch-inventory.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 
-export function switchRoutes(app: FastifyInstance, { store, fabric, compile }: ApiDeps): void {
+export function switchRoutes(app: FastifyInstance, { service }: ApiDeps): void {
   app.get(
     "/switches",
     {
@@ -20,6 +19,6 @@ export function switchRoutes(app: FastifyInstance, { store, fabric, compile }: A
         },
       },
     },
-    async () => ({ switches: await listSwitches(store, fabric, compile) }),
+    async () => ({ switches: await service.listSwitches() }),
   );
 }

@@ -208,7 +208,7 @@ describe("switch sessions (emulated switches over TCP)", () => {
     expect(dropped.reason.reason).toMatch(/no message for \d+ ms \(echo interval 100 ms\)/);
     await new Promise((r) => setTimeout(r, 400));
     expect(h.closes.some((c) => c.session.dpid === alive.dpid)).toBe(false);
-    expect((await h.server.switches()).map((s) => s.dpid)).toEqual([alive.dpid]);
+    expect((await h.server.fabric.switches()).map((s) => s.dpid)).toEqual([alive.dpid]);
   });
 
   it("answers a HELLO without OpenFlow 1.3 with HELLO_FAILED/INCOMPATIBLE and closes", async () => {

@@ -128,24 +128,24 @@ describe("batches leave out what a switch holds (emulated switches)", () => {
     await emu.connectAll();
     await waitFor(() => reconciledCount(h) === 2, "reconciles");
     const session = () => h.server.registry.sessionsOf(a.dpid)[0]!;
-    expect(session().heldRules?.size).toBe(5);
+    expect(session().knownRuleCount).toBe(5);
 
     // A rebind of vm2: vm1's prepare batch (accept the new endpoint) fails: right after it, before the reconcile, the set is unknown.
-    const known: (number | undefined)[] = [];
-    const apply = h.server.apply.bind(h.server);
-    h.server.apply = async (batches: readonly SwitchBatch[]) => {
+    const known: (number | null)[] = [];
+    const apply = h.server.fabric.apply.bind(h.server.fabric);
+    h.server.fabric.apply = async (batches: readonly SwitchBatch[]) => {
       const outcomes = await apply(batches);
-      known.push(session().heldRules?.size);
+      known.push(session().knownRuleCount);
       return outcomes;
     };
     refusing = true;
     const failed = await h.api("POST", "/v1/clusters/web/members/vm2/rebind", { endpoint: "203.0.113.2" });
     expect(failed.status).toBe(502);
-    expect(known).toEqual([undefined]);
+    expect(known).toEqual([null]);
     refusing = false;
     await waitFor(() => h.reconciles.filter((r) => r.session.dpid === a.dpid).length >= 2, "reconcile");
     expect(h.reconciles.at(-1)!.result).toEqual({ status: "in-sync", rules: 5 });
-    expect(session().heldRules?.size).toBe(5);
+    expect(session().knownRuleCount).toBe(5);
 
     // Known again: vm1's own switch gets only what changes...
     let before = a.counters.flowMods;
@@ -154,7 +154,7 @@ describe("batches leave out what a switch holds (emulated switches)", () => {
     ).toBe(200);
     expect(a.counters.flowMods - before).toBe(0);
     // ...and with its rules unknown (as after any failure), the whole set again.
-    session().heldRules = null;
+    session().forgetHeldRules();
     before = a.counters.flowMods;
     expect(
       (await h.api("POST", "/v1/clusters/web/members/vm1/rebind", { endpoint: "192.0.2.1" })).status,

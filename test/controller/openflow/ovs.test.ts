@@ -76,7 +76,7 @@ describe.skipIf(!hasOvs)("the controller with real Open vSwitch", () => {
         ),
       "OVS logs the failure",
     );
-    expect(await h.server.switches()).toEqual([]);
+    expect(await h.server.fabric.switches()).toEqual([]);
   });
 
   it("maps each switch to its member by dpid and installs the compiled rules through bundles, as ovs-ofctl reads them", async () => {
@@ -139,8 +139,8 @@ describe.skipIf(!hasOvs)("the controller with real Open vSwitch", () => {
 
     // What a holds after each phase, read from OVS between phases.
     const seen: { phase: number; flows: string[] }[] = [];
-    const apply = h.server.apply.bind(h.server);
-    h.server.apply = async (batches: readonly SwitchBatch[]) => {
+    const apply = h.server.fabric.apply.bind(h.server.fabric);
+    h.server.fabric.apply = async (batches: readonly SwitchBatch[]) => {
       const outcomes = await apply(batches);
       seen.push({ phase: seen.length, flows: stableFlows(a.dumpFlows()) });
       return outcomes;

@@ -120,7 +120,7 @@ describe.skipIf(!hasOvs)("OpenFlow over mutual TLS with real Open vSwitch", () =
       "the forged switch refused",
       10_000,
     );
-    expect((await h.server.switches()).map((s) => s.dpid)).toEqual([a.dpid]);
+    expect((await h.server.fabric.switches()).map((s) => s.dpid)).toEqual([a.dpid]);
   });
 
   it("refuses a TLS client without a certificate, and plain OpenFlow on the TLS port", async () => {
@@ -149,7 +149,7 @@ describe.skipIf(!hasOvs)("OpenFlow over mutual TLS with real Open vSwitch", () =
       s.on("error", () => resolve("closed"));
     });
     expect(plain).toBe("closed");
-    expect(await h.server.switches()).toEqual([]);
+    expect(await h.server.fabric.switches()).toEqual([]);
   });
 });
 

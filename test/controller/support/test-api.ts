@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import type { AuthConfig } from "../../../contract/http/auth.ts";
 import { buildApi } from "../../../controller/api/app.ts";
 import { compileCluster } from "../../../controller/compiler/flow-compiler.ts";
+import { RulePlanner } from "../../../controller/compiler/rule-planner.ts";
 import { ControllerMetrics } from "../../../controller/metrics/controller-metrics.ts";
+import { ClusterLocks } from "../../../controller/service/cluster-locks.ts";
 import { ClusterService } from "../../../controller/service/cluster-service.ts";
 import {
   countConnectedSwitches,
@@ -40,9 +42,12 @@ export async function buildTestApi(
     missingSwitches: () => countMissingSwitches(store, fabric),
   });
   const clock = () => performance.now();
-  const service = new ClusterService({ store, fabric, metrics, clock });
+  const locks = new ClusterLocks();
+  const planner = new RulePlanner({});
+  const service = new ClusterService({ store, fabric, metrics, clock, locks, planner });
   const auth = options.auth ?? { mode: "token", token: TOKEN };
-  const app = await buildApi({ service, store, fabric, metrics, auth, clock }, { logger: options.logger });
+  const readiness = { store: () => store.isHealthy() };
+  const app = await buildApi({ service, metrics, auth, clock, readiness }, { logger: options.logger });
   await app.ready();
   return {
     app,

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { CloseReason } from "../../../../controller/openflow/channel.ts";
 import { MemoryLog } from "../../../../controller/openflow/log.ts";
-import { type OpenFlowOptions, OpenFlowServer } from "../../../../controller/openflow/openflow-server.ts";
+import type { OpenFlowOptions, OpenFlowServer } from "../../../../controller/openflow/openflow-server.ts";
 import type { ReconcileResult } from "../../../../controller/openflow/reconciler.ts";
 import type { SwitchSession } from "../../../../controller/openflow/session.ts";
 import { type RunningController, startController } from "../../../../controller/server.ts";
@@ -53,7 +53,6 @@ export async function startHarness(options: HarnessOptions = {}): Promise<OfHarn
   const log = new MemoryLog();
   const reconciles: OfHarness["reconciles"] = [];
   const closes: OfHarness["closes"] = [];
-  let server!: OpenFlowServer;
   let controller: RunningController;
   try {
     controller = await startController({
@@ -61,23 +60,21 @@ export async function startHarness(options: HarnessOptions = {}): Promise<OfHarn
       listen: { host: "127.0.0.1", port: 0 },
       auth: { mode: "none" },
       compile: { probePort: options.probePort },
-      fabric: (parts) => {
-        server = new OpenFlowServer(parts, {
-          ...options.openflow,
-          tcp: { host: "127.0.0.1", port: options.tcpPort ?? 0 },
-          log,
-          observer: {
-            reconciled: (session, result) => reconciles.push({ session, result }),
-            closed: (session, reason) => closes.push({ session, reason, at: performance.now() }),
-          },
-        });
-        return server;
+      openflow: {
+        ...options.openflow,
+        tcp: { host: "127.0.0.1", port: options.tcpPort ?? 0 },
+        log,
+        observer: {
+          reconciled: (session, result) => reconciles.push({ session, result }),
+          closed: (session, reason) => closes.push({ session, reason, at: performance.now() }),
+        },
       },
     });
   } catch (err) {
     dir?.remove();
     throw err;
   }
+  const server = controller.openflow!;
   const addresses = server.addresses();
   const port = (t: "tcp" | "tls") => addresses.find((a) => a.transport === t)?.address.port;
   return {

@@ -1,0 +1,52 @@
+import type { ClusterState } from "../model/cluster-state.ts";
+import type { Ipv4 } from "../model/ipv4.ts";
+import { diffRules, type RuleDiff } from "./diff.ts";
+import { type CompileOptions, compileSwitch } from "./flow-compiler.ts";
+import type { Rule } from "./rule.ts";
+import { planAnnounce, planRebind, planTransition, type TransitionPlan } from "./transition-planner.ts";
+
+/**
+ * What every switch should hold, and what to send to get it there: the one place the compiler's
+ * options are applied, so a reconciled switch, a rebind's plan and the inventory's desired counts
+ * cannot disagree. Pure; the cluster service plans changes with it, the switch side reconciles.
+ */
+export class RulePlanner {
+  readonly #options: CompileOptions;
+
+  constructor(options: CompileOptions) {
+    this.#options = { ...options };
+  }
+
+  /** The UDP port the compiled probe rules hand to the controller (undefined: no probes). */
+  get probePort(): number | undefined {
+    return this.#options.probePort;
+  }
+
+  /** The rules member `vmId`'s switch should hold. */
+  desired(state: ClusterState, vmId: string): Rule[] {
+    return compileSwitch(state, vmId, this.#options);
+  }
+
+  /** A switch that holds `current` of ours: what it should hold, and the difference to send. */
+  reconcile(
+    state: ClusterState,
+    vmId: string,
+    current: readonly Rule[],
+  ): { desired: Rule[]; diff: RuleDiff } {
+    const desired = this.desired(state, vmId);
+    return { desired, diff: diffRules(current, desired) };
+  }
+
+  /** See transition-planner.ts: make-before-break from `before` to `after`. */
+  transition(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): TransitionPlan {
+    return planTransition(before, after, fresh, this.#options);
+  }
+
+  rebind(state: ClusterState, vmId: string, endpoint: Ipv4): TransitionPlan {
+    return planRebind(state, vmId, endpoint, this.#options);
+  }
+
+  announce(state: ClusterState, vmId: string, next: Ipv4 | null): TransitionPlan {
+    return planAnnounce(state, vmId, next, this.#options);
+  }
+}
