@@ -26,8 +26,8 @@ export interface SwitchRules {
 }
 
 /**
- * What the compiler adds beyond forwarding. The controller passes the same options everywhere it
- * compiles (planner, reconciler, inventory): switches must be compared with one desired state.
+ * What the compiler adds beyond forwarding. The controller applies them in one place, its
+ * RulePlanner (rule-planner.ts), which plans changes, reconciles and counts desired rules alike.
  */
 export interface CompileOptions {
   /**

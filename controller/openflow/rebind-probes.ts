@@ -10,7 +10,7 @@ import { PROBE_KIND, type ProbeTag, probeFrame, readProbe } from "./probe-packet
 import type { SwitchSession } from "./session.ts";
 
 export interface ProbeSettings {
-  /** UDP port of probe packets; the compiler's probe rules must use the same. Unset: no downtime probes. */
+  /** UDP port of probe packets: the RulePlanner's, whose probe rules catch it. Unset: no downtime probes. */
   readonly probePort: number | undefined;
   /** Time between two probes on one link (ms): the resolution of the measured downtime. */
   readonly intervalMs: number;
