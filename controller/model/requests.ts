@@ -10,6 +10,11 @@ export const MAX_MEMBERS_PER_REQUEST = 1024;
 export const MAX_LINKING_MS = 3_600_000;
 
 /** A cluster, optionally with its first members, created together or not at all. */
+export interface ClusterCreateInput {
+  readonly cluster: Cluster;
+  readonly members: readonly MemberInput[];
+}
+
 export function parseClusterCreate(value: unknown): { cluster: Cluster; members: MemberInput[] } {
   const body = asRecord(value, "");
   const cluster = parseCluster(body);

@@ -5,13 +5,13 @@ import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
 import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
-import { type Member, memberOf, parseMemberInput } from "../model/member.ts";
-import {
-  parseClusterCreate,
-  parseClusterPatch,
-  parseLinkingReport,
-  parseMemberPatch,
-  type RebindInput,
+import { type Member, type MemberInput, memberOf } from "../model/member.ts";
+import type {
+  ClusterCreateInput,
+  ClusterPatch,
+  LinkingReportInput,
+  MemberPatch,
+  RebindInput,
 } from "../model/requests.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { LinkingRecord, RebindRecord } from "../store/records.ts";
@@ -99,8 +99,8 @@ export class ClusterService {
 
   // ---- clusters
 
-  async createCluster(body: unknown): Promise<ClusterState> {
-    const { cluster, members: inputs } = parseClusterCreate(body);
+  async createCluster(input: ClusterCreateInput): Promise<ClusterState> {
+    const { cluster, members: inputs } = input;
     const members = inputs.map((m) => memberOf(cluster, m));
     checkMemberConflicts(members, (i) => `members[${i}]`);
     return this.#locks.catalog(() =>
@@ -127,8 +127,7 @@ export class ClusterService {
     );
   }
 
-  async updateCluster(clusterId: string, body: unknown): Promise<Cluster> {
-    const patch = parseClusterPatch(body);
+  async updateCluster(clusterId: string, patch: ClusterPatch): Promise<Cluster> {
     return this.#locks.cluster(clusterId, async () => {
       const { cluster } = this.getCluster(clusterId);
       for (const key of ["vni", "tunnel"] as const) {
@@ -155,8 +154,7 @@ export class ClusterService {
 
   // ---- members
 
-  async addMember(clusterId: string, body: unknown): Promise<Member> {
-    const input = parseMemberInput(body);
+  async addMember(clusterId: string, input: MemberInput): Promise<Member> {
     return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       const member = memberOf(state.cluster, input);
@@ -169,8 +167,7 @@ export class ClusterService {
     });
   }
 
-  async updateMember(clusterId: string, vmId: string, body: unknown): Promise<Member> {
-    const patch = parseMemberPatch(body);
+  async updateMember(clusterId: string, vmId: string, patch: MemberPatch): Promise<Member> {
     return this.#locks.cluster(clusterId, async () => {
       const member = this.getMember(clusterId, vmId);
       if (patch.vint0 !== undefined && patch.vint0 !== member.vint0) {
@@ -293,8 +290,7 @@ export class ClusterService {
 
   // ---- linking
 
-  recordLinking(body: unknown): LinkingRecord {
-    const report = parseLinkingReport(body);
+  recordLinking(report: LinkingReportInput): LinkingRecord {
     this.getMember(report.clusterId, report.vmId);
     const record = this.#store.recordLinking(report);
     this.#metrics.linkingSeconds.observe(report.linkingMs / 1000);

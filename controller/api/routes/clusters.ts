@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { parseClusterCreate, parseClusterPatch } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { clusterStateView, clusterView } from "../views.ts";
@@ -17,7 +18,7 @@ export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void 
       },
     },
     async (request, reply) =>
-      reply.code(201).send(clusterStateView(await service.createCluster(request.body))),
+      reply.code(201).send(clusterStateView(await service.createCluster(parseClusterCreate(request.body)))),
   );
 
   app.get(
@@ -63,7 +64,8 @@ export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void 
         response: { 200: S.cluster, ...S.errors(404, 409) },
       },
     },
-    async (request) => clusterView(await service.updateCluster(request.params.clusterId, request.body)),
+    async (request) =>
+      clusterView(await service.updateCluster(request.params.clusterId, parseClusterPatch(request.body))),
   );
 
   app.delete<ClusterParams>(

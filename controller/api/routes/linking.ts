@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { parseLinkingReport } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 
@@ -15,7 +16,7 @@ export function linkingRoutes(app: FastifyInstance, { service }: ApiDeps): void 
         response: { 201: S.linkingRecord, ...S.errors(404) },
       },
     },
-    async (request, reply) => reply.code(201).send(service.recordLinking(request.body)),
+    async (request, reply) => reply.code(201).send(service.recordLinking(parseLinkingReport(request.body))),
   );
 
   app.get<LinkingQuery>(

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { RebindMetricResult } from "../../metrics/controller-metrics.ts";
-import { rebindInput } from "../../model/requests.ts";
+import { parseMemberInput } from "../../model/member.ts";
+import { parseMemberPatch, rebindInput } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { memberView } from "../views.ts";
@@ -23,7 +24,9 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
       },
     },
     async (request, reply) =>
-      reply.code(201).send(memberView(await service.addMember(request.params.clusterId, request.body))),
+      reply
+        .code(201)
+        .send(memberView(await service.addMember(request.params.clusterId, parseMemberInput(request.body)))),
   );
 
   app.get<ClusterParams>(
@@ -71,7 +74,13 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
       },
     },
     async (request) =>
-      memberView(await service.updateMember(request.params.clusterId, request.params.vmId, request.body)),
+      memberView(
+        await service.updateMember(
+          request.params.clusterId,
+          request.params.vmId,
+          parseMemberPatch(request.body),
+        ),
+      ),
   );
 
   app.delete<MemberParams>(
