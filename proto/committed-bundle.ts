@@ -43,7 +43,7 @@ export function encodeCommittedBundle(
     throw new ProtoError("BAD_VALUE", `flags ${flags} is not a 16-bit unsigned integer`);
   let size = BUNDLE_CONTROL_LEN + BARRIER_REQUEST_LEN;
   for (const [i, m] of messages.entries()) {
-    const length = m.length >= OFP_HEADER_LEN ? new DataView(m.buffer, m.byteOffset).getUint16(2) : -1;
+    const length = m.length >= OFP_HEADER_LEN ? (m[2]! << 8) | m[3]! : -1;
     if (length !== m.length) {
       throw new ProtoError("BAD_LENGTH", `bundled message ${i}: ${m.length} bytes are not one whole message`);
     }
