@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { RefusalReason } from "../openflow/switch-identity.ts";
+import type { IdentityMetricReason } from "../openflow/switch-identity.ts";
 
 export type RebindMetricResult = "ok" | "noop" | "refused" | "failed";
 
@@ -96,12 +96,19 @@ export class ControllerMetrics {
     this.switchIdentityRefusedTotal = new Counter({
       name: "icsdn_switch_identity_refused_total",
       help:
-        "TLS sessions refused after the handshake because the certificate is not the datapath id's member's: " +
-        "other-member, no-member (no member has the dpid), unbound (names no member), invalid",
+        "TLS sessions refused after the handshake because the certificate is not the datapath id's member's " +
+        "(other-member, no-member: no member has the dpid, unbound: names no member, invalid), " +
+        "or ended because a reloaded CRL revokes their certificate (revoked)",
       labelNames: ["reason"],
       registers,
     });
-    for (const reason of ["other-member", "no-member", "unbound", "invalid"] satisfies RefusalReason[]) {
+    for (const reason of [
+      "other-member",
+      "no-member",
+      "unbound",
+      "invalid",
+      "revoked",
+    ] satisfies IdentityMetricReason[]) {
       this.switchIdentityRefusedTotal.inc({ reason }, 0);
     }
     this.handshakeFailuresTotal = new Counter({

@@ -2,24 +2,25 @@ import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { OfLog } from "./log.ts";
+import { crlSerials } from "./pki.ts";
 
 /** Changes of one file within this long are read once (a rename and a write arrive together). */
 const SETTLE_MS = 50;
 
 /**
- * Watches a CRL file and hands every new version to `apply` (which throws on a CRL it cannot
- * use: the one in force then stays). It watches the directory, not the file: `pki revoke` renames
+ * Watches a CRL file and hands every new version to `apply`, with the serials it revokes (`apply`
+ * throws on a CRL it cannot use: the one in force then stays). It watches the directory, not the file: `pki revoke` renames
  * a new file over the old one, which a watch on the file itself would lose. `reload()` reads it
  * now (SIGHUP).
  */
 export class CrlWatch {
   readonly #file: string;
-  readonly #apply: (crl: Buffer) => void;
+  readonly #apply: (crl: Buffer, revoked: ReadonlySet<string>) => void;
   readonly #log: OfLog;
   #watcher: FSWatcher | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(file: string, apply: (crl: Buffer) => void, log: OfLog) {
+  constructor(file: string, apply: (crl: Buffer, revoked: ReadonlySet<string>) => void, log: OfLog) {
     this.#file = file;
     this.#apply = apply;
     this.#log = log;
@@ -51,7 +52,7 @@ export class CrlWatch {
       return false;
     }
     try {
-      this.#apply(crl);
+      this.#apply(crl, await crlSerials(crl));
     } catch (err) {
       this.#log.error("CRL refused; the one in force stays", {
         file: this.#file,

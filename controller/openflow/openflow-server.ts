@@ -13,6 +13,7 @@ import { HandshakeFailureLog } from "./handshake-failures.ts";
 import { OpenFlowListener, type TlsMaterial } from "./listener.ts";
 import { type OfLog, silentLog } from "./log.ts";
 import { MemberBindings } from "./member-bindings.ts";
+import { normalSerial } from "./pki.ts";
 import { DEFAULT_PROBE_SETTINGS, type ProbeSettings, RebindProbes } from "./rebind-probes.ts";
 import { type ReconcileResult, Reconciler } from "./reconciler.ts";
 import { SessionRegistry } from "./registry.ts";
@@ -80,6 +81,8 @@ export class OpenFlowServer implements FabricComponent {
   readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   readonly #handshakeFailures: HandshakeFailureLog;
   readonly #bindings = new MemberBindings<SwitchSession>();
+  /** TLS sessions by their certificate's serial (normalSerial), for a CRL that revokes one. */
+  readonly #serials = new Map<SwitchSession, string>();
   readonly #allowUnbound: boolean;
   readonly #crlWatch: CrlWatch | undefined;
   #closing = false;
@@ -121,7 +124,16 @@ export class OpenFlowServer implements FabricComponent {
       const tls = new OpenFlowListener(options.tls, options.tls.material, listenerOptions, accept);
       this.#listeners.push(tls);
       const crlFile = options.tls.material.crlFile;
-      if (crlFile !== undefined) this.#crlWatch = new CrlWatch(crlFile, (crl) => tls.setCrl(crl), this.#log);
+      if (crlFile !== undefined) {
+        this.#crlWatch = new CrlWatch(
+          crlFile,
+          (crl, revoked) => {
+            tls.setCrl(crl);
+            this.#dropRevoked(revoked);
+          },
+          this.#log,
+        );
+      }
     }
   }
 
@@ -199,10 +211,8 @@ export class OpenFlowServer implements FabricComponent {
     }
     const { metrics } = this.#parts;
     // Read now: by the time the handshake ends, the TLS socket is the session's.
-    const certificate =
-      transport === "tls"
-        ? certificateMember((socket as TLSSocket).getPeerX509Certificate()?.subjectAltName)
-        : undefined;
+    const peer = transport === "tls" ? (socket as TLSSocket).getPeerX509Certificate() : undefined;
+    const certificate = transport === "tls" ? certificateMember(peer?.subjectAltName) : undefined;
     const session = new SwitchSession(
       socket,
       transport,
@@ -216,6 +226,7 @@ export class OpenFlowServer implements FabricComponent {
         },
         closed: (s, reason, wasReady) => {
           this.#sessions.delete(s);
+          this.#serials.delete(s);
           this.registry.remove(s);
           if (s.dpid !== undefined) this.#bindings.unbind(s.dpid, s);
           if (!wasReady && s.dpid === undefined && !this.#closing) {
@@ -236,7 +247,19 @@ export class OpenFlowServer implements FabricComponent {
       },
       this.#log,
     );
-    if (!session.isClosed) this.#sessions.add(session);
+    if (session.isClosed) return;
+    this.#sessions.add(session);
+    if (peer) this.#serials.set(session, normalSerial(peer.serialNumber));
+  }
+
+  /** A new CRL is in force: sessions whose certificate it revokes end now, not at their next connection. */
+  #dropRevoked(revoked: ReadonlySet<string>): void {
+    for (const [s, serial] of this.#serials) {
+      if (!revoked.has(serial)) continue;
+      this.#parts.metrics.switchIdentityRefusedTotal.inc({ reason: "revoked" });
+      this.#log.warn("switch disconnected: its certificate was revoked", { switch: s.label, serial });
+      s.close("certificate revoked");
+    }
   }
 
   /** Whether a TLS session may be the switch of the dpid it announced; a refusal is logged and counted. */

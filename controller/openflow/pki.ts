@@ -272,6 +272,19 @@ export async function pkiRevoke(dir: string, member: MemberRef): Promise<string>
   return serial;
 }
 
+/** Serials as X509Certificate.serialNumber and openssl print them, made comparable. */
+export function normalSerial(hex: string): string {
+  return hex.toUpperCase().replace(/^0+(?=.)/, "");
+}
+
+/** The serials a CRL (PEM) revokes, normalised; throws PkiError when openssl cannot read it. */
+export async function crlSerials(crl: Buffer): Promise<Set<string>> {
+  const text = await openssl(["crl", "-noout", "-text"], crl.toString("latin1"));
+  return new Set(
+    [...text.matchAll(/^\s*Serial Number: ([0-9A-Fa-f]+)\s*$/gm)].map((m) => normalSerial(m[1]!)),
+  );
+}
+
 /** The controller's TLS listener material from a PKI directory (the CRL when there is one). */
 export async function loadTlsMaterial(dir: string): Promise<TlsMaterial> {
   const files = pkiFiles(dir, CONTROLLER_NAME);

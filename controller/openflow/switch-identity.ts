@@ -52,6 +52,9 @@ export function certificateMember(subjectAltName: string | undefined): Certifica
 
 export type RefusalReason = "unbound" | "invalid" | "no-member" | "other-member";
 
+/** Metric label of icsdn_switch_identity_refused_total: a refusal, or a session ended by a new CRL. */
+export type IdentityMetricReason = RefusalReason | "revoked";
+
 export type Admission =
   | { readonly admit: true; readonly member: MemberRef | null }
   | { readonly admit: false; readonly reason: RefusalReason; readonly message: string };

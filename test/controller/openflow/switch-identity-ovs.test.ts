@@ -6,7 +6,7 @@
  * connections that never complete a handshake cannot flood the log.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
@@ -302,28 +302,34 @@ describe.skipIf(!hasOvs)("a switch's certificate binds it to its member (real OV
     expect(stableFlows(sw.dumpFlows())).toEqual(held);
   });
 
-  it("a revoked certificate is refused from its next connection on; the listener keeps running", async () => {
+  it("a revoked certificate's session ends, and it is refused from its next connection on; the listener keeps running", async () => {
     const pki = await newPki();
     const vm1 = await pkiIssue(pki, { clusterId: "web", vmId: "vm1" });
     const vm2 = await pkiIssue(pki, { clusterId: "web", vmId: "vm2" });
     const h = await harness(pki);
-    const target = `ssl:127.0.0.1:${h.tlsPort}`;
-    const sw = ovs(h, pki, dpidOf(1), vm1);
+    ovs(h, pki, dpidOf(1), vm1);
     await waitFor(
       () => h.reconciles.some((r) => r.session.dpid === dpidOf(1)),
       "vm1's switch reconciled",
       15_000,
     );
-    const tlsFailures = () => count(h.controller.metrics.handshakeFailuresTotal, { transport: "tls" });
+    const { metrics } = h.controller;
+    const tlsFailures = () => count(metrics.handshakeFailuresTotal, { transport: "tls" });
     const before = await tlsFailures();
-    await pkiRevoke(pki, { clusterId: "web", vmId: "vm1" });
-    await waitFor(() => h.log.entries.some((e) => e.msg === "CRL reloaded"), "the CRL reloaded", 5_000);
-    // vm1's switch connects again: refused in the TLS handshake, never admitted.
     const reconciled = h.reconciles.length;
-    sw.vsctl("del-controller", sw.bridge);
-    sw.vsctl("set-controller", sw.bridge, target);
-    await waitFor(async () => (await tlsFailures()) > before, "vm1's new connection refused", 15_000);
-    // Another member's switch is served by the same listener, and vm1's is still not.
+    await pkiRevoke(pki, { clusterId: "web", vmId: "vm1" });
+    // The watched CRL is reloaded, and the session of the revoked certificate ends at once.
+    const ended = await waitFor(
+      () => h.closes.find((c) => c.session.dpid === dpidOf(1)),
+      "vm1's session ended by the new CRL",
+      5_000,
+    );
+    expect(ended.reason).toEqual({ reason: "certificate revoked", error: false });
+    expect(h.log.entries.some((e) => e.msg === "CRL reloaded")).toBe(true);
+    expect(await count(metrics.switchIdentityRefusedTotal, { reason: "revoked" })).toBe(1);
+    // Its switch comes back (OVS reconnects within a second): refused in the TLS handshake.
+    await waitFor(async () => (await tlsFailures()) > before, "vm1's next connection refused", 15_000);
+    // Another member's switch is served by the same listener, and vm1's still is not.
     ovs(h, pki, dpidOf(2), vm2);
     await waitFor(
       () => h.reconciles.some((r) => r.session.dpid === dpidOf(2)),
@@ -332,6 +338,15 @@ describe.skipIf(!hasOvs)("a switch's certificate binds it to its member (real OV
     );
     expect(h.reconciles.slice(reconciled).map((r) => r.session.dpid)).toEqual([dpidOf(2)]);
     expect(h.server.ready()).toBe(true);
+    // A CRL that does not parse changes nothing: the one in force stays, and so does the listener.
+    writeFileSync(join(pki, "crl.pem"), "not a CRL");
+    await waitFor(
+      () => h.log.entries.some((e) => e.msg === "CRL refused; the one in force stays"),
+      "bad CRL refused",
+    );
+    expect(await h.server.reloadCrl()).toBe(false);
+    await waitFor(async () => (await tlsFailures()) > before + 1, "vm1 still refused", 15_000);
+    expect(h.reconciles.slice(reconciled).map((r) => r.session.dpid)).toEqual([dpidOf(2)]);
   });
 });
 
