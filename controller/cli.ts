@@ -26,7 +26,7 @@ const USAGE = `usage:
   icsdn controller serve --db PATH [--listen HOST:PORT] [--token-file FILE | --insecure-no-auth] [--log-level LEVEL]
                          [--openflow HOST:PORT|off] [--openflow-tls HOST:PORT --pki-dir DIR [--allow-unbound-certificates]]
                          [--echo-interval DURATION] [--probe-port PORT|off]
-  icsdn controller pki init|issue ...   (see 'icsdn controller pki --help')
+  icsdn controller pki init|issue|revoke ...   (see 'icsdn controller pki --help')
 
   --db PATH                SQLite database (created if missing; kept across restarts)
   --listen HOST:PORT       REST API address (default 127.0.0.1:8080; port 0 picks a free one)

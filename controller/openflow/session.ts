@@ -109,6 +109,7 @@ export class SwitchSession {
   #dpid: bigint | undefined;
   #nextXid = 0;
   #nextBundle = 0;
+  #refused = false;
 
   constructor(
     socket: Socket,
@@ -240,8 +241,9 @@ export class SwitchSession {
     if (this.#state === "ready") this.#channel.sendBytes(bytes);
   }
 
-  /** Sends `error` (an ERROR telling the switch why) and closes once it is flushed. */
+  /** Sends `error` (an ERROR telling the switch why) and closes once it is flushed; the owner logs why. */
   refuse(reason: string, error: ErrorMsg): void {
+    this.#refused = true;
     this.#channel.finish(reason, error);
   }
 
@@ -365,7 +367,7 @@ export class SwitchSession {
     // Before the handshake, anyone who reaches the port can cause this: one line per connection
     // only at debug (the owner logs them in aggregate, see handshake-failures.ts).
     if (!wasReady) this.#log.debug("connection closed before the handshake", fields);
-    else if (reason.error) this.#log.error("switch connection dropped", fields);
+    else if (reason.error && !this.#refused) this.#log.error("switch connection dropped", fields);
     else this.#log.info("switch disconnected", fields);
     this.#hooks.closed(this, reason, wasReady);
   }
