@@ -119,6 +119,24 @@ describe("icsdn controller pki", () => {
   });
 });
 
+describe("icsdn controller serve: TLS options", () => {
+  it("--allow-unbound-certificates is for a TLS listener only; --help names it", () => {
+    const db = join(dir("icsdn-serve-"), "c.db");
+    const r = spawnSync(
+      icsdn,
+      ["controller", "serve", "--db", db, "--insecure-no-auth", "--allow-unbound-certificates"],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--allow-unbound-certificates is for --openflow-tls/);
+    const help = spawnSync(icsdn, ["controller", "--help"], { encoding: "utf8" });
+    expect(help.stdout).toMatch(/--allow-unbound-certificates\s+also admit certificates that name no member/);
+    expect(help.stdout).toMatch(/pki init\|issue\|revoke/);
+  });
+});
+
 describe.skipIf(!hasOvs)("OpenFlow over mutual TLS with real Open vSwitch", () => {
   it("accepts a switch whose certificate our CA signed, and refuses one signed by another CA", async () => {
     const pki = join(dir("icsdn-pki-"), "ours");
