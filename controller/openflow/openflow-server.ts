@@ -268,7 +268,17 @@ export class OpenFlowServer implements FabricComponent {
     certificate: CertificateMember,
   ): { reason: string; error: ReturnType<typeof identityRefused> } | undefined {
     const dpid = s.dpid!;
-    const dpidMember = this.#parts.store.memberByDpid(dpid);
+    let dpidMember: MemberRef | undefined;
+    try {
+      dpidMember = this.#parts.store.memberByDpid(dpid);
+    } catch (err) {
+      // Fail closed: a switch we cannot place is not admitted (it retries).
+      this.#log.error("switch not admitted: the store failed", {
+        switch: s.label,
+        error: (err as Error).message,
+      });
+      return { reason: "store failed during admission", error: identityRefused(0, "no-member") };
+    }
     const verdict = admitSwitch({ certificate, dpidMember, allowUnbound: this.#allowUnbound });
     if (verdict.admit) {
       const stale = verdict.member && this.#bindings.bind(dpid, verdict.member, s);

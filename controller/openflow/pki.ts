@@ -34,7 +34,7 @@ export interface IssuedFiles {
 }
 
 /** A member's files: `CLUSTER.VM.*` ('.' is in no slug, so no two members share a name). */
-export function memberFiles(dir: string, member: MemberRef): IssuedFiles {
+function memberFiles(dir: string, member: MemberRef): IssuedFiles {
   return pkiFiles(dir, `${member.clusterId}.${member.vmId}`);
 }
 
