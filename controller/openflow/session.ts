@@ -213,7 +213,9 @@ export class SwitchSession {
       const sent = { add: send.add.length, delete: send.delete.length };
       if (sent.add === 0 && sent.delete === 0)
         return { ms: performance.now() - started, sent, countKnown: true };
-      const ms = await this.#sendBatch(send);
+      const { started: sentAt, replied } = this.#writeBatch(send);
+      await replied;
+      const ms = performance.now() - sentAt;
       if (held && this.#held === held) {
         // Confirmed: the switch now holds this too, and the set is all of our rules it holds.
         held.confirmed(send);
@@ -255,11 +257,11 @@ export class SwitchSession {
     }
   }
 
-  /** One bundle and a barrier, all of `batch`: milliseconds from sending to the barrier reply. */
-  async #sendBatch(batch: {
-    readonly add: readonly Rule[];
-    readonly delete: readonly Rule[];
-  }): Promise<number> {
+  /** Writes one bundle and a barrier, all of `batch`: when it left, and the barrier reply to come. */
+  #writeBatch(batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }): {
+    readonly started: number;
+    readonly replied: Promise<unknown>;
+  } {
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
     const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
@@ -272,8 +274,7 @@ export class SwitchSession {
     const started = performance.now();
     this.#channel.sendBytes(frames.bytes);
     this.#hooks.flowModsSent(frames.flowMods);
-    await reply.promise;
-    return performance.now() - started;
+    return { started, replied: reply.promise };
   }
 
   /** The switch's flow entries matching `filter` (every part of a multipart reply). */
