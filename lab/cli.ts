@@ -1,7 +1,6 @@
 /** `icsdn lab ...`: the mininet-based multi-cloud lab. */
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import type { Subcommand } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { intFlag, isHelp, parseFlags, type Subcommand, UsageError } from "../contract/cli/index.ts";
 import {
   down,
   execInteractive,
@@ -64,13 +63,11 @@ const lab: Subcommand = {
         return cmdDown(rest);
       case "demo":
         return cmdDemo(rest);
-      case undefined:
-      case "help":
-      case "-h":
-      case "--help":
-        process.stdout.write(`${USAGE}\n`);
-        return cmd === undefined ? 2 : 0;
       default:
+        if (cmd === undefined || isHelp(cmd)) {
+          process.stdout.write(`${USAGE}\n`);
+          return cmd === undefined ? 2 : 0;
+        }
         throw new UsageError(`lab: unknown command '${cmd}'\n${USAGE}`);
     }
   },
@@ -84,24 +81,8 @@ function labName(value: string): string {
   return value;
 }
 
-function parse<T extends ParseArgsOptionsConfig>(argv: string[], options: T, positionals = 0) {
-  try {
-    const res = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (res.positionals.length > positionals) {
-      throw new UsageError(`unexpected argument '${res.positionals[positionals]}'\n${USAGE}`);
-    }
-    return res;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
-  }
-}
-
-function int(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max)
-    throw new UsageError(`--${flag} must be an integer ${min}..${max}, not '${value}'`);
-  return n;
+function parse<T extends ParseArgsOptionsConfig>(argv: string[], options: T, maxPositionals = 0) {
+  return parseFlags(argv, options, { usage: USAGE, maxPositionals });
 }
 
 const log = (line: string): void => {
@@ -144,18 +125,18 @@ async function cmdUp(argv: string[]): Promise<number> {
   if (tokenFile !== undefined && !tokenFile.startsWith("/"))
     throw new UsageError(`--token-file '${tokenFile}' must be an absolute path (vm-init reads it)`);
   const options: LabOptions = {
-    clouds: int("clouds", values.clouds, 1, 4),
-    vmsPerCloud: int("vms", values.vms, 0, 15),
+    clouds: intFlag("clouds", values.clouds, 1, 4),
+    vmsPerCloud: intFlag("vms", values.vms, 0, 15),
     tunnel: values.tunnel as Tunnel,
     wanMbit,
-    nics: int("nics", values.nics, 1, 2) as 1 | 2,
+    nics: intFlag("nics", values.nics, 1, 2) as 1 | 2,
     controllers,
-    vni: int("vni", values.vni, 1, 0xffffff),
+    vni: intFlag("vni", values.vni, 1, 0xffffff),
     clusterId: values.cluster,
     ...(restPort !== undefined &&
       tokenFile !== undefined && {
         controllerRest: {
-          url: `http://${HOST_ADDRESS}:${int("controller-rest", restPort, 1, 65535)}`,
+          url: `http://${HOST_ADDRESS}:${intFlag("controller-rest", restPort, 1, 65535)}`,
           tokenFile,
         },
       }),
@@ -209,7 +190,7 @@ async function cmdExec(argv: string[]): Promise<number> {
   const cmd = argv.slice(sep + 1);
   if (node === undefined || cmd.length === 0) throw new UsageError(`lab exec NODE -- CMD...\n${USAGE}`);
   const timeoutMs =
-    values.timeout === undefined ? undefined : int("timeout", values.timeout, 1, 86_400) * 1000;
+    values.timeout === undefined ? undefined : intFlag("timeout", values.timeout, 1, 86_400) * 1000;
   return execInteractive(labName(values.name), node, cmd, timeoutMs);
 }
 

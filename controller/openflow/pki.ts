@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
+import type { PKI_ERRORS } from "../../contract/errors/codes/pki.ts";
+import { IcsdnError } from "../../contract/errors/index.ts";
 import { SLUG_PATTERN } from "../model/fields.ts";
 import type { TlsMaterial } from "./listener.ts";
 
@@ -10,14 +12,12 @@ import type { TlsMaterial } from "./listener.ts";
  * per VM, in one directory (`ca.key ca.crt controller.key controller.crt <vm>.key <vm>.crt`).
  * Made with openssl; private keys are created 0600 before a byte is written and never printed.
  */
-export type PkiErrorCode = "PKI_EXISTS" | "PKI_MISSING" | "BAD_NAME" | "OPENSSL_FAILED";
+export type PkiErrorCode = keyof typeof PKI_ERRORS;
 
-export class PkiError extends Error {
+export class PkiError extends IcsdnError<PkiErrorCode> {
   override readonly name = "PkiError";
-  readonly code: PkiErrorCode;
   constructor(code: PkiErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 
