@@ -1,6 +1,7 @@
 /** `icsdn lab ...`: the mininet-based multi-cloud lab. */
 import type { ParseArgsOptionsConfig } from "node:util";
 import { intFlag, isHelp, parseFlags, type Subcommand, UsageError } from "../contract/cli/index.ts";
+import { TUNNEL_TYPES, type TunnelType } from "../contract/dataplane/index.ts";
 import {
   down,
   execInteractive,
@@ -12,7 +13,7 @@ import {
   status,
   up,
 } from "./lab.ts";
-import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE, TUNNELS, type Tunnel } from "./plan.ts";
+import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE } from "./plan.ts";
 import type { LabOptions } from "./state.ts";
 
 const USAGE = `usage: icsdn lab <command> [--name NAME] ...
@@ -104,7 +105,7 @@ async function cmdUp(argv: string[]): Promise<number> {
     "token-file": { type: "string" },
     json: { type: "boolean", default: false },
   });
-  if (!TUNNELS.includes(values.tunnel as Tunnel))
+  if (!TUNNEL_TYPES.includes(values.tunnel as TunnelType))
     throw new UsageError(`--tunnel must be vxlan or gre, not '${values.tunnel}'`);
   const wan = values["wan-mbit"];
   const wanMbit = wan === undefined ? null : Number(wan);
@@ -127,7 +128,7 @@ async function cmdUp(argv: string[]): Promise<number> {
   const options: LabOptions = {
     clouds: intFlag("clouds", values.clouds, 1, 4),
     vmsPerCloud: intFlag("vms", values.vms, 0, 15),
-    tunnel: values.tunnel as Tunnel,
+    tunnel: values.tunnel as TunnelType,
     wanMbit,
     nics: intFlag("nics", values.nics, 1, 2) as 1 | 2,
     controllers,
@@ -243,8 +244,8 @@ async function cmdDown(argv: string[]): Promise<number> {
 
 async function cmdDemo(argv: string[]): Promise<number> {
   const { values } = parse(argv, { tunnel: { type: "string", default: "vxlan" } });
-  if (!TUNNELS.includes(values.tunnel as Tunnel))
+  if (!TUNNEL_TYPES.includes(values.tunnel as TunnelType))
     throw new UsageError(`--tunnel must be vxlan or gre, not '${values.tunnel}'`);
   const { runDemo } = await import("./demo.ts");
-  return runDemo(values.tunnel as Tunnel);
+  return runDemo(values.tunnel as TunnelType);
 }

@@ -10,6 +10,7 @@
  *     node lab/demo.ts [--tunnel vxlan|gre]      (or: icsdn lab demo [--tunnel ...])
  */
 import { parseArgs } from "node:util";
+import type { TunnelType } from "../contract/dataplane/index.ts";
 import {
   announceNextEndpoint,
   api,
@@ -25,7 +26,7 @@ import {
   waitSwitchesConverged,
 } from "./controller-lab.ts";
 import { captureWhile, down, move, release, status, up, type VmView } from "./lab.ts";
-import { controllerTarget, type Tunnel } from "./plan.ts";
+import { controllerTarget } from "./plan.ts";
 
 const NAME = "demo";
 const CLUSTER = "demo";
@@ -42,7 +43,7 @@ const fmt = (n: number | null | undefined): string =>
   n === null || n === undefined || Number.isNaN(n) ? "-" : n.toFixed(1);
 
 export async function runDemo(
-  tunnel: Tunnel = "vxlan",
+  tunnel: TunnelType = "vxlan",
   out: (s: string) => void = console.log,
 ): Promise<number> {
   const say = (s: string): void => out(s);

@@ -6,9 +6,9 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { TunnelType } from "../contract/dataplane/index.ts";
 import type { LAB_ERRORS } from "../contract/errors/codes/lab.ts";
 import { IcsdnError } from "../contract/errors/index.ts";
-import type { Tunnel } from "./plan.ts";
 
 export const DEFAULT_STATE_ROOT = "/run/icsdn-lab";
 
@@ -99,7 +99,7 @@ export interface VmState {
 export interface LabOptions {
   readonly clouds: number;
   readonly vmsPerCloud: number;
-  readonly tunnel: Tunnel;
+  readonly tunnel: TunnelType;
   readonly wanMbit: number | null;
   readonly nics: 1 | 2;
   readonly controllers: string[];

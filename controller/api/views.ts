@@ -1,6 +1,6 @@
+import { formatDpid } from "../../contract/dataplane/index.ts";
 import type { Cluster } from "../model/cluster.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import { formatDpid } from "../model/dpid.ts";
 import type { Member } from "../model/member.ts";
 
 /** A member as JSON: the dpid as 16 hex digits (a u64 does not fit a JSON number). */

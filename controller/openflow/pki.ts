@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
+import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
 import type { PKI_ERRORS } from "../../contract/errors/codes/pki.ts";
 import { IcsdnError } from "../../contract/errors/index.ts";
-import { SLUG_PATTERN } from "../model/fields.ts";
 import type { TlsMaterial } from "./listener.ts";
 
 /**

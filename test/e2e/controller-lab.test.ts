@@ -15,6 +15,7 @@
  *   never reach vint0 (the table-miss rule counts them); the right VNI from a member does (control).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TunnelType } from "../../contract/dataplane/index.ts";
 import {
   announceNextEndpoint,
   api,
@@ -33,7 +34,7 @@ import {
   waitSwitchesConverged,
 } from "../../lab/controller-lab.ts";
 import { down, move, REPO_ROOT, release, type StatusView, status, up, type VmView } from "../../lab/lab.ts";
-import { controllerTarget, type Tunnel } from "../../lab/plan.ts";
+import { controllerTarget } from "../../lab/plan.ts";
 import { run, runIn } from "../../lab/sh.ts";
 
 const LAB = "e2e";
@@ -62,7 +63,7 @@ async function tableMissPackets(netns: string, dir: string): Promise<number> {
 
 /** Sends hand-made VXLAN datagrams (to UDP 4789) or GRE packets from `netns` (null: this machine) to `to`. */
 async function injectTunnel(
-  tunnel: Tunnel,
+  tunnel: TunnelType,
   netns: string | null,
   to: string,
   vni: number,
@@ -95,7 +96,7 @@ async function injectTunnel(
  * the wrong VNI, from this machine (no member) with the right one, and, as a control, from vm2
  * with the right one. Only the control reaches vint0; the table-miss rule counts the others.
  */
-async function expectInjectionDropped(tunnel: Tunnel): Promise<void> {
+async function expectInjectionDropped(tunnel: TunnelType): Promise<void> {
   const st = status(LAB);
   const vm1 = vmOf(st, "vm1");
   const vm2 = vmOf(st, "vm2");
@@ -213,7 +214,7 @@ function expectGoodRebind(out: MoveOutcome, vm: string): void {
   expect(out.stream.longestGapMs).toBeLessThan(200);
 }
 
-async function bringUp(tunnel: Tunnel, vmsPerCloud: number, ctl: ControllerProcess): Promise<StatusView> {
+async function bringUp(tunnel: TunnelType, vmsPerCloud: number, ctl: ControllerProcess): Promise<StatusView> {
   await down(LAB);
   await up(LAB, {
     clouds: 2,

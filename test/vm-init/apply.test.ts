@@ -2,10 +2,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { datapathIdFor, formatDpid } from "../../contract/dataplane/index.ts";
 import {
   apply,
-  datapathIdFor,
-  datapathIdHex,
   loadConfigFile,
   status,
   teardown,
@@ -47,7 +46,7 @@ describe("apply", () => {
     expect(await get(sb, "Bridge", "icbr0", "protocols")).toBe("[OpenFlow13]");
     expect(await get(sb, "Bridge", "icbr0", "fail_mode")).toBe("secure");
     expect(await get(sb, "Bridge", "icbr0", "other_config:disable-in-band")).toBe("true");
-    const dpid = datapathIdHex(datapathIdFor(42, "198.18.0.1"));
+    const dpid = formatDpid(datapathIdFor(42, "198.18.0.1"));
     expect(dpid).toBe("0000002ac6120001");
     expect(await get(sb, "Bridge", "icbr0", "datapath_id")).toBe(dpid);
     expect(await get(sb, "Interface", "enc0", "type")).toBe("vxlan");
