@@ -445,14 +445,14 @@ describe("CLI", () => {
     expect(await sb.vsctl("list-br")).toBe("");
   });
 
-  it("a bad config: exit 1 and one line naming the field", async () => {
+  it("a bad config: exit 78 (EX_CONFIG) and one line naming the field", async () => {
     sb = await createSandbox();
     const input = JSON.parse(JSON.stringify(configFor(sb))) as VmInitConfigInput;
     input.underlay.nics = ["eth0", "x y"];
     const r = await cli(sb, ["apply", "--config", write(input)]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(78);
     expect(r.stderr).toBe(
-      'icsdn: VmInitError INVALID_CONFIG: invalid vm-init config: underlay.nics[1]: interface name "x y" is not valid',
+      'icsdn: INVALID_CONFIG: invalid vm-init config: underlay.nics[1]: interface name "x y" is not valid',
     );
     const u = await cli(sb, ["frobnicate"]);
     expect(u.exitCode).toBe(2);

@@ -67,7 +67,7 @@ describe("icsdn controller pki", () => {
     const again = spawnSync(icsdn, ["controller", "pki", "issue", "--dir", pki, "--name", "vm1"], {
       encoding: "utf8",
     });
-    expect(again.status).toBe(1);
+    expect(again.status).toBe(4); // PKI_EXISTS: EXIT.CONFLICT
     expect(again.stderr).toMatch(/PKI_EXISTS: vm1 already has a key or certificate/);
     const noCa = spawnSync(
       icsdn,
@@ -75,10 +75,12 @@ describe("icsdn controller pki", () => {
       { encoding: "utf8" },
     );
     expect(noCa.stderr).toMatch(/PKI_MISSING: .* has no CA/);
+    expect(noCa.status).toBe(78); // EXIT.CONFIG
     const bad = spawnSync(icsdn, ["controller", "pki", "issue", "--dir", pki, "--name", "Bad_Name"], {
       encoding: "utf8",
     });
     expect(bad.stderr).toMatch(/BAD_NAME: --name: 'Bad_Name'/);
+    expect(bad.status).toBe(2); // EXIT.USAGE
   });
 });
 
