@@ -2,7 +2,7 @@ import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import { UsageError } from "./command.ts";
 
 /** node:util's parseArgs refuses an unknown or malformed option with a TypeError of this code family. */
-export function isParseArgsError(err: unknown): boolean {
+function isParseArgsError(err: unknown): boolean {
   return err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS");
 }
 

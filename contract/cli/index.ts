@@ -1,2 +1,2 @@
-export { intFlag, isHelp, isParseArgsError, parseFlags, withUsage } from "./args.ts";
+export { intFlag, isHelp, parseFlags, withUsage } from "./args.ts";
 export { type Subcommand, UsageError } from "./command.ts";

@@ -24,7 +24,7 @@ export interface ControllerClientOptions {
   readonly timeoutMs?: number;
 }
 
-export const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = 15_000;
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 

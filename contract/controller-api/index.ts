@@ -1,4 +1,4 @@
-export { ControllerClient, type ControllerClientOptions, DEFAULT_TIMEOUT_MS } from "./client.ts";
+export { ControllerClient, type ControllerClientOptions } from "./client.ts";
 export { ControllerClientError, type ControllerClientErrorCode } from "./client-error.ts";
 export { SLUG_PATTERN } from "./ids.ts";
 export type * from "./types.ts";
