@@ -33,7 +33,7 @@ describe("icsdn exit codes", () => {
     ],
     [
       "a PKI directory without a CA",
-      ["controller", "pki", "issue", "--dir", empty, "--name", "vm1"],
+      ["controller", "pki", "issue", "--dir", empty, "--cluster", "db", "--name", "vm1"],
       "PKI_MISSING",
       78,
       /has no CA/,
