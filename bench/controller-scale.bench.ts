@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { datapathIdFor } from "../controller/model/dpid.ts";
-import { EmulatorThread } from "../controller/openflow/emulator/emulator-thread.ts";
 import { OpenFlowServer } from "../controller/openflow/openflow-server.ts";
 import { type RunningController, startController } from "../controller/server.ts";
 import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
+import { EmulatorProcess } from "../test/support/switch-emulator/emulator-process.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 
 // Update time (DESIGN.md: rebind received -> every affected switch's barrier reply), as the REST
@@ -108,12 +108,12 @@ async function rebinds(c: Controller, rounds: number, gapMs: number): Promise<Up
 
 async function emulated(n: number, rounds: number): Promise<{ updateMs: UpdateTimes; setupMs: number }> {
   const c = await controller();
-  let emu: EmulatorThread | undefined;
+  let emu: EmulatorProcess | undefined;
   try {
     const members = Array.from({ length: n }, (_, i) => member(i));
     await c.call("/v1/clusters", { id: "big", vni: 42, tunnel: "vxlan", members });
     const started = performance.now();
-    emu = await EmulatorThread.start({
+    emu = await EmulatorProcess.start({
       controller: { host: "127.0.0.1", port: c.port },
       switches: members.map((m) => ({ dpid: datapathIdFor(42, m.vint0), endpoint: m.endpoint })),
     });

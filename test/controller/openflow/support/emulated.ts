@@ -3,9 +3,9 @@ import { type CompileOptions, compileSwitch } from "../../../../controller/compi
 import { type Rule, ruleContent } from "../../../../controller/compiler/rule.ts";
 import type { ClusterState } from "../../../../controller/model/cluster-state.ts";
 import { datapathIdFor } from "../../../../controller/model/dpid.ts";
-import type { EmulatedSwitch } from "../../../../controller/openflow/emulator/emulated-switch.ts";
-import type { SwitchEmulator } from "../../../../controller/openflow/emulator/emulator.ts";
-import { decodeEntry } from "../../../../controller/openflow/emulator/flow-table.ts";
+import type { EmulatedSwitch } from "../../../support/switch-emulator/emulated-switch.ts";
+import type { SwitchEmulator } from "../../../support/switch-emulator/emulator.ts";
+import { decodeEntry } from "../../../support/switch-emulator/flow-table.ts";
 import {
   decodeMessage,
   encodeMessage,
