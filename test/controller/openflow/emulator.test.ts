@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../../controller/model/dpid.ts";
+import { OFPET, OFPHFC } from "../../../proto/index.ts";
 import { EmulatedNetwork } from "../../support/switch-emulator/dataplane.ts";
 import { SwitchEmulator } from "../../support/switch-emulator/emulator.ts";
-import { OFPET, OFPHFC } from "../../../proto/index.ts";
 import {
   contents,
   expectedContents,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Rule } from "../../../controller/compiler/rule.ts";
 import { datapathIdFor } from "../../../controller/model/dpid.ts";
-import { EmulatorProcess } from "../../support/switch-emulator/emulator-process.ts";
 import { decodeMessage } from "../../../proto/index.ts";
+import { EmulatorProcess } from "../../support/switch-emulator/emulator-process.ts";
 import { contents, expectedContents } from "./support/emulated.ts";
 import { type OfHarness, type RebindBody, startHarness, waitFor } from "./support/harness.ts";
 
