@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OpenFlowServer } from "../controller/openflow/openflow-server.ts";
 import { type RunningController, startController } from "../controller/server.ts";
+import { type Figure, median } from "./figures.ts";
 
 /** The benches' controller: ours, whole (REST, store, compiler, switch side), on 127.0.0.1. */
 export interface BenchController {
@@ -10,6 +11,10 @@ export interface BenchController {
   readonly server: OpenFlowServer;
   readonly port: number;
   call(path: string, body: unknown, method?: string): Promise<{ status: number; body: { updateMs: number } }>;
+  /** PUT .../next-endpoint of member `vmId` of cluster "big", as a mediator does before a move. */
+  announce(vmId: string, endpoint: string): Promise<void>;
+  /** POST .../rebind of member `vmId` of cluster "big"; its update time (ms) as the API reports it. */
+  rebind(vmId: string, endpoint: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -28,17 +33,27 @@ export async function benchController(): Promise<BenchController> {
       return server;
     },
   });
+  const call: BenchController["call"] = async (path, body, method = "POST") => {
+    const res = await fetch(`${running.url}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { updateMs: number } };
+  };
   return {
     running,
     server,
     port: server.addresses()[0]!.address.port,
-    async call(path, body, method = "POST") {
-      const res = await fetch(`${running.url}${path}`, {
-        method,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as { updateMs: number } };
+    call,
+    async announce(vmId, endpoint) {
+      const res = await call(`/v1/clusters/big/members/${vmId}/next-endpoint`, { endpoint }, "PUT");
+      if (res.status !== 200) throw new Error(`announce answered ${res.status}: ${JSON.stringify(res.body)}`);
+    },
+    async rebind(vmId, endpoint) {
+      const res = await call(`/v1/clusters/big/members/${vmId}/rebind`, { endpoint });
+      if (res.status !== 200) throw new Error(`rebind answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body.updateMs;
     },
     async close() {
       await running.close();
@@ -66,6 +81,18 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** Update times under their names: announced (the mediator's way) plain, bare beside it. */
+export function updateFigures(what: string, announced: number[], bare: number[], how: string): Figure[] {
+  return [
+    {
+      name: `controller.update_ms.${what}`,
+      value: median(announced),
+      unit: `ms (${how}, next endpoint announced)`,
+    },
+    { name: `controller.update_ms.bare.${what}`, value: median(bare), unit: `ms (${how}, not announced)` },
+  ];
 }
 
 /** Ratio of two series taken round by round (same machine state), then the median of those. */

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { datapathIdFor } from "../controller/model/dpid.ts";
 import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
-import { benchController, member, roundRatios, sleep, until } from "./bench-controller.ts";
+import { benchController, member, roundRatios, sleep, until, updateFigures } from "./bench-controller.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 import { FloorController } from "./peer/floor-controller.ts";
 import { OskenPeer, oskenAvailable } from "./peer/osken.ts";
@@ -63,22 +63,17 @@ async function sideBySide(n: number): Promise<Rounds> {
     for (let k = 0; k < WARMUP + ROUNDS; k++) {
       const keep = k >= WARMUP;
       const [there, back] = ENDPOINTS;
-      const announce = await ours.call(
-        "/v1/clusters/big/members/vm0/next-endpoint",
-        { endpoint: there },
-        "PUT",
-      );
-      if (announce.status !== 200) throw new Error(`announce answered ${announce.status}`);
+      await ours.announce("vm0", there);
       await sleep(GAP_MS);
       const asked = performance.now();
-      const announced = await rebind(ours, there);
+      const announced = await ours.rebind("vm0", there);
       const answeredMs = performance.now() - asked;
       await sleep(GAP_MS);
       const oskenMs = await osken.rebind(dpids[0]!, k % 2 === 0 ? there : back);
       await sleep(GAP_MS);
       const floorMs = await floor.barrierRound();
       await sleep(GAP_MS);
-      const bare = await rebind(ours, back);
+      const bare = await ours.rebind("vm0", back);
       await sleep(GAP_MS);
       if (!keep) continue;
       rounds.announced.push(announced);
@@ -96,26 +91,11 @@ async function sideBySide(n: number): Promise<Rounds> {
   }
 }
 
-async function rebind(ours: Awaited<ReturnType<typeof benchController>>, endpoint: string): Promise<number> {
-  const res = await ours.call("/v1/clusters/big/members/vm0/rebind", { endpoint });
-  if (res.status !== 200) throw new Error(`rebind answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body.updateMs;
-}
-
 function figures(n: number, r: Rounds): Figure[] {
   const how = `median of ${ROUNDS} rounds, ${n} real OVS bridges`;
   const ratio = (a: number[], b: number[]) => median(roundRatios(a, b));
   return [
-    {
-      name: `controller.update_ms.${n}_members`,
-      value: median(r.announced),
-      unit: `ms (${how}, next endpoint announced)`,
-    },
-    {
-      name: `controller.update_ms.bare.${n}_members`,
-      value: median(r.bare),
-      unit: `ms (${how}, not announced)`,
-    },
+    ...updateFigures(`${n}_members`, r.announced, r.bare, how),
     {
       name: `peer.osken.update_ms.${n}_members`,
       value: median(r.osken),

@@ -1,6 +1,6 @@
 import { datapathIdFor } from "../controller/model/dpid.ts";
 import { EmulatorProcess } from "../test/support/switch-emulator/emulator-process.ts";
-import { benchController, member, roundRatios, sleep, until } from "./bench-controller.ts";
+import { benchController, member, roundRatios, sleep, until, updateFigures } from "./bench-controller.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 import { FloorController } from "./peer/floor-controller.ts";
 
@@ -50,18 +50,13 @@ async function emulated(): Promise<{ rounds: Rounds; setupMs: number }> {
     const rounds: Rounds = { announced: [], bare: [], floor: [] };
     for (let k = 0; k < WARMUP + ROUNDS; k++) {
       const there = "203.0.113.1";
-      const announce = await ours.call(
-        "/v1/clusters/big/members/vm1/next-endpoint",
-        { endpoint: there },
-        "PUT",
-      );
-      if (announce.status !== 200) throw new Error(`announce answered ${announce.status}`);
+      await ours.announce("vm1", there);
       await sleep(GAP_MS);
-      const announced = await rebind(ours, there);
+      const announced = await ours.rebind("vm1", there);
       await sleep(GAP_MS);
       const floorMs = await floor.barrierRound();
       await sleep(GAP_MS);
-      const bare = await rebind(ours, "203.0.113.2");
+      const bare = await ours.rebind("vm1", "203.0.113.2");
       await sleep(GAP_MS);
       if (k < WARMUP) continue;
       rounds.announced.push(announced);
@@ -76,28 +71,13 @@ async function emulated(): Promise<{ rounds: Rounds; setupMs: number }> {
   }
 }
 
-async function rebind(ours: Awaited<ReturnType<typeof benchController>>, endpoint: string): Promise<number> {
-  const res = await ours.call("/v1/clusters/big/members/vm1/rebind", { endpoint });
-  if (res.status !== 200) throw new Error(`rebind answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body.updateMs;
-}
-
 const bench: Bench = {
   title: "controller: rebind update time, 1,000 emulated switches over TCP (their own process)",
   async run(): Promise<Figure[]> {
     const { rounds: r, setupMs } = await emulated();
     const how = `median of ${ROUNDS} rounds`;
     return [
-      {
-        name: `controller.update_ms.${N}_members`,
-        value: median(r.announced),
-        unit: `ms (${how}, next endpoint announced)`,
-      },
-      {
-        name: `controller.update_ms.bare.${N}_members`,
-        value: median(r.bare),
-        unit: `ms (${how}, not announced)`,
-      },
+      ...updateFigures(`${N}_members`, r.announced, r.bare, how),
       {
         name: `floor.barrier_ms.${N}_members`,
         value: median(r.floor),
