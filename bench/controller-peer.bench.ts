@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { datapathIdFor } from "../controller/model/dpid.ts";
+import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
 import { benchController, member, roundRatios, sleep, until, updateFigures } from "./bench-controller.ts";
 import { type Bench, type Figure, median } from "./figures.ts";

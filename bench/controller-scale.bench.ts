@@ -1,4 +1,4 @@
-import { datapathIdFor } from "../controller/model/dpid.ts";
+import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { EmulatorProcess } from "../test/support/switch-emulator/emulator-process.ts";
 import { benchController, member, roundRatios, sleep, until, updateFigures } from "./bench-controller.ts";
 import { type Bench, type Figure, median } from "./figures.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import type { Rule } from "../../../controller/compiler/rule.ts";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import { decodeMessage } from "../../../proto/index.ts";
 import { EmulatorProcess } from "../../support/switch-emulator/emulator-process.ts";
 import { contents, expectedContents } from "./support/emulated.ts";

@@ -1,4 +1,4 @@
-import { u32ToIpv4 } from "../../../controller/model/ipv4.ts";
+import { u32ToIpv4 } from "../../../contract/dataplane/index.ts";
 import { type Action, type FlowMod, OFPP } from "../../../proto/index.ts";
 import { decodeEntry, type Entry } from "./flow-table.ts";
 
