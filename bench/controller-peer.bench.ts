@@ -1,7 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
-import { benchController, member, roundRatios, sleep, until, updateFigures } from "./bench-controller.ts";
+import {
+  type BenchController,
+  benchController,
+  member,
+  roundRatios,
+  sleep,
+  until,
+  updateFigures,
+} from "./bench-controller.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 import { FloorController } from "./peer/floor-controller.ts";
 import { OskenPeer, oskenAvailable } from "./peer/osken.ts";
@@ -31,10 +39,15 @@ interface Rounds {
 }
 
 async function sideBySide(n: number): Promise<Rounds> {
-  const ours = await benchController();
-  const osken = await OskenPeer.start();
-  const floor = await FloorController.listen();
+  // Each part started is stopped, whichever of them fails to start.
+  const parts: { ours?: BenchController; osken?: OskenPeer; floor?: FloorController } = {};
   try {
+    const ours = await benchController();
+    parts.ours = ours;
+    const osken = await OskenPeer.start();
+    parts.osken = osken;
+    const floor = await FloorController.listen();
+    parts.floor = floor;
     const members = Array.from({ length: n }, (_, i) => member(i));
     const dpids = members.map((m) => datapathIdFor(42, m.vint0));
     const created = await ours.call("/v1/clusters", { id: "big", vni: 42, tunnel: "vxlan", members });
@@ -84,10 +97,10 @@ async function sideBySide(n: number): Promise<Rounds> {
     }
     return rounds;
   } finally {
-    await osken.close();
-    await floor.close();
+    await parts.osken?.close();
+    await parts.floor?.close();
     stopAllOvs();
-    await ours.close();
+    await parts.ours?.close();
   }
 }
 

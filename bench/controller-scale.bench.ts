@@ -1,6 +1,14 @@
 import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { EmulatorProcess } from "../test/support/switch-emulator/emulator-process.ts";
-import { benchController, member, roundRatios, sleep, until, updateFigures } from "./bench-controller.ts";
+import {
+  type BenchController,
+  benchController,
+  member,
+  roundRatios,
+  sleep,
+  until,
+  updateFigures,
+} from "./bench-controller.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 import { FloorController } from "./peer/floor-controller.ts";
 
@@ -24,14 +32,17 @@ interface Rounds {
 }
 
 async function emulated(): Promise<{ rounds: Rounds; setupMs: number }> {
-  const ours = await benchController();
-  const floor = await FloorController.listen();
-  let emu: EmulatorProcess | undefined;
+  // Each part started is stopped, whichever of them fails to start.
+  const parts: { ours?: BenchController; floor?: FloorController; emu?: EmulatorProcess } = {};
   try {
+    const ours = await benchController();
+    parts.ours = ours;
+    const floor = await FloorController.listen();
+    parts.floor = floor;
     const members = Array.from({ length: N }, (_, i) => member(i));
     await ours.call("/v1/clusters", { id: "big", vni: 42, tunnel: "vxlan", members });
     const started = performance.now();
-    emu = await EmulatorProcess.start({
+    parts.emu = await EmulatorProcess.start({
       controller: { host: "127.0.0.1", port: ours.port },
       floor: { host: "127.0.0.1", port: floor.port },
       switches: members.map((m) => ({ dpid: datapathIdFor(42, m.vint0), endpoint: m.endpoint })),
@@ -65,9 +76,9 @@ async function emulated(): Promise<{ rounds: Rounds; setupMs: number }> {
     }
     return { rounds, setupMs };
   } finally {
-    await emu?.close();
-    await floor.close();
-    await ours.close();
+    await parts.emu?.close();
+    await parts.floor?.close();
+    await parts.ours?.close();
   }
 }
 
