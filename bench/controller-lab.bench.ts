@@ -25,6 +25,19 @@ const CLUSTER = "bench";
 
 /** Longest gap of a stream without a rebind, per size. */
 const baseline = new Map<number, number>();
+/**
+ * Linking time (DESIGN.md: vm-init's network step start -> icbr0 connected) of every cold boot:
+ * each VM at lab up and each new instance of a move, a fresh OVS and a cold CLI process each.
+ */
+const linking: number[] = [];
+
+function recordLinking(vm?: string): void {
+  for (const v of status(LAB).vms) {
+    if (vm !== undefined && v.name !== vm) continue;
+    const l = v.instances.find((i) => i.role === "current")?.vmInit?.linkingMs;
+    if (l !== null && l !== undefined) linking.push(l);
+  }
+}
 
 interface Sample {
   readonly updateMs: number;
@@ -51,6 +64,7 @@ async function measure(vms: number, rebinds: number): Promise<Sample[]> {
       clusterId: CLUSTER,
       controllerRest: labRest(ctl),
     });
+    recordLinking();
     const st = status(LAB);
     const names = st.vms.map((v) => v.name);
     const peer = names.at(-1)!;
@@ -73,6 +87,7 @@ async function measure(vms: number, rebinds: number): Promise<Sample[]> {
     for (let i = 0; i < rebinds; i++) {
       const from = status(LAB).vms.find((v) => v.name === "vm1")?.cloud;
       await move(LAB, "vm1", from === "a" ? "b" : "a", true);
+      recordLinking("vm1");
       const endpoint = status(LAB).vms.find((v) => v.name === "vm1")?.floatingIp;
       if (!endpoint) throw new Error("vm1 has no floating IP after its move");
       // As a mediator does once the target has its address: peers accept it before the rebind.
@@ -141,6 +156,14 @@ const bench: Bench = {
       throw new Error("ICSDN_BENCH_LAB_REBINDS must be 1..50");
     const figures: Figure[] = [];
     for (const vms of sizes) figures.push(...figuresFor(vms, await measure(vms, rebinds)));
+    figures.push(
+      {
+        name: "lab.linking_ms.median",
+        value: median(linking),
+        unit: `ms (median of ${linking.length} cold boots)`,
+      },
+      { name: "lab.linking_ms.p95", value: quantile(linking, 0.95), unit: "ms" },
+    );
     return figures;
   },
 };

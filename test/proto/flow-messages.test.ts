@@ -110,6 +110,24 @@ describe("FLOW_MOD", () => {
     expectOvsDecodes(mod, "MOD table:3 priority=300,ip,in_port=1 idle:10 hard:20 buf:0x100");
   });
 
+  it("every encoded message keeps its own bytes, however many are encoded after it", () => {
+    // Small messages share buffers (the writer's slabs): none may overlap another.
+    const kept = Array.from({ length: 300 }, (_, i) => ({
+      m: rebindFlowMod(i),
+      bytes: encodeMessage(rebindFlowMod(i)),
+    }));
+    const big: FlowMod = {
+      ...rebindFlowMod(),
+      match: [...ipInPort1, ...Array.from({ length: 200 }, () => ({ field: "TCP_DST" as const, value: 80 }))],
+    };
+    const bigBytes = encodeMessage(big);
+    for (const { m, bytes } of kept) {
+      expect(decodeMessage(bytes)).toEqual(m);
+      expect(bytes.byteOffset % 8).toBe(0);
+    }
+    expect(decodeMessage(bigBytes)).toEqual(big);
+  });
+
   it("refuses an unknown command name and a field that does not fit", () => {
     expect(() => encodeMessage({ ...rebindFlowMod(), command: "REPLACE" as FlowMod["command"] })).toThrow(
       /command: 'REPLACE' is not one of ADD, MODIFY/,

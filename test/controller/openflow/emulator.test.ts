@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../../contract/dataplane/index.ts";
-import { EmulatedNetwork } from "../../../controller/openflow/emulator/dataplane.ts";
-import { SwitchEmulator } from "../../../controller/openflow/emulator/emulator.ts";
 import { OFPET, OFPHFC } from "../../../proto/index.ts";
+import { EmulatedNetwork } from "../../support/switch-emulator/dataplane.ts";
+import { SwitchEmulator } from "../../support/switch-emulator/emulator.ts";
 import {
   contents,
   expectedContents,
@@ -290,7 +290,7 @@ describe("switch sessions (emulated switches over TCP)", () => {
     // While away: one of our rules lost, one stale rule of ours left behind.
     const lost = [...a.table.entries()][7]!;
     a.table.apply({
-      ...(await import("../../../controller/openflow/emulator/flow-table.ts")).readFlowMod(lost.bytes),
+      ...(await import("../../support/switch-emulator/flow-table.ts")).readFlowMod(lost.bytes),
       command: "DELETE_STRICT",
       cookieMask: 0n,
     });

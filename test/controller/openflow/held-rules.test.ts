@@ -5,8 +5,8 @@ import { diffRules } from "../../../controller/compiler/diff.ts";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../../controller/compiler/format.ts";
 import type { SwitchBatch } from "../../../controller/compiler/transition-planner.ts";
-import { SwitchEmulator } from "../../../controller/openflow/emulator/emulator.ts";
 import { HeldRules } from "../../../controller/openflow/held-rules.ts";
+import { SwitchEmulator } from "../../support/switch-emulator/emulator.ts";
 import { contents, expectedContents, pairRefusingIngress, tableRules } from "./support/emulated.ts";
 import {
   type OfHarness,

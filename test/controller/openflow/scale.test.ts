@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import type { Rule } from "../../../controller/compiler/rule.ts";
-import { EmulatorThread } from "../../../controller/openflow/emulator/emulator-thread.ts";
 import { decodeMessage } from "../../../proto/index.ts";
+import { EmulatorProcess } from "../../support/switch-emulator/emulator-process.ts";
 import { contents, expectedContents } from "./support/emulated.ts";
 import { type OfHarness, type RebindBody, startHarness, waitFor } from "./support/harness.ts";
 
@@ -30,9 +30,9 @@ function rulesOf(table: Uint8Array[]): Rule[] {
   });
 }
 
-describe(`a ${N}-member cluster of emulated switches on 127.0.0.1 (emulator in its own thread)`, () => {
+describe(`a ${N}-member cluster of emulated switches on 127.0.0.1 (emulator in its own process)`, () => {
   let h: OfHarness;
-  let emu: EmulatorThread | undefined;
+  let emu: EmulatorProcess | undefined;
 
   beforeAll(async () => {
     h = await startHarness({ probePort: PROBE });
@@ -42,7 +42,7 @@ describe(`a ${N}-member cluster of emulated switches on 127.0.0.1 (emulator in i
       (await h.api("POST", "/v1/clusters", { id: "big", vni: 42, tunnel: "vxlan", members })).status,
     ).toBe(201);
     const created = performance.now();
-    emu = await EmulatorThread.start({
+    emu = await EmulatorProcess.start({
       controller: { host: "127.0.0.1", port: h.tcpPort },
       switches: members.map((m) => ({ dpid: datapathIdFor(42, m.vint0), endpoint: m.endpoint })),
     });

@@ -3,7 +3,6 @@ import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { addFlowMod, deleteFlowMod } from "../../../controller/compiler/flow-mod.ts";
 import { parseDurationMs, parseOpenFlowListen, parsePortOrOff } from "../../../controller/config.ts";
 import { BATCH_BUNDLE_FLAGS, batchFrames } from "../../../controller/openflow/batch-frames.ts";
-import { FlowTable, readFlowMod } from "../../../controller/openflow/emulator/flow-table.ts";
 import { helloFailed, negotiate } from "../../../controller/openflow/handshake.ts";
 import { Keepalive } from "../../../controller/openflow/keepalive.ts";
 import { PROBE_KIND, probeFrame, readProbe } from "../../../controller/openflow/probe-packet.ts";
@@ -19,6 +18,7 @@ import {
   OFPET,
   type OfpMessage,
 } from "../../../proto/index.ts";
+import { FlowTable, readFlowMod } from "../../support/switch-emulator/flow-table.ts";
 import { makeState } from "../support/fixtures.ts";
 
 const two = makeState(42, [

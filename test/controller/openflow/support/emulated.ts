@@ -3,9 +3,6 @@ import { datapathIdFor } from "../../../../contract/dataplane/index.ts";
 import { type CompileOptions, compileSwitch } from "../../../../controller/compiler/flow-compiler.ts";
 import { type Rule, ruleContent } from "../../../../controller/compiler/rule.ts";
 import type { ClusterState } from "../../../../controller/model/cluster-state.ts";
-import type { EmulatedSwitch } from "../../../../controller/openflow/emulator/emulated-switch.ts";
-import type { SwitchEmulator } from "../../../../controller/openflow/emulator/emulator.ts";
-import { decodeEntry } from "../../../../controller/openflow/emulator/flow-table.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -14,6 +11,9 @@ import {
   OFPET,
   type OfpMessage,
 } from "../../../../proto/index.ts";
+import type { EmulatedSwitch } from "../../../support/switch-emulator/emulated-switch.ts";
+import type { SwitchEmulator } from "../../../support/switch-emulator/emulator.ts";
+import { decodeEntry } from "../../../support/switch-emulator/flow-table.ts";
 
 /** What an emulated switch holds, as rules. */
 export function tableRules(sw: EmulatedSwitch): Rule[] {
