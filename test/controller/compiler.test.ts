@@ -10,6 +10,7 @@ import type { Rule } from "../../controller/compiler/rule.ts";
 import { planRebind, planTransition } from "../../controller/compiler/transition-planner.ts";
 import { datapathIdFor, formatDpid, splitDatapathId } from "../../controller/model/dpid.ts";
 import { encodeMessage } from "../../proto/index.ts";
+import { requirePart } from "../support/parts.ts";
 import { makeState } from "./support/fixtures.ts";
 
 const two = makeState(42, [
@@ -362,8 +363,7 @@ describe("FLOW_MOD adapter", () => {
     ]);
   });
 
-  const ovs = spawnSync("ovs-ofctl", ["--version"]).status === 0;
-  it.skipIf(!ovs)(
+  it.skipIf(!requirePart("ovs"))(
     "encodes every compiled rule as OVS itself encodes its text form (ovs-ofctl oracle)",
     () => {
       const ofctl = (...args: string[]) => {

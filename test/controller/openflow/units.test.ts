@@ -20,6 +20,7 @@ import {
   OFPET,
   type OfpMessage,
 } from "../../../proto/index.ts";
+import { requirePart } from "../../support/parts.ts";
 import { makeState } from "../support/fixtures.ts";
 
 const two = makeState(42, [
@@ -109,8 +110,7 @@ describe("batch frames", () => {
     expect(() => batchFrames({ add: [], delete: [] }, 9, () => xid++)).toThrow(/needs a FLOW_MOD/);
   });
 
-  const ovs = spawnSync("ovs-ofctl", ["--version"]).status === 0;
-  it.skipIf(!ovs)("decode in ovs-ofctl as OVS's own bundle messages", () => {
+  it.skipIf(!requirePart("ovs"))("decode in ovs-ofctl as OVS's own bundle messages", () => {
     const frames = batchFrames(
       { add: compileSwitch(two, "a").slice(0, 1), delete: [] },
       3,
