@@ -22,6 +22,8 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
     mutate: ["proto/**/*.ts"],
     tests: ["test/proto/*.test.ts", "test/cli/ofp.test.ts"],
   },
+  // Shared contracts: bearer auth and the error answer of every REST API (security-relevant).
+  contract: { mutate: ["contract/**/*.ts"], tests: controllerUnitTests },
   "controller/compiler": { mutate: ["controller/compiler/**/*.ts"], tests: controllerUnitTests },
   "controller/service": { mutate: ["controller/service/**/*.ts"], tests: controllerUnitTests },
   "controller/store": { mutate: ["controller/store/**/*.ts"], tests: controllerUnitTests },
