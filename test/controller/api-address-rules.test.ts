@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type DocRoute, type JsonSchema, openApiOf, routeName, routesOf } from "../support/openapi.ts";
-import { buildTestApi, type TestApi } from "./support/test-api.ts";
+import { buildTestApi, snapshotOf, type TestApi } from "./support/test-api.ts";
 
 // Every write route whose body carries an IPv4 address (found in the OpenAPI document, so a route
 // added later must be listed here or this test fails) refuses the addresses no packet can be
@@ -110,15 +110,6 @@ async function apiWithCluster(): Promise<TestApi> {
   return a;
 }
 
-/** Everything a refused write must leave alone: the store and every switch's rules. */
-function snapshot(a: TestApi): string {
-  const clusters = a.store.listClusters().map((c) => a.store.clusterState(c.id));
-  const switches = [...a.fabric.switchesByDpid].map(([dpid, sw]) => [String(dpid), sw.rules]);
-  return JSON.stringify({ clusters, switches, calls: a.fabric.calls.length }, (_k, v) =>
-    typeof v === "bigint" ? v.toString(16) : v,
-  );
-}
-
 describe("address rules on every write route that takes an address", () => {
   it("the document's address-taking write routes are exactly those tested here", async () => {
     api = await buildTestApi();
@@ -142,13 +133,13 @@ describe("address rules on every write route that takes an address", () => {
         for (const [kind, address] of Object.entries(REFUSED))
           it(`refuses ${field} = ${address} (${kind}), naming the field, and changes nothing`, async () => {
             api = await apiWithCluster();
-            const before = snapshot(api);
+            const before = snapshotOf(api);
             const method = name.split(" ")[0] as "POST";
             const res = await api.call(method, route.url, withField(route.body, field, address));
             expect(res.status, res.text).toBe(400);
             expect(res.body).toMatchObject({ code: "INVALID_FIELD", field });
             expect((res.body as { error: string }).error).toContain(address);
-            expect(snapshot(api)).toBe(before);
+            expect(snapshotOf(api)).toBe(before);
           });
 
       it("accepts the same request with usable addresses (so the refusals above are the addresses')", async () => {
