@@ -1,9 +1,17 @@
 import { describe, expect, it } from "vitest";
+import { diffRules, isEmptyDiff } from "../../controller/compiler/diff.ts";
 import { compileCluster, compileSwitch } from "../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../controller/compiler/format.ts";
-import { assertPipeline } from "../../controller/compiler/pipeline.ts";
-import { type Rule, ruleContent, ruleIdentity, sortRules } from "../../controller/compiler/rule.ts";
+import { assertPipeline, checkRules } from "../../controller/compiler/pipeline.ts";
 import {
+  compareRules,
+  type Rule,
+  ruleContent,
+  ruleIdentity,
+  sortRules,
+} from "../../controller/compiler/rule.ts";
+import {
+  isEmptyPlan,
   planAnnounce,
   planRebind,
   planTransition,
@@ -219,5 +227,79 @@ describe("rebind and announce plans in the cases only the general plan gets righ
         message: "vmId: cluster 'web' has no member 'zz'",
       });
     }
+  });
+});
+
+describe("what the planners and the reconciler decide on", () => {
+  const two = makeState(42, [
+    ["a", "198.18.0.1", "192.0.2.10"],
+    ["b", "198.18.0.2", "192.0.2.20"],
+  ]);
+  const rules = compileSwitch(two, "a");
+
+  it("compareRules orders as sortRules does", () => {
+    const shuffled = [...rules].reverse();
+    expect([...shuffled].sort(compareRules)).toEqual(sortRules(shuffled));
+    expect([...shuffled].sort(compareRules)).toEqual(rules);
+    const raw = (b: number, hasMask: boolean) => ({
+      tableId: 0,
+      priority: 5,
+      cookie: 0n,
+      match: [{ ...SEVEN.UNKNOWN, hasMask, value: new Uint8Array([b]) }],
+      instructions: [],
+    });
+    expect(compareRules(raw(1, false), raw(2, false))).toBeLessThan(0);
+    expect(compareRules(raw(2, false), raw(1, false))).toBeGreaterThan(0);
+    expect(compareRules(raw(1, false), raw(1, false))).toBe(0);
+    expect(ruleIdentity(raw(1, true))).not.toBe(ruleIdentity(raw(1, false)));
+  });
+
+  it("an empty diff is one with neither adds nor deletes", () => {
+    expect(isEmptyDiff(diffRules(rules, rules))).toBe(true);
+    expect(isEmptyDiff(diffRules(rules.slice(1), rules))).toBe(false);
+    expect(isEmptyDiff(diffRules(rules, rules.slice(1)))).toBe(false);
+  });
+
+  it("an empty plan is one with no batch in any phase", () => {
+    expect(isEmptyPlan(planTransition(two, two, new Set()))).toBe(true);
+    expect(isEmptyPlan(planRebind(two, "b", "192.0.2.99"))).toBe(false);
+    const cleanupOnly = planAnnounce(replaceMember(two, "b", { nextEndpoint: "192.0.2.98" }), "b", null);
+    expect(cleanupOnly[2].batches.length).toBeGreaterThan(0);
+    expect(isEmptyPlan([cleanupOnly[0], { name: "switch", batches: [] }, cleanupOnly[2]])).toBe(false);
+  });
+
+  it("refuses to plan between two clusters", () => {
+    const other = makeState(43, [["a", "198.18.0.1", "192.0.2.10"]]);
+    expect(() => planTransition(two, other, new Set())).toThrow(
+      "planTransition: before and after must be the same cluster",
+    );
+    expect(() => planTransition(two, makeState(42, [], "db"), new Set())).toThrow(/same cluster/);
+  });
+
+  it("names every way a rule breaks the pipeline", () => {
+    const base = rules[0]!;
+    const miss = rules.at(-1)!;
+    const messages = (rule: Rule) => checkRules([rule, miss]).map((v) => v.message);
+    const apply = (actions: unknown[]) => [{ kind: "APPLY_ACTIONS", actions }] as Rule["instructions"];
+    expect(messages({ ...base, priority: 70_000 })).toContain("priority 70000 is not in 0..65535");
+    expect(messages({ ...base, match: [...base.match, SEVEN.UNKNOWN] })).toContain(
+      "match field 1:31 is not allowed in table 0",
+    );
+    expect(messages({ ...base, match: [...base.match, base.match.at(-1)!] })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^match field \w+ appears twice$/)]),
+    );
+    expect(messages({ ...base, match: [] })).toContain("an empty match is only for the table-miss rule");
+    expect(messages({ ...base, instructions: [{ kind: "CLEAR_ACTIONS" }] as never })).toContain(
+      "instruction CLEAR_ACTIONS is not allowed",
+    );
+    expect(messages({ ...base, instructions: [...base.instructions, ...base.instructions] })).toContain(
+      "more than one APPLY_ACTIONS",
+    );
+    expect(messages({ ...base, instructions: apply([{ kind: "POP_VLAN" }]) })).toEqual(
+      expect.arrayContaining(["action POP_VLAN is not allowed"]),
+    );
+    expect(messages({ ...base, instructions: apply([]) })).toContain(
+      "APPLY_ACTIONS without OUTPUT (use the table-miss rule to drop)",
+    );
   });
 });
