@@ -4,11 +4,13 @@ import { join, resolve } from "node:path";
 import { mergeResults } from "../figures.ts";
 import { CORE_FOLDERS, type CoreFolder } from "./folders.ts";
 
-// `npm run mutation [-- [--force] [--typecheck] [--static] <folder> ...]`: Stryker on each pure core
-// (bench/mutation/folders.ts), one folder per run, incremental (only mutants in changed code or hit
-// by changed tests are run again; `--force` runs all; `--typecheck` adds the TypeScript checker). Writes reports/mutation/<folder>/index.html, prints the score per folder and
-// merges `mutation.score.<folder>` into bench/results.json. Niced and at most 2 workers: the
-// machine is shared. Not part of the test run.
+// `npm run mutation [-- [--force] [--typecheck] [--static] <folder> ...]`: Stryker on each pure
+// core (bench/mutation/folders.ts), one folder per run, incremental (only mutants in changed code
+// or hit by changed tests run again; `--force` runs all; `--typecheck` adds the TypeScript
+// checker). Writes reports/mutation/<folder>/index.html, prints the score per folder and merges
+// `mutation.score.<folder>` into bench/results.json. Niced, 2 workers (MUTATION_CONCURRENCY):
+// the machine is shared. Not part of the test run. Coverage is per test: code a test file runs
+// while being collected (in a describe body) counts for no test, so parse fixtures in the tests.
 const root = resolve(import.meta.dirname, "../..");
 const args = process.argv.slice(2);
 const force = args.includes("--force");
@@ -33,7 +35,7 @@ interface Report {
 }
 
 /** Stryker's mutation score: detected (killed, timed out) over valid mutants (not compile errors). */
-export function mutationScore(report: Report): { score: number; counts: Record<string, number> } {
+function mutationScore(report: Report): { score: number; counts: Record<string, number> } {
   const counts: Record<string, number> = {};
   for (const file of Object.values(report.files))
     for (const m of file.mutants) counts[m.status] = (counts[m.status] ?? 0) + 1;
