@@ -13,7 +13,12 @@ import { buildTestApi, snapshotOf, type TestApi } from "./support/test-api.ts";
 // - a description patch that changes nothing still written (same row);
 // - primeNextEndpoint (a fabric's cache warm-up; the test fabric has none) and beginRebind;
 // - the service's and runPlan's default clocks, keyed-mutex's key listing (diagnostics only),
-//   switch-inventory's per-call state cache (same state read again).
+//   switch-inventory's per-call state cache (same state read again) and its comparator variants
+//   (dpids of members are distinct);
+// - the early returns of a repeated announce, a withdraw of nothing, a removal of an unknown
+//   member and of a cluster's unknown-ness before deleting: the plan is then empty (no fabric
+//   call) and the store refuses the same way;
+// - a rebind's update time when nothing was added (a rebind always adds its member's rules).
 
 const VM1 = datapathIdFor(42, "198.18.0.1");
 const VM2 = datapathIdFor(42, "198.18.0.2");
@@ -132,6 +137,12 @@ describe("what a change leaves behind", () => {
     expect(updateMs).toBeGreaterThan(0);
     expect(totalMs).toBeGreaterThanOrEqual(updateMs);
     expect(totalMs).toBeLessThan(10_000);
+    const again = await api.call("POST", "/v1/clusters/db/members/vm1/rebind", { endpoint: "203.0.113.7" });
+    expect(again.body).toMatchObject({ changed: false });
+    expect((again.body as { updateMs: number }).updateMs).toBeGreaterThanOrEqual(0);
+    expect((again.body as { updateMs: number }).updateMs).toBeLessThan(10_000);
+    const rebinds = await api.call("GET", "/v1/clusters/db/members/vm2/rebinds");
+    expect(rebinds.body).toEqual({ rebinds: [] });
     const metrics = (await api.call("GET", "/metrics")).text;
     const sum = Number(/^icsdn_update_seconds_sum (\S+)$/m.exec(metrics)![1]);
     expect(sum).toBeCloseTo(updateMs / 1000, 6);
