@@ -14,11 +14,11 @@ import type { OpenFlowServer } from "../../controller/openflow/openflow-server.t
 import { type RunningController, startController } from "../../controller/server.ts";
 import { startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
 import { tempDir } from "../controller/support/fixtures.ts";
+import { requirePart } from "../support/parts.ts";
 
 const TOKEN = "contract-client-token-0123456789";
-const hasOvs = spawnSync("ovs-vswitchd", ["--version"]).status === 0;
 // In CI a missing Open vSwitch fails the rebind test instead of skipping it.
-const ovsAvailable = hasOvs || process.env.CI === "true";
+const ovsAvailable = requirePart("ovs");
 
 let controller: RunningController;
 let openflow: OpenFlowServer;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApi, type TestApi } from "./support/test-api.ts";
+import { buildTestApi, snapshotOf, type TestApi } from "./support/test-api.ts";
 
 let api: TestApi;
 
@@ -20,22 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api.close();
 });
-
-/** Everything a request could change: stored state and history, and what was sent to switches. */
-function snapshot(): string {
-  const { store, fabric } = api;
-  return JSON.stringify(
-    {
-      clusters: store.listClusters(),
-      members: store.allMembers(),
-      linking: store.listLinking(),
-      rebinds: store.listRebinds(),
-      calls: fabric.calls.length,
-      tables: [...fabric.switchesByDpid].map(([d, s]) => [d, s.rules]),
-    },
-    (_k, v) => (typeof v === "bigint" ? `${v}n` : v),
-  );
-}
 
 type Method = "POST" | "PATCH" | "DELETE" | "GET";
 interface Case {
@@ -424,7 +408,7 @@ const cases: Case[] = [
 
 describe("refused requests change nothing", () => {
   it.each(cases)("$name -> $status $code $field", async (c) => {
-    const before = snapshot();
+    const before = snapshotOf(api);
     const res = await api.call(c.method, c.url, c.body, {
       ...(c.raw !== undefined && { rawBody: c.raw }),
       ...(c.contentType !== undefined && { contentType: c.contentType }),
@@ -437,7 +421,7 @@ describe("refused requests change nothing", () => {
       expect(body.field).toBe(c.field);
       expect(body.error).toContain(c.field);
     }
-    expect(snapshot()).toBe(before);
+    expect(snapshotOf(api)).toBe(before);
   });
 
   it("counts refused rebinds", async () => {

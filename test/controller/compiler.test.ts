@@ -9,6 +9,7 @@ import { checkRules } from "../../controller/compiler/pipeline.ts";
 import type { Rule } from "../../controller/compiler/rule.ts";
 import { planRebind, planTransition } from "../../controller/compiler/transition-planner.ts";
 import { encodeMessage } from "../../proto/index.ts";
+import { requirePart } from "../support/parts.ts";
 import { makeState } from "./support/fixtures.ts";
 
 const two = makeState(42, [
@@ -351,8 +352,7 @@ describe("FLOW_MOD adapter", () => {
     ]);
   });
 
-  const ovs = spawnSync("ovs-ofctl", ["--version"]).status === 0;
-  it.skipIf(!ovs)(
+  it.skipIf(!requirePart("ovs"))(
     "encodes every compiled rule as OVS itself encodes its text form (ovs-ofctl oracle)",
     () => {
       const ofctl = (...args: string[]) => {

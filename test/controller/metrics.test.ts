@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { rebindResultOf } from "../../controller/api/routes/members.ts";
+import { requirePart } from "../support/parts.ts";
 import { buildTestApi, type TestApi } from "./support/test-api.ts";
 
 const apis: TestApi[] = [];
@@ -90,8 +91,7 @@ describe("/metrics", () => {
   });
 });
 
-const promtool = spawnSync("promtool", ["--version"]).status === 0;
-describe.skipIf(!promtool)("/metrics as Prometheus's own linter reads it", () => {
+describe.skipIf(!requirePart("promtool"))("/metrics as Prometheus's own linter reads it", () => {
   it("passes `promtool check metrics` (apart from prom-client's own gauge names)", async () => {
     const api = await buildTestApi();
     apis.push(api);

@@ -7,6 +7,7 @@ import {
   OFPBRC,
   OFPET,
   OFPFMFC,
+  OFPHFC,
   OFPP,
   OFPPC,
   OFPPF,
@@ -28,7 +29,7 @@ const enc0: OfpPort = {
   supported: OFPPF["1GB_FD"] | OFPPF["10GB_FD"],
   peer: 0,
   currSpeed: 10_000_000,
-  maxSpeed: 10_000_000,
+  maxSpeed: 25_000_000,
 };
 const local: OfpPort = { ...enc0, portNo: OFPP.LOCAL, hwAddr: "aa:bb:cc:dd:ee:ff", name: "icbr0", config: 0 };
 
@@ -39,11 +40,11 @@ describe("ERROR", () => {
       type: "ERROR",
       xid: 1,
       errorType: OFPET.BAD_REQUEST,
-      code: OFPBRC.BAD_TYPE,
+      code: OFPBRC.BAD_LEN,
       data: failed,
     });
-    expect(hex(bytes)).toBe("0401001400000001 00010001 0414000800000001".replace(/ /g, ""));
-    expectOvsDecodes(bytes, "OFPT_ERROR (OF1.3) (xid=0x1): OFPBRC_BAD_TYPE", "OFPT_BARRIER_REQUEST");
+    expect(hex(bytes)).toBe("0401001400000001 00010006 0414000800000001".replace(/ /g, ""));
+    expectOvsDecodes(bytes, "OFPT_ERROR (OF1.3) (xid=0x1): OFPBRC_BAD_LEN", "OFPT_BARRIER_REQUEST");
   });
 
   it("HELLO_FAILED carries text", () => {
@@ -51,17 +52,17 @@ describe("ERROR", () => {
       type: "ERROR",
       xid: 2,
       errorType: OFPET.HELLO_FAILED,
-      code: 0,
+      code: OFPHFC.EPERM,
       data: new TextEncoder().encode("we speak 1.3 only"),
     });
-    expectOvsDecodes(bytes, "OFPHFC_INCOMPATIBLE", "we speak 1.3 only");
+    expectOvsDecodes(bytes, "OFPHFC_EPERM", "we speak 1.3 only");
   });
 
   it("reads an ERROR in another version and keeps the version, to answer in it", () => {
-    const m = decodeMessage(unhex("0101000c00000009 0000 0000"));
-    expect(m).toEqual({ type: "ERROR", xid: 9, version: 1, errorType: 0, code: 0, data: new Uint8Array(0) });
-    expect(hex(encodeMessage(m))).toBe("0101000c0000000900000000");
-    expectOvsDecodes(encodeMessage(m), "OFPT_ERROR (xid=0x9): OFPHFC_INCOMPATIBLE");
+    const m = decodeMessage(unhex("0101000c00000009 0000 0001"));
+    expect(m).toEqual({ type: "ERROR", xid: 9, version: 1, errorType: 0, code: 1, data: new Uint8Array(0) });
+    expect(hex(encodeMessage(m))).toBe("0101000c0000000900000001");
+    expectOvsDecodes(encodeMessage(m), "OFPT_ERROR (xid=0x9): OFPHFC_EPERM");
     // 1.0 numbers are not named with the 1.3 tables.
     expect(
       describeError({ type: "ERROR", xid: 1, version: 1, errorType: 3, code: 0, data: new Uint8Array() }),
@@ -142,7 +143,7 @@ describe("EXPERIMENTER and ONF bundles", () => {
       xid: 6,
       bundleId: 1,
       ctrlType: "OPEN_REQUEST",
-      flags: 0,
+      flags: OFPBF.ORDERED,
       properties: unhex("ffff000c 00002320 00000001 00000000"),
     });
   });
@@ -159,7 +160,7 @@ describe("EXPERIMENTER and ONF bundles", () => {
         portNo: 1,
         hwAddr: enc0.hwAddr,
         config: OFPPC.PORT_DOWN,
-        mask: OFPPC.PORT_DOWN,
+        mask: OFPPC.PORT_DOWN | OFPPC.NO_FWD,
         advertise: 0,
       },
       properties: new Uint8Array(0),
@@ -170,7 +171,7 @@ describe("EXPERIMENTER and ONF bundles", () => {
       "ONFT_BUNDLE_ADD_MESSAGE (OF1.3) (xid=0x7):",
       "bundle_id=0x10 flags=atomic",
       "OFPT_PORT_MOD (OF1.3) (xid=0x7): port: 1: addr:02:00:0a:00:00:01",
-      "mask:   PORT_DOWN",
+      "mask:   PORT_DOWN NO_FWD",
     );
   });
 
@@ -278,7 +279,7 @@ describe("ports", () => {
       /state:\s+LIVE/,
       /current:\s+10GB-FD FIBER/,
       /supported:\s+1GB-FD 10GB-FD/,
-      "speed: 10000 Mbps now, 10000 Mbps max",
+      "speed: 10000 Mbps now, 25000 Mbps max",
     );
   });
 
@@ -353,25 +354,27 @@ describe("ROLE and ASYNC", () => {
       type: "GET_ASYNC_REPLY",
       xid: 1,
       packetInMask: [0b011, 0],
-      portStatusMask: [0b111, 0b111],
+      portStatusMask: [0b111, 0b101],
       flowRemovedMask: [0b1111, 0b1],
     });
     const text = expectOvsDecodes(reply, "OFPT_GET_ASYNC_REPLY (OF1.3)");
     expect(text).toMatch(
       /primary:\s+PACKET_IN: no_match action\s+PORT_STATUS: add delete modify\s+FLOW_REMOVED: idle hard delete group_delete/,
     );
-    expect(text).toMatch(
-      /secondary:\s+PACKET_IN: \(off\)\s+PORT_STATUS: add delete modify\s+FLOW_REMOVED: idle\n/,
-    );
+    expect(text).toMatch(/secondary:\s+PACKET_IN: \(off\)\s+PORT_STATUS: add modify\s+FLOW_REMOVED: idle\n/);
     const set = roundTrip({
       type: "SET_ASYNC",
       xid: 2,
-      packetInMask: [1, 0],
-      portStatusMask: [0, 0],
-      flowRemovedMask: [0, 0],
+      packetInMask: [1, 0b10],
+      portStatusMask: [0b100, 0b1],
+      flowRemovedMask: [0b10, 0b1000],
     });
     expect(set.length).toBe(32);
-    expect(expectOvsDecodes(set, "OFPT_SET_ASYNC (OF1.3)")).toMatch(/primary:\s+PACKET_IN: no_match\n/);
+    const setText = expectOvsDecodes(set, "OFPT_SET_ASYNC (OF1.3)");
+    expect(setText).toMatch(/primary:\s+PACKET_IN: no_match\s+PORT_STATUS: modify\s+FLOW_REMOVED: hard\n/);
+    expect(setText).toMatch(
+      /secondary:\s+PACKET_IN: action\s+PORT_STATUS: add\s+FLOW_REMOVED: group_delete\n/,
+    );
   });
 });
 

@@ -145,7 +145,7 @@ describe("PACKET_IN, PACKET_OUT, FLOW_REMOVED", () => {
       bufferId: OFP_NO_BUFFER,
       totalLen: PACKET.length,
       reason: "ACTION",
-      tableId: 1,
+      tableId: 3,
       cookie: 0x1234n,
       match: [
         { field: "IN_PORT", value: 1 },
@@ -156,7 +156,7 @@ describe("PACKET_IN, PACKET_OUT, FLOW_REMOVED", () => {
     });
     expectOvsDecodes(
       bytes,
-      "OFPT_PACKET_IN (OF1.3) (xid=0x0): table_id=1 cookie=0x1234 total_len=46 " +
+      "OFPT_PACKET_IN (OF1.3) (xid=0x0): table_id=3 cookie=0x1234 total_len=46 " +
         "tun_id=0x2a,tun_src=192.0.2.1,in_port=1 (via action) data_len=46 (unbuffered)",
       "udp,vlan_tci=0x0000,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=192.168.0.1,nw_dst=192.168.0.2",
     );
@@ -172,12 +172,15 @@ describe("PACKET_IN, PACKET_OUT, FLOW_REMOVED", () => {
       bufferId: 0x42,
       totalLen: 1500,
       reason,
-      tableId: 0,
-      cookie: 0n,
+      tableId: 4,
+      cookie: 0x5n,
       match: [{ field: "IN_PORT", value: 7 }],
       data: PACKET.subarray(0, 14),
     });
-    expectOvsDecodes(bytes, `total_len=1500 in_port=7 ${ovs} data_len=14 buffer=0x00000042`);
+    expectOvsDecodes(
+      bytes,
+      `table_id=4 cookie=0x5 total_len=1500 in_port=7 ${ovs} data_len=14 buffer=0x00000042`,
+    );
   });
 
   it("PACKET_OUT with actions and a packet", () => {
@@ -223,7 +226,7 @@ describe("PACKET_IN, PACKET_OUT, FLOW_REMOVED", () => {
       cookie: 0x77n,
       priority: 100,
       reason,
-      tableId: 2,
+      tableId: 7,
       durationSec: 5,
       durationNsec: 500_000_000,
       idleTimeout: 10,
@@ -234,7 +237,7 @@ describe("PACKET_IN, PACKET_OUT, FLOW_REMOVED", () => {
     });
     expectOvsDecodes(
       bytes,
-      `OFPT_FLOW_REMOVED (OF1.3) (xid=0x0): priority=100,ip,in_port=1 ${ovs} table_id=2 cookie:0x77 ` +
+      `OFPT_FLOW_REMOVED (OF1.3) (xid=0x0): priority=100,ip,in_port=1 ${ovs} table_id=7 cookie:0x77 ` +
         "duration5.500s idle10 hard30 pkts12 bytes3456",
     );
   });
@@ -321,11 +324,11 @@ const statsB: FlowStats = {
   tableId: 1,
   durationSec: 3,
   durationNsec: 0,
-  priority: 0,
+  priority: 5,
   idleTimeout: 0,
-  hardTimeout: 0,
+  hardTimeout: 7,
   flags: 0,
-  cookie: 0n,
+  cookie: 0x20n,
   packetCount: 0n,
   byteCount: 0n,
   match: [],
@@ -362,7 +365,7 @@ describe("multipart FLOW, AGGREGATE, GROUP, GROUP_DESC", () => {
       bytes,
       "OFPST_FLOW reply (OF1.3) (xid=0x7):",
       " cookie=0x10, duration=1.002s, table=0, n_packets=5, n_bytes=500, idle_timeout=60, send_flow_rem priority=100,ip,in_port=1 actions=output:2",
-      " cookie=0x0, duration=3s, table=1, n_packets=0, n_bytes=0, priority=0 actions=drop",
+      " cookie=0x20, duration=3s, table=1, n_packets=0, n_bytes=0, hard_timeout=7, priority=5 actions=drop",
     );
   });
 

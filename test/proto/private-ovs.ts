@@ -20,7 +20,9 @@ export interface PrivateOvs {
 }
 
 export function startPrivateOvs(bridge = "br0"): PrivateOvs {
-  const ovs = startOvsDaemons({ prefix: "icsdn-ovs-" });
+  // OVS's dummy datapath (as its testsuite uses): with netdev, two instances in one network
+  // namespace (another test file, a mutation-testing run) fight over the same ovs-netdev device.
+  const ovs = startOvsDaemons({ prefix: "icsdn-ovs-", dummyDatapath: true });
   try {
     // OVS only listens for a controller on a unix path named after the bridge, in its rundir.
     const controllerSocket = join(ovs.dir, `${bridge}.controller`);
@@ -31,7 +33,7 @@ export function startPrivateOvs(bridge = "br0"): PrivateOvs {
       "set",
       "bridge",
       bridge,
-      "datapath_type=netdev",
+      "datapath_type=dummy",
       "protocols=OpenFlow13",
       "fail_mode=secure",
       "controller=@c",

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import { diffRules } from "../../../controller/compiler/diff.ts";
@@ -6,6 +5,7 @@ import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../../controller/compiler/format.ts";
 import type { SwitchBatch } from "../../../controller/compiler/transition-planner.ts";
 import { HeldRules } from "../../../controller/openflow/held-rules.ts";
+import { requirePart } from "../../support/parts.ts";
 import { SwitchEmulator } from "../../support/switch-emulator/emulator.ts";
 import { contents, expectedContents, pairRefusingIngress, tableRules } from "./support/emulated.ts";
 import {
@@ -23,7 +23,7 @@ import { referenceFlows, stableFlows, startOvsSwitch, stopAllOvs } from "./suppo
 const PROBE = 48879;
 const probes = { probePort: PROBE };
 const dpid = (vint0: string) => datapathIdFor(42, vint0);
-const hasOvs = spawnSync("ovs-vswitchd", ["--version"]).status === 0;
+const hasOvs = requirePart("ovs");
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

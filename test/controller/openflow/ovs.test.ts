@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -6,6 +5,7 @@ import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../../controller/compiler/format.ts";
 import type { SwitchBatch } from "../../../controller/compiler/transition-planner.ts";
+import { requirePart } from "../../support/parts.ts";
 import { tempDir } from "../support/fixtures.ts";
 import { RawClient } from "./support/emulated.ts";
 import {
@@ -28,7 +28,7 @@ import {
 // Real Open vSwitch 3.1: private instances (own ovsdb-server and ovs-vswitchd, userspace
 // datapath, temp dirs), each dialling our controller on 127.0.0.1 like a VM's icbr0 would.
 
-const hasOvs = spawnSync("ovs-vswitchd", ["--version"]).status === 0;
+const hasOvs = requirePart("ovs");
 const PROBE = 48879;
 const probes = { probePort: PROBE };
 const dpid = (vint0: string) => datapathIdFor(42, vint0);

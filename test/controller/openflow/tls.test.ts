@@ -7,12 +7,13 @@ import { connect as tlsConnect } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor, formatDpid } from "../../../contract/dataplane/index.ts";
 import { loadTlsMaterial, pkiInit, pkiIssue } from "../../../controller/openflow/pki.ts";
+import { requirePart } from "../../support/parts.ts";
 import { tempDir } from "../support/fixtures.ts";
 import { type OfHarness, startHarness, waitFor } from "./support/harness.ts";
 import { startOvsSwitch, stopAllOvs } from "./support/ovs-switch.ts";
 
 const icsdn = join(import.meta.dirname, "../../../bin/icsdn");
-const hasOvs = spawnSync("ovs-vswitchd", ["--version"]).status === 0;
+const hasOvs = requirePart("ovs");
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

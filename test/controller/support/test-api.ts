@@ -84,3 +84,18 @@ export async function buildTestApi(
     },
   };
 }
+
+/** Everything a request could change: stored state and history, and what was sent to switches. */
+export function snapshotOf({ store, fabric }: TestApi): string {
+  return JSON.stringify(
+    {
+      clusters: store.listClusters(),
+      members: store.allMembers(),
+      linking: store.listLinking(),
+      rebinds: store.listRebinds(),
+      calls: fabric.calls.length,
+      tables: [...fabric.switchesByDpid].map(([d, s]) => [d, s.rules]),
+    },
+    (_k, v) => (typeof v === "bigint" ? `${v}n` : v),
+  );
+}

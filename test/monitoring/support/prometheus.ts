@@ -1,14 +1,13 @@
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { requirePart } from "../../support/parts.ts";
 import { Child, freePort, GiveUp, tempDir, waitFor } from "./processes.ts";
 
 export const PROMETHEUS = "/usr/bin/prometheus";
 
-/** True when the prometheus server and promtool can run here (tests skip otherwise). */
+/** True when the prometheus server and promtool can run here; see requirePart (CI never skips). */
 export function prometheusAvailable(): boolean {
-  const ok = (cmd: string) => spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
-  return ok(PROMETHEUS) && ok("promtool");
+  return requirePart("prometheus", "promtool");
 }
 
 export interface ScrapeJob {
