@@ -13,6 +13,8 @@ import {
   status,
   up,
 } from "./lab.ts";
+import { OPENSTACK_MAX_CLOUDS } from "./openstack/plan.ts";
+import { openstackStarted, startOpenStack, stopOpenStack } from "./openstack/services.ts";
 import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE, TUNNELS, type Tunnel } from "./plan.ts";
 import type { LabOptions } from "./state.ts";
 
@@ -20,11 +22,14 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
 
   up [--clouds 2] [--vms 1] [--tunnel vxlan|gre] [--wan-mbit N] [--nics 1|2]
      [--controller tcp:IP:PORT|host[:PORT]]... [--vni 42] [--cluster lab] [--json]
-     [--controller-rest PORT --token-file FILE]
+     [--controller-rest PORT --token-file FILE] [--openstack]
                          build the lab (clouds a, b...; --vms VMs per cloud: vm1, vm2, ...) and return
                          once every VM is configured; it keeps running until 'lab down'. With
                          --controller-rest (the controller's REST port on this machine) and its
-                         --token-file, each VM's vm-init reports its linking time there
+                         --token-file, each VM's vm-init reports its linking time there. With
+                         --openstack (at most ${OPENSTACK_MAX_CLOUDS} clouds) the clouds are also OpenStack clouds
+                         (regions region-a, region-b; servers are lab VMs), reset to their golden
+                         state; it prints the clouds.yaml (entries lab-a, lab-b, lab-a-admin...)
   status [--json]        clouds, VMs, fixed and floating IPs, vint0 addresses, dpids
   exec NODE [--timeout S] -- CMD...
                          run CMD in a VM (vm1, or vm1@b for its instance in cloud b) or a router
@@ -35,7 +40,8 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
   release VM             remove VM's source instance
   nic VM NIC up|down     plug / unplug a VM NIC's cable (e.g. 'nic vm1 eth0 down')
   flows                  install static full-mesh tunnel flows between the VMs (no controller)
-  down                   remove everything the lab made (also after its daemon was killed)
+  down                   remove everything the lab made (also after its daemon was killed), and
+                         stop its OpenStack services
   demo [--tunnel T]      controller + two clouds of two VMs, traffic, a move under a probe stream, figures, down
 
 NAME defaults to 'lab' (${LAB_NAME_RE}). A controller on this machine is reached from the VMs at
@@ -121,6 +127,7 @@ async function cmdUp(argv: string[]): Promise<number> {
     cluster: { type: "string", default: "lab" },
     "controller-rest": { type: "string" },
     "token-file": { type: "string" },
+    openstack: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   });
   if (!TUNNELS.includes(values.tunnel as Tunnel))
@@ -160,8 +167,22 @@ async function cmdUp(argv: string[]): Promise<number> {
         },
       }),
   };
+  if (values.openstack && options.clouds > OPENSTACK_MAX_CLOUDS)
+    throw new UsageError(`--openstack: at most ${OPENSTACK_MAX_CLOUDS} clouds, not ${options.clouds}`);
   const name = labName(values.name);
   await up(name, options, log);
+  if (values.openstack) {
+    try {
+      const os = await startOpenStack(name, options.clouds, { reset: true }, log);
+      log(
+        `OpenStack clouds up in ${os.startS.toFixed(1)} s: export OS_CLIENT_CONFIG_FILE=${os.cloudsYaml} OS_CLOUD=lab-a`,
+      );
+    } catch (err) {
+      await stopOpenStack(log).catch(() => {});
+      await down(name, log).catch(() => {});
+      throw err;
+    }
+  }
   const view = status(name);
   process.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : statusText(view));
   return 0;
@@ -256,7 +277,9 @@ async function cmdFlows(argv: string[]): Promise<number> {
 
 async function cmdDown(argv: string[]): Promise<number> {
   const { values } = parse(argv, nameOption);
-  await down(labName(values.name), log);
+  const name = labName(values.name);
+  if (openstackStarted()) await stopOpenStack(log);
+  await down(name, log);
   return 0;
 }
 

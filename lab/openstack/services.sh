@@ -35,11 +35,15 @@ die() {
   exit 1
 }
 [ "$(id -u)" = 0 ] || die "must run as root"
+[ "$CMD" != up ] || [ -s "${ICSDN_OS_PLAN:-}" ] || die "ICSDN_OS_PLAN must name the lab's address plan (JSON)"
 case "$NCLOUDS" in 1 | 2) ;; *) die "ICSDN_OS_CLOUDS must be 1 or 2, not $NCLOUDS" ;; esac
 
 # --- stopping: pid files, whole process groups (pitfall 14) ----------------------------------------
-ours() { # ours PID : alive and its command line or environment names our root
-  [ -d "/proc/$1" ] && { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; tr '\0' ' ' <"/proc/$1/environ" 2>/dev/null; } | grep -q -- "$ROOT"
+ours() { # ours PID : alive and its command line or environment names our root (no pipe: pipefail)
+  local s
+  [ -d "/proc/$1" ] || return 1
+  s=$({ tr "\0" " " <"/proc/$1/cmdline"; tr "\0" " " <"/proc/$1/environ"; } 2>/dev/null)
+  [[ $s == *"$ROOT"* ]]
 }
 stop_one() { # stop_one PIDFILE TENTHS
   local f=$1 p g i
@@ -60,7 +64,7 @@ stop_one() { # stop_one PIDFILE TENTHS
   rm -f "$f"
 }
 down() {
-  local pids=() f p left=()
+  local pids=() f p s left=()
   [ -d "$RUN" ] || return 0
   for f in "$RUN"/*.pid; do
     [ -e "$f" ] || continue
@@ -75,7 +79,8 @@ down() {
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
     [ "$p" = $$ ] && continue
-    tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -e "$BIN/" -e "$ETC/" && left+=("$p")
+    s=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    [[ $s == *"$BIN/"* || $s == *"$ETC/"* ]] && left+=("$p")
   done
   if [ ${#left[@]} -gt 0 ]; then
     kill -KILL "${left[@]}" 2>/dev/null || true
@@ -501,6 +506,8 @@ dhcp_agent_notification = false
 network_auto_schedule = false
 router_auto_schedule = false
 graceful_shutdown_timeout = 3
+# idle keep-alive connections each hold a green thread: headroom over the default 100
+wsgi_default_pool_size = 1000
 [database]
 connection = sqlite:///$d/neutron.db
 [quotas]
@@ -716,6 +723,8 @@ for c in "${CLOUDS[@]}"; do
 done
 once resources $PY "$PYLIB/icsdn_resources.py" $CLOUD_ARGS >>"$LOGS/init-resources.log" 2>&1 \
   || { tail -20 "$LOGS/init-resources.log"; die "resources failed"; }
+
+for c in "${CLOUDS[@]}"; do start_bg "$c-netagent" $PY "$PYLIB/icsdn_netagent.py" "$c"; done
 
 if [ $FRESH = 1 ]; then # the fresh state, for 'up --reset' (sqlite .backup is consistent online)
   rm -rf "$GOLD.tmp"

@@ -187,11 +187,13 @@ class LabDriver(fake.FakeDriver):
         if not os.path.exists(db):
             _sh('ovsdb-tool', 'create', db, OVS_SCHEMA)
         sock = 'unix:%s/db.sock' % d
+        env = self._env(vm)
         _in_ns(vm['netns'], 'ovsdb-server', db, '--remote=punix:%s/db.sock' % d, '--pidfile=%s/ovsdb-server.pid' % d,
-               '--unixctl=%s/ovsdb-server.ctl' % d, '--log-file=%s/ovsdb-server.log' % d, '--detach', '--no-chdir')
-        _in_ns(vm['netns'], 'ovs-vsctl', '--db=' + sock, '--no-wait', 'init')
+               '--unixctl=%s/ovsdb-server.ctl' % d, '--log-file=%s/ovsdb-server.log' % d, '--detach', '--no-chdir',
+               env=env)
+        _in_ns(vm['netns'], 'ovs-vsctl', '--db=' + sock, '--no-wait', 'init', env=env)
         _in_ns(vm['netns'], 'ovs-vswitchd', sock, '--pidfile=%s/ovs-vswitchd.pid' % d,
-               '--log-file=%s/ovs-vswitchd.log' % d, '--detach', '--no-chdir')
+               '--log-file=%s/ovs-vswitchd.log' % d, '--detach', '--no-chdir', env=env)
         self._console(vm, 'lab: Open vSwitch started')
 
     def _start_sshd(self, vm):
