@@ -13,6 +13,7 @@ import {
   status,
   up,
 } from "./lab.ts";
+import { type ImageKind, makeImageFile, parseSize, readDisk, writeDisk } from "./openstack/disk.ts";
 import { OPENSTACK_MAX_CLOUDS } from "./openstack/plan.ts";
 import { openstackStarted, startOpenStack, stopOpenStack } from "./openstack/services.ts";
 import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE, TUNNELS, type Tunnel } from "./plan.ts";
@@ -42,6 +43,12 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
   flows                  install static full-mesh tunnel flows between the VMs (no controller)
   down                   remove everything the lab made (also after its daemon was killed), and
                          stop its OpenStack services
+  disk write SERVER_ID --offset N --data TEXT
+  disk read SERVER_ID --offset N --length N
+                         write / read bytes on an OpenStack server's disk (its raw disk file)
+  image-file PATH --size 800M|1060.94M|... [--kind random|sparse]
+                         make an image file (incompressible, or zeros after a random MiB) to
+                         register with 'openstack image create --disk-format raw --file PATH'
   demo [--tunnel T]      controller + two clouds of two VMs, traffic, a move under a probe stream, figures, down
 
 NAME defaults to 'lab' (${LAB_NAME_RE}). A controller on this machine is reached from the VMs at
@@ -70,6 +77,10 @@ const lab: Subcommand = {
         return cmdDown(rest);
       case "demo":
         return cmdDemo(rest);
+      case "disk":
+        return cmdDisk(rest);
+      case "image-file":
+        return cmdImageFile(rest);
       case undefined:
       case "help":
       case "-h":
@@ -278,8 +289,11 @@ async function cmdFlows(argv: string[]): Promise<number> {
 async function cmdDown(argv: string[]): Promise<number> {
   const { values } = parse(argv, nameOption);
   const name = labName(values.name);
-  if (openstackStarted()) await stopOpenStack(log);
+  // the lab goes even when stopping a service failed (its VMs are in the lab's namespaces)
+  const stopped = openstackStarted() ? stopOpenStack(log).then(() => null, (err: unknown) => err) : null;
+  const failure = await stopped;
   await down(name, log);
+  if (failure) throw failure;
   return 0;
 }
 
@@ -289,4 +303,42 @@ async function cmdDemo(argv: string[]): Promise<number> {
     throw new UsageError(`--tunnel must be vxlan or gre, not '${values.tunnel}'`);
   const { runDemo } = await import("./demo.ts");
   return runDemo(values.tunnel as Tunnel);
+}
+
+async function cmdDisk(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  const { values, positionals } = parse(
+    rest,
+    { offset: { type: "string", default: "0" }, data: { type: "string" }, length: { type: "string" } },
+    1,
+  );
+  const id = positionals[0];
+  if (id === undefined || (verb !== "write" && verb !== "read")) {
+    throw new UsageError(`lab disk write|read SERVER_ID ...\n${USAGE}`);
+  }
+  const offset = int("offset", values.offset, 0, Number.MAX_SAFE_INTEGER);
+  if (verb === "write") {
+    if (values.data === undefined) throw new UsageError("lab disk write: --data TEXT");
+    writeDisk(id, offset, Buffer.from(values.data));
+    return 0;
+  }
+  if (values.length === undefined) throw new UsageError("lab disk read: --length N");
+  process.stdout.write(readDisk(id, offset, int("length", values.length, 1, 1 << 24)));
+  return 0;
+}
+
+async function cmdImageFile(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { size: { type: "string" }, kind: { type: "string", default: "random" } },
+    1,
+  );
+  const path = positionals[0];
+  if (path === undefined || values.size === undefined)
+    throw new UsageError(`lab image-file PATH --size SIZE\n${USAGE}`);
+  if (values.kind !== "random" && values.kind !== "sparse") {
+    throw new UsageError(`--kind must be random or sparse, not '${values.kind}'`);
+  }
+  makeImageFile(path, parseSize(values.size), values.kind as ImageKind);
+  return 0;
 }

@@ -53,13 +53,13 @@ stop_one() { # stop_one PIDFILE TENTHS
     g=$(ps -o pgid= -p "$p" 2>/dev/null | tr -d ' ')
     if [ -z "$g" ] || [ "$g" -le 1 ] || [ "$g" = "$(ps -o pgid= -p $$ | tr -d ' ')" ]; then g=""; fi
     kill -TERM "$p" 2>/dev/null || true
-    [ -n "$g" ] && kill -TERM -- "-$g" 2>/dev/null
+    [ -z "$g" ] || kill -TERM -- "-$g" 2>/dev/null || true
     for ((i = 0; i < $2; i++)); do
       ours "$p" || { [ -n "$g" ] && kill -0 -- "-$g" 2>/dev/null; } || break
       sleep 0.1
     done
     kill -KILL "$p" 2>/dev/null || true
-    [ -n "$g" ] && kill -KILL -- "-$g" 2>/dev/null
+    [ -z "$g" ] || kill -KILL -- "-$g" 2>/dev/null || true
   fi
   rm -f "$f"
 }
@@ -117,7 +117,8 @@ if [ ! -s "$ROOT/passwords.env" ]; then
 fi
 # shellcheck disable=SC1091
 . "$ROOT/passwords.env"
-export ADMIN_PASSWORD SERVICE_PASSWORD USER_A_PASSWORD USER_B_PASSWORD
+# only the two init steps get them (not exported: the services' environments stay free of them)
+SECRETS=(ADMIN_PASSWORD="$ADMIN_PASSWORD" SERVICE_PASSWORD="$SERVICE_PASSWORD" USER_A_PASSWORD="$USER_A_PASSWORD" USER_B_PASSWORD="$USER_B_PASSWORD")
 
 GOLD="$ROOT/golden-$NCLOUDS"
 GOLD_ID=$(cat "$0" "$PYLIB"/icsdn_ksinit.py "$PYLIB"/icsdn_dbinit.py "$PYLIB"/icsdn_resources.py "$ROOT/passwords.env" "$ICSDN_OS_PLAN" | md5sum | cut -c1-16)
@@ -650,7 +651,7 @@ start_rabbitmq() { # pitfall 15: by hand, own env file, own epmd
 }
 
 CLOUD_ARGS="${CLOUDS[*]}"
-(once keystone-db fernet_keys && once keystone-init $PY "$PYLIB/icsdn_ksinit.py" "$ETC/keystone/keystone.conf" $CLOUD_ARGS \
+(once keystone-db fernet_keys && once keystone-init env "${SECRETS[@]}" $PY "$PYLIB/icsdn_ksinit.py" "$ETC/keystone/keystone.conf" $CLOUD_ARGS \
   >>"$LOGS/init-keystone.log" 2>&1) &
 KS_INIT=$!
 start_rabbitmq
@@ -721,7 +722,7 @@ for c in "${CLOUDS[@]}"; do
   $PY "$PYLIB/icsdn_wait.py" --timeout 90 --user icsdn --password "$RABBIT_PASSWORD" --vhost "$c" \
     --queue conductor --queue scheduler --queue "compute.compute-$c" || die "cloud $c: nova not consuming RPC"
 done
-once resources $PY "$PYLIB/icsdn_resources.py" $CLOUD_ARGS >>"$LOGS/init-resources.log" 2>&1 \
+once resources env "${SECRETS[@]}" $PY "$PYLIB/icsdn_resources.py" $CLOUD_ARGS >>"$LOGS/init-resources.log" 2>&1 \
   || { tail -20 "$LOGS/init-resources.log"; die "resources failed"; }
 
 for c in "${CLOUDS[@]}"; do start_bg "$c-netagent" $PY "$PYLIB/icsdn_netagent.py" "$c"; done
