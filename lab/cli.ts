@@ -290,8 +290,12 @@ async function cmdDown(argv: string[]): Promise<number> {
   const { values } = parse(argv, nameOption);
   const name = labName(values.name);
   // the lab goes even when stopping a service failed (its VMs are in the lab's namespaces)
-  const stopped = openstackStarted() ? stopOpenStack(log).then(() => null, (err: unknown) => err) : null;
-  const failure = await stopped;
+  let failure: unknown = null;
+  if (openstackStarted()) {
+    await stopOpenStack(log).catch((err: unknown) => {
+      failure = err;
+    });
+  }
   await down(name, log);
   if (failure) throw failure;
   return 0;

@@ -79,7 +79,7 @@ down() {
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
     [ "$p" = $$ ] && continue
-    s=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+    s=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") || continue
     [[ $s == *"$BIN/"* || $s == *"$ETC/"* ]] && left+=("$p")
   done
   if [ ${#left[@]} -gt 0 ]; then
@@ -121,7 +121,8 @@ fi
 SECRETS=(ADMIN_PASSWORD="$ADMIN_PASSWORD" SERVICE_PASSWORD="$SERVICE_PASSWORD" USER_A_PASSWORD="$USER_A_PASSWORD" USER_B_PASSWORD="$USER_B_PASSWORD")
 
 GOLD="$ROOT/golden-$NCLOUDS"
-GOLD_ID=$(cat "$0" "$PYLIB"/icsdn_ksinit.py "$PYLIB"/icsdn_dbinit.py "$PYLIB"/icsdn_resources.py "$ROOT/passwords.env" "$ICSDN_OS_PLAN" | md5sum | cut -c1-16)
+GOLDEN_FORMAT=1 # bump when a change here changes what the databases hold (paths, users, regions)
+GOLD_ID=$(echo "$GOLDEN_FORMAT" | cat - "$PYLIB"/icsdn_ksinit.py "$PYLIB"/icsdn_dbinit.py "$PYLIB"/icsdn_resources.py "$ROOT/passwords.env" "$ICSDN_OS_PLAN" | md5sum | cut -c1-16)
 if [ $RESET = 1 ]; then
   down
   rm -rf "$DATA" "$LOGS"
