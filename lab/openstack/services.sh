@@ -335,7 +335,7 @@ $POLICY
 EOF
   cat >"$e/glance/glance-api-paste.ini" <<EOF
 [pipeline:glance-api-keystone]
-pipeline = cors healthcheck http_proxy_to_wsgi versionnegotiation osprofiler authtoken context rootapp
+pipeline = cors healthcheck http_proxy_to_wsgi versionnegotiation osprofiler authtoken icsdnguard context rootapp
 [composite:rootapp]
 paste.composite_factory = glance.api:root_app_factory
 /: apiversions
@@ -352,6 +352,10 @@ disable_by_file_path = $RUN/$c-glance-healthcheck-disable
 paste.filter_factory = glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory
 [filter:context]
 paste.filter_factory = glance.api.middleware.context:ContextMiddleware.factory
+[filter:icsdnguard]
+paste.filter_factory = icsdn_guard:filter_factory
+allowed_projects = project-$c,admin,service
+region = $r
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 delay_auth_decision = true
@@ -444,10 +448,10 @@ use = call:nova.api.openstack.urlmap:urlmap_factory
 /v2.1/+: openstack_compute_api_v21
 [composite:openstack_compute_api_v21]
 use = call:nova.api.auth:pipeline_factory_v21
-keystone = healthcheck cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit osprofiler authtoken keystonecontext osapi_compute_app_v21
+keystone = healthcheck cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit osprofiler authtoken icsdnguard keystonecontext osapi_compute_app_v21
 [composite:openstack_compute_api_v21_legacy_v2_compatible]
 use = call:nova.api.auth:pipeline_factory_v21
-keystone = healthcheck cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit osprofiler authtoken keystonecontext legacy_v2_compatible osapi_compute_app_v21
+keystone = healthcheck cors http_proxy_to_wsgi compute_req_id faultwrap request_log sizelimit osprofiler authtoken icsdnguard keystonecontext legacy_v2_compatible osapi_compute_app_v21
 [filter:healthcheck]
 use = egg:oslo.middleware#healthcheck
 backends = disable_by_file
@@ -483,6 +487,10 @@ paste.filter_factory = oslo_middleware.cors:filter_factory
 oslo_config_project = nova
 [filter:keystonecontext]
 paste.filter_factory = nova.api.auth:NovaKeystoneContext.factory
+[filter:icsdnguard]
+paste.filter_factory = icsdn_guard:filter_factory
+allowed_projects = project-$c,admin,service
+region = $r
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 EOF
@@ -544,7 +552,7 @@ use = egg:Paste#urlmap
 /v2.0: neutronapi_v2_0
 [composite:neutronapi_v2_0]
 use = call:neutron.auth:pipeline_factory
-keystone = cors http_proxy_to_wsgi request_id catch_errors osprofiler authtoken keystonecontext extensions neutronapiapp_v2_0
+keystone = cors http_proxy_to_wsgi request_id catch_errors osprofiler authtoken icsdnguard keystonecontext extensions neutronapiapp_v2_0
 [composite:neutronversions_composite]
 use = call:neutron.auth:pipeline_factory
 keystone = cors http_proxy_to_wsgi neutronversions
@@ -559,6 +567,10 @@ oslo_config_project = neutron
 paste.filter_factory = oslo_middleware.http_proxy_to_wsgi:HTTPProxyToWSGI.factory
 [filter:keystonecontext]
 paste.filter_factory = neutron.auth:NeutronKeystoneContext.factory
+[filter:icsdnguard]
+paste.filter_factory = icsdn_guard:filter_factory
+allowed_projects = project-$c,admin,service
+region = $r
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 [filter:extensions]

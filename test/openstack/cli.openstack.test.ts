@@ -56,11 +56,24 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       });
     expect((await asUserA("project-a")).stdout.trim()).toBe(a.project_id);
     expect((await asUserA("project-b")).code).not.toBe(0);
+    // and cloud b's APIs refuse cloud a's token, naming the region
+    const token = (await lab.cli("lab-a", ["token", "issue", "-f", "value", "-c", "id"])).stdout.trim();
+    for (const c of lab.clouds) {
+      const res = await fetch(`http://127.0.0.1:${c.ports.nova}/v2.1/servers`, {
+        headers: { "x-auth-token": token },
+      });
+      if (c.name === "a") expect(res.status).toBe(200);
+      else
+        expect([res.status, await res.text()]).toEqual([
+          401,
+          expect.stringContaining("not valid in region-b"),
+        ]);
+    }
 
     const file = join(tmp, "img.raw");
     const bytes = randomBytes(1 << 20);
     writeFileSync(file, bytes);
-    const img = await lab.json<{ id: string; status: string }>("lab-a", [
+    const img = await lab.json<{ id: string }>("lab-a", [
       "image",
       "create",
       "--disk-format",
@@ -71,7 +84,8 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       file,
       "only-in-a",
     ]);
-    expect(img.status).toBe("active");
+    // (OSC prints the record as created; the upload made it active)
+    expect((await lab.json<{ status: string }>("lab-a", ["image", "show", img.id])).status).toBe("active");
     // the bytes are in cloud a's Glance file store, and nowhere in cloud b's
     expect(readFileSync(join(openstackRoot(), "data", "a", "glance", "images", img.id)).equals(bytes)).toBe(
       true,

@@ -209,7 +209,7 @@ class LabDriver(fake.FakeDriver):
                 'Port 22', 'ListenAddress 0.0.0.0', 'HostKey %s' % key, 'PidFile %s/sshd.pid' % d,
                 'AuthorizedKeysFile %s/authorized_keys' % ssh_dir, 'PermitRootLogin prohibit-password',
                 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
-                'PrintMotd no', 'SetEnv OVS_RUNDIR=%s OVS_DBDIR=%s OVS_LOGDIR=%s' % (d, d, d), '']))
+                'PrintMotd no', 'SetEnv OVS_RUNDIR=%s OVS_DBDIR=%s OVS_LOGDIR=%s LAB_DISK=%s/disk' % (d, d, d, d), '']))
         os.makedirs('/run/sshd', exist_ok=True)
         _in_ns(vm['netns'], '/usr/sbin/sshd', '-f', cfg, '-E', os.path.join(d, 'sshd.log'))
         with open(key + '.pub') as f:
