@@ -35,23 +35,15 @@ import {
 } from "../lab/openstack/services.ts";
 import { ICSDN_BIN } from "../lab/paths.ts";
 import { run, sleep } from "../lab/sh.ts";
-import type { LabOptions } from "../lab/state.ts";
-import { openstackMissing } from "../test/support/openstack-lab.ts";
+import {
+  OPENSTACK_TEST_LAB as LAB,
+  OPENSTACK_LAB_OPTIONS,
+  openstackMissing,
+} from "../test/support/openstack-lab.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 
-const LAB = "os";
 const BOOTS = 3;
 const IMAGE_MB = 200;
-const OPTIONS: LabOptions = {
-  clouds: 2,
-  vmsPerCloud: 0,
-  tunnel: "vxlan",
-  wanMbit: null,
-  nics: 1,
-  controllers: [],
-  vni: 42,
-  clusterId: "os",
-};
 const log = (line: string) => process.stderr.write(`[openstack-bench] ${line}\n`);
 
 async function token(user: string, password: string, project: string): Promise<string> {
@@ -153,7 +145,7 @@ const bench: Bench = {
     try {
       await stopOpenStack(log);
       await down(LAB, log);
-      await up(LAB, OPTIONS, log);
+      await up(LAB, OPENSTACK_LAB_OPTIONS, log);
       const os = await startOpenStack(LAB, 2, { reset: true }, () => {});
       const a = os.clouds[0] as OpenStackCloudPlan;
       const pw = openstackPasswords();

@@ -23,6 +23,7 @@ import {
   type ServerView,
   serverNetns,
   ssh,
+  uploadRawImage,
   waitFor,
 } from "./support.ts";
 
@@ -73,17 +74,7 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
     const file = join(tmp, "img.raw");
     const bytes = randomBytes(1 << 20);
     writeFileSync(file, bytes);
-    const img = await lab.json<{ id: string }>("lab-a", [
-      "image",
-      "create",
-      "--disk-format",
-      "raw",
-      "--container-format",
-      "bare",
-      "--file",
-      file,
-      "only-in-a",
-    ]);
+    const img = { id: await uploadRawImage(lab, "lab-a", file, "only-in-a") };
     // (OSC prints the record as created; the upload made it active)
     expect((await lab.json<{ status: string }>("lab-a", ["image", "show", img.id])).status).toBe("active");
     // the bytes are in cloud a's Glance file store, and nowhere in cloud b's

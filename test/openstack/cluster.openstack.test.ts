@@ -26,7 +26,16 @@ import { ICSDN_BIN } from "../../lab/paths.ts";
 import { HOST_ADDRESS } from "../../lab/plan.ts";
 import { run } from "../../lab/sh.ts";
 import { openstackLab } from "../support/openstack-lab.ts";
-import { fixedIp, type KeyPair, makeKeyPair, type ServerView, serverNetns, ssh, waitFor } from "./support.ts";
+import {
+  fixedIp,
+  type KeyPair,
+  makeKeyPair,
+  type ServerView,
+  serverNetns,
+  ssh,
+  uploadRawImage,
+  waitFor,
+} from "./support.ts";
 
 const os = openstackLab();
 const CLUSTER = "osc";
@@ -176,20 +185,10 @@ describe.skipIf(!os)("a cluster of servers booted through Nova in both clouds", 
     expect(snap.status).toBe("active");
     const file = join(tmp, "snap-a.raw");
     await lab.cli("lab-a", ["image", "save", "--file", file, snap.id], { timeoutMs: 120_000 });
-    const copy = await lab.json<{ id: string }>("lab-b", [
-      "image",
-      "create",
-      "--disk-format",
-      "raw",
-      "--container-format",
-      "bare",
-      "--file",
-      file,
-      "from-a",
-    ]);
+    const copy = await uploadRawImage(lab, "lab-b", file, "from-a");
     const c = await lab.json<ServerView>(
       "lab-b",
-      ["server", "create", "--flavor", "m1.tiny", "--image", copy.id, "--network", "private"].concat([
+      ["server", "create", "--flavor", "m1.tiny", "--image", copy, "--network", "private"].concat([
         "--key-name",
         "k-cluster",
         "--wait",

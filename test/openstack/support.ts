@@ -103,3 +103,24 @@ export function fixedIp(s: ServerView): string {
   if (!ip) throw new Error(`server ${s.id} has no address on private: ${JSON.stringify(a)}`);
   return ip;
 }
+
+/** `openstack image create --file FILE NAME` (raw, bare) as `entry`; returns the image's id. */
+export async function uploadRawImage(
+  os: OpenStackLab,
+  entry: string,
+  file: string,
+  name: string,
+): Promise<string> {
+  const args = [
+    "image",
+    "create",
+    "--disk-format",
+    "raw",
+    "--container-format",
+    "bare",
+    "--file",
+    file,
+    name,
+  ];
+  return (await os.json<{ id: string }>(entry, args, 300_000)).id;
+}

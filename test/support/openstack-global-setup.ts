@@ -7,22 +7,9 @@
 import type { TestProject } from "vitest/node";
 import { down, up } from "../../lab/lab.ts";
 import { startOpenStack, stopOpenStack } from "../../lab/openstack/services.ts";
-import type { LabOptions } from "../../lab/state.ts";
-import { openstackMissing } from "./openstack-lab.ts";
+import { OPENSTACK_LAB_OPTIONS, OPENSTACK_TEST_LAB, openstackMissing } from "./openstack-lab.ts";
 
-export const OPENSTACK_TEST_LAB = "os";
 const log = (line: string) => process.stderr.write(`[openstack-lab] ${line}\n`);
-
-const OPTIONS: LabOptions = {
-  clouds: 2,
-  vmsPerCloud: 0,
-  tunnel: "vxlan",
-  wanMbit: null,
-  nics: 1,
-  controllers: [],
-  vni: 42,
-  clusterId: "os",
-};
 
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const missing = openstackMissing();
@@ -38,7 +25,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   };
   await teardown();
   try {
-    await up(OPENSTACK_TEST_LAB, OPTIONS, log);
+    await up(OPENSTACK_TEST_LAB, OPENSTACK_LAB_OPTIONS, log);
     const os = await startOpenStack(OPENSTACK_TEST_LAB, 2, { reset: true }, log);
     log(`clouds up in ${os.startS.toFixed(1)} s (${os.cloudsYaml})`);
     project.provide("openstackLab", { labName: os.labName, cloudsYaml: os.cloudsYaml, clouds: os.clouds });

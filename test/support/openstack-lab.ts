@@ -16,6 +16,7 @@ import { inject } from "vitest";
 import type { OpenStackCloudPlan } from "../../lab/openstack/plan.ts";
 import { startOpenStack } from "../../lab/openstack/services.ts";
 import { type RunResult, run } from "../../lab/sh.ts";
+import type { LabOptions } from "../../lab/state.ts";
 
 export interface OpenStackLabInfo {
   readonly labName: string;
@@ -28,6 +29,19 @@ declare module "vitest" {
     openstackLab: OpenStackLabInfo | null;
   }
 }
+
+/** The lab the OpenStack tests and bench bring up: two clouds, no lab VMs of its own. */
+export const OPENSTACK_TEST_LAB = "os";
+export const OPENSTACK_LAB_OPTIONS: LabOptions = {
+  clouds: 2,
+  vmsPerCloud: 0,
+  tunnel: "vxlan",
+  wanMbit: null,
+  nics: 1,
+  controllers: [],
+  vni: 42,
+  clusterId: "os",
+};
 
 export const OPENSTACK_PACKAGES = [
   "python3-keystone",
