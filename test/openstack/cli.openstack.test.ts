@@ -216,7 +216,17 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
         "ACTIVE",
         async () => (await lab.json<ServerView>("lab-a", ["server", "show", server.id])).status === "ACTIVE",
       );
-      expect((await netnsPids(ns)).length).toBeGreaterThanOrEqual(3);
+      const running = await netnsPids(ns);
+      expect(running.length).toBeGreaterThanOrEqual(3);
+      // reboot: the same VM boots anew (none of its processes survive; it boots a second time)
+      await lab.cli("lab-a", ["server", "reboot", "--wait", server.id], { timeoutMs: 120_000 });
+      const rebooted = await netnsPids(ns);
+      expect(rebooted.length).toBeGreaterThanOrEqual(3);
+      expect(rebooted.filter((p) => running.includes(p))).toEqual([]);
+      const boots = (await lab.cli("lab-a", ["console", "log", "show", server.id])).stdout.match(
+        /lab: booting/g,
+      );
+      expect(boots?.length).toBe(3);
 
       // floating IP unset: the NAT goes; delete: everything of the VM goes
       await lab.cli("lab-a", ["server", "remove", "floating", "ip", server.id, fip]);

@@ -229,6 +229,7 @@ class LabDriver(fake.FakeDriver):
         vm['power'] = 'running'
         self._save(vm)
         self._console(vm, 'lab: %s up' % vm['uuid'])
+        LOG.info('lab VM %s up in namespace %s', vm['uuid'], vm['netns'])
 
     # --- cloud-init ------------------------------------------------------------------------------
     def _host_path(self, vm, path):
