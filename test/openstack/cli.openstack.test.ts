@@ -105,6 +105,47 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
     }
   });
 
+  it("boots a qcow2 image into a raw disk file with the image's bytes", async () => {
+    const raw = join(tmp, "q.raw");
+    const qcow = join(tmp, "q.qcow2");
+    const bytes = randomBytes(3 << 20);
+    writeFileSync(raw, bytes);
+    await run("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow]);
+    const args = [
+      "image",
+      "create",
+      "--disk-format",
+      "qcow2",
+      "--container-format",
+      "bare",
+      "--file",
+      qcow,
+      "q",
+    ];
+    const image = (await lab.json<{ id: string }>("lab-b", args)).id;
+    const server = await lab.json<ServerView>(
+      "lab-b",
+      [
+        "server",
+        "create",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        image,
+        "--network",
+        "private",
+        "--wait",
+        "s-qcow",
+      ],
+      180_000,
+    );
+    expect(server.status).toBe("ACTIVE");
+    const disk = join(instanceDir("b", server.id), "disk");
+    expect((await run("qemu-img", ["info", "--output", "json", disk])).stdout).toContain('"format": "raw"');
+    expect(readFileSync(disk).equals(bytes)).toBe(true);
+    await lab.cli("lab-b", ["server", "delete", "--wait", server.id], { timeoutMs: 120_000 });
+  });
+
   it("boots a server as a lab VM and drives it: floating IP, security group, snapshot, stop, start, delete", async () => {
     const key = await makeKeyPair();
     try {
