@@ -104,6 +104,15 @@ up) ;;
 *) die "usage: services.sh up [--reset] | down | pristine" ;;
 esac
 
+# --- packages: what is missing is installed by the project's setup (one package list) --------------
+for p in python3-keystone python3-glance python3-placement python3-nova python3-neutron rabbitmq-server uwsgi-plugin-python3; do
+  if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+    log "installing the missing packages (scripts/setup.sh)"
+    bash "$REPO/scripts/setup.sh" || die "scripts/setup.sh failed"
+    break
+  fi
+done
+
 # --- state: passwords (kept with the golden copies), reset -----------------------------------------
 mkdir -p "$ROOT"
 chmod 700 "$ROOT"
