@@ -297,7 +297,7 @@ const bench: Bench = {
             ]),
       ];
     } finally {
-      await stopOpenStack(log).catch(() => {});
+      await stopOpenStack(log, { wipe: true }).catch(() => {});
       await down(LAB, log).catch(() => {});
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -5,7 +5,8 @@
 # mechanism driver) plus the lab's network agent.
 #
 #   services.sh up [--reset]   start what is not running; --reset: stop, wipe, restore the golden copy
-#   services.sh down           stop everything by pid files and process groups (never by name)
+#   services.sh down [--wipe]  stop everything by pid files and process groups (never by name);
+#                              --wipe: also remove the clouds' data (a later up restores the golden copy)
 #   services.sh pristine       down, then drop data and golden copies (next up initialises afresh)
 #
 # Environment: ICSDN_OS_ROOT (default /var/lib/icsdn-openstack), ICSDN_OS_CLOUDS (1 or 2, default
@@ -92,6 +93,10 @@ down() {
 case "$CMD" in
 down)
   down
+  if [ "${2:-}" = --wipe ]; then # the clouds' data (servers' disks, images) goes; golden copies and logs stay
+    rm -rf "$DATA"
+    log "data removed"
+  fi
   exit 0
   ;;
 pristine)

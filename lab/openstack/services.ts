@@ -72,10 +72,13 @@ export async function startOpenStack(
   return { cloudsYaml: cloudsYamlPath(), clouds: plan, labName, startS: (Date.now() - started) / 1000 };
 }
 
-/** Stops every service by its pid file and process group; works after a SIGKILL of anything. */
-export async function stopOpenStack(log: Logger): Promise<void> {
+/**
+ * Stops every service by its pid file and process group; works after a SIGKILL of anything.
+ * `wipe` also removes the clouds' data (disks, images): the next start restores the golden copy.
+ */
+export async function stopOpenStack(log: Logger, opts: { wipe?: boolean } = {}): Promise<void> {
   if (!existsSync(join(openstackRoot(), "run"))) return;
-  const res = await execa("bash", [SERVICES_SH, "down"], {
+  const res = await execa("bash", [SERVICES_SH, "down", ...(opts.wipe ? ["--wipe"] : [])], {
     env: { ICSDN_OS_ROOT: openstackRoot() },
     timeout: 120_000,
     reject: false,

@@ -20,7 +20,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     return async () => {};
   }
   const teardown = async () => {
-    await stopOpenStack(log).catch((e) => log(`stopping OpenStack: ${e}`));
+    await stopOpenStack(log, { wipe: true }).catch((e) => log(`stopping OpenStack: ${e}`));
     await down(OPENSTACK_TEST_LAB, log).catch((e) => log(`lab down: ${e}`));
   };
   await teardown();
