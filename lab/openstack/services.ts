@@ -97,14 +97,15 @@ export function openstackStarted(): boolean {
 
 /** The lab VMs of servers (namespaces `<prefix>s...`, root NIC ends `<prefix>v...`): all of them go. */
 export async function removeServerVms(labName: string): Promise<string[]> {
-  const prefix = names(labName).prefix;
+  const n = names(labName);
   const gone: string[] = [];
-  for (const ns of (await listNetns()).filter((n) => n.startsWith(`${prefix}s`))) {
+  for (const ns of (await listNetns()).filter((x) => x.startsWith(n.serverPrefix))) {
     await killAll(await netnsPids(ns), 1_000);
     await run("ip", ["netns", "delete", ns], { check: false });
     gone.push(ns);
   }
-  for (const link of (await rootLinks()).filter((l) => l.startsWith(`${prefix}v`))) await deleteLink(link);
+  for (const link of (await rootLinks()).filter((l) => l.startsWith(n.serverPortPrefix)))
+    await deleteLink(link);
   return gone;
 }
 

@@ -22,7 +22,7 @@ export async function waitFor<T>(
 }
 
 export function serverNetns(os: OpenStackLab, id: string): string {
-  return `${names(os.labName).prefix}s${id.replaceAll("-", "").slice(0, 8)}`;
+  return names(os.labName).server(id);
 }
 
 export function routerNetns(os: OpenStackLab, cloud: string): string {

@@ -125,6 +125,7 @@ class LabDriver(fake.FakeDriver):
         vm = {
             'uuid': instance.uuid,
             'dir': d,
+            # the names lab/plan.ts gives a server's lab VM (names().server, .serverPort)
             'netns': '%ss%s' % (prefix, instance.uuid.replace('-', '')[:8]),
             'rootPort': '%sv%s' % (prefix, instance.uuid.replace('-', '')[:7]),
             'bridge': cloud['bridge'],
