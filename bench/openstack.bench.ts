@@ -100,28 +100,32 @@ function spawnSeconds(cloud: string, id: string): number {
   return stamp(/ up$/) - stamp(/fetching image/);
 }
 
-function servicesRssMb(): number {
+/** RSS (MiB) of the services' process groups: keystone, rabbitmq, epmd ("shared") and each cloud's. */
+function servicesRssMb(): Record<string, number> {
   const runDir = join(openstackRoot(), "run");
-  const groups = new Set<number>();
+  const groupOf = new Map<number, string>();
   for (const f of readdirSync(runDir).filter((x) => x.endsWith(".pid"))) {
     const pid = Number(readFileSync(join(runDir, f), "utf8"));
+    const owner = /^([ab])-/.exec(f)?.[1] ?? "shared";
     try {
-      groups.add(Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]));
+      groupOf.set(Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]), owner);
     } catch {
       // gone
     }
   }
-  let kb = 0;
+  const mb: Record<string, number> = {};
   for (const p of readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
     try {
       const pgid = Number(readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[2]);
-      if (!groups.has(pgid)) continue;
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      const owner = groupOf.get(pgid);
+      if (owner === undefined) continue;
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      mb[owner] = (mb[owner] ?? 0) + kb / 1024;
     } catch {
       // gone
     }
   }
-  return kb / 1024;
+  return mb;
 }
 
 function installSeconds(): number | null {
@@ -285,7 +289,21 @@ const bench: Bench = {
           value: IMAGE_MB / snapS,
           unit: "MB/s (createImage of a 200 MB disk, request to active)",
         },
-        { name: "openstack.services_rss_mb", value: rss, unit: "MiB RSS (all services, 2 clouds)" },
+        {
+          name: "openstack.rss_mb.total",
+          value: Object.values(rss).reduce((x, y) => x + y, 0),
+          unit: "MiB RSS (every service, 2 clouds)",
+        },
+        {
+          name: "openstack.rss_mb.shared",
+          value: rss.shared ?? 0,
+          unit: "MiB RSS (Keystone, RabbitMQ, epmd)",
+        },
+        {
+          name: "openstack.rss_mb.cloud_b",
+          value: rss.b ?? 0,
+          unit: "MiB RSS (a region's own services: the second cloud's cost)",
+        },
         ...(install === null
           ? []
           : [
