@@ -19,7 +19,7 @@ export function serverDisk(uuid: string): string {
     const disk = join(data, c, "nova", "instances", uuid, "disk");
     if (existsSync(disk)) return disk;
   }
-  throw new LabError("NO_SERVER", `no lab VM disk for server ${uuid} (is it ACTIVE in a lab cloud?)`);
+  throw new LabError("NO_INSTANCE", `no lab VM disk for server ${uuid} (is it ACTIVE in a lab cloud?)`);
 }
 
 export function writeDisk(uuid: string, offset: number, data: Uint8Array): void {

@@ -65,7 +65,7 @@ export async function startOpenStack(
   for (const line of String(res.all ?? "").split("\n")) if (line) log(line);
   if (res.exitCode !== 0) {
     throw new LabError(
-      "OPENSTACK",
+      "COMMAND_FAILED",
       `the lab's OpenStack services did not start (exit ${res.exitCode}); logs in ${openstackRoot()}/logs`,
     );
   }
@@ -86,7 +86,7 @@ export async function stopOpenStack(log: Logger, opts: { wipe?: boolean } = {}):
   });
   for (const line of String(res.all ?? "").split("\n")) if (line) log(line);
   if (res.exitCode !== 0)
-    throw new LabError("OPENSTACK", `stopping the OpenStack services failed (exit ${res.exitCode})`);
+    throw new LabError("COMMAND_FAILED", `stopping the OpenStack services failed (exit ${res.exitCode})`);
 }
 
 /** Whether any service has a pid file (running, or killed and not yet cleaned up). */

@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  api,
   type ControllerProcess,
   freePort,
   pingCount,
@@ -126,14 +125,14 @@ describe.skipIf(!os)("a cluster of servers booted through Nova in both clouds", 
         await lab.cli(m.entry, ["server", "add", "floating", "ip", s.id, m.fip]);
       }),
     );
-    await api(ctl.url, "POST", "/v1/clusters", {
+    await ctl.client.createCluster({
       id: CLUSTER,
       vni: VNI,
       tunnel: "vxlan",
       members: members.map((m) => ({ vmId: m.name, vint0: m.vint0, endpoint: m.fip })),
     });
     await waitSwitchesConverged(
-      ctl.url,
+      ctl.client,
       CLUSTER,
       members.map((m) => m.name),
       60_000,
