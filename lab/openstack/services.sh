@@ -201,20 +201,6 @@ placement_port() { echo $((8778 + $(idx "$1"))); }
 neutron_port() { echo $((9696 + $(idx "$1"))); }
 
 # --- configuration (always rewritten) ---------------------------------------------------------------
-authtoken() {
-  cat <<EOF
-[keystone_authtoken]
-www_authenticate_uri = http://127.0.0.1:5000
-auth_url = http://127.0.0.1:5000
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = $1
-password = $SERVICE_PASSWORD
-region_name = $2
-EOF
-}
 svcauth() { # svcauth SECTION USER REGION
   cat <<EOF
 [$1]
@@ -227,6 +213,10 @@ username = $2
 password = $SERVICE_PASSWORD
 region_name = $3
 EOF
+}
+authtoken() { # authtoken USER REGION : keystonemiddleware's section
+  svcauth keystone_authtoken "$1" "$2"
+  echo "www_authenticate_uri = http://127.0.0.1:5000"
 }
 POLICY='[oslo_policy]
 enforce_new_defaults = false
