@@ -178,6 +178,14 @@ export interface Names {
   instance(vm: string, id: number): string;
   /** Root-side veth end of a VM instance's NIC number `nic`. */
   instancePort(id: number, nic: number): string;
+  /**
+   * An OpenStack server's lab VM (made by lab/openstack/pylib/icsdn_lab.py, which builds the same
+   * names): its namespace, and the root-side end of its NIC; every one starts with the prefixes.
+   */
+  server(uuid: string): string;
+  serverPort(uuid: string): string;
+  readonly serverPrefix: string;
+  readonly serverPortPrefix: string;
 }
 
 export function names(labName: string): Names {
@@ -195,6 +203,10 @@ export function names(labName: string): Names {
     routerMgmtPort: (cloud) => ifname(`${p}m${cloud}`),
     instance: (vm, id) => `${p}${vm}-${id}`,
     instancePort: (id, nic) => ifname(`${p}${id}e${nic}`),
+    server: (uuid) => `${p}s${uuid.replaceAll("-", "").slice(0, 8)}`,
+    serverPort: (uuid) => ifname(`${p}v${uuid.replaceAll("-", "").slice(0, 7)}`),
+    serverPrefix: `${p}s`,
+    serverPortPrefix: `${p}v`,
   };
 }
 
