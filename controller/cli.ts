@@ -1,18 +1,16 @@
 import { parseArgs } from "node:util";
 import type { Subcommand } from "../cli/command.ts";
 import { UsageError } from "../cli/command.ts";
+import { IcsdnError } from "../contract/errors/index.ts";
+import { type ListenAddress, loadAuth, parseListen, untilSignalled } from "../contract/http/serve-config.ts";
 import {
   DEFAULT_OPENFLOW_PORT,
   DEFAULT_OPENFLOW_TLS_PORT,
-  type ListenAddress,
-  loadAuth,
   parseDurationMs,
-  parseListen,
   parseOpenFlowListen,
   parsePortOrOff,
   TOKEN_ENV,
 } from "./config.ts";
-import { ControllerError } from "./errors.ts";
 import { jsonLog, type LogLevel } from "./openflow/log.ts";
 import { type OpenFlowServer, openFlowFabric } from "./openflow/openflow-server.ts";
 import { loadTlsMaterial, PkiError } from "./openflow/pki.ts";
@@ -73,7 +71,11 @@ async function serve(argv: string[]): Promise<number> {
   let probePort: number | undefined;
   try {
     listen = parseListen(values.listen);
-    auth = loadAuth({ tokenFile: values["token-file"], insecureNoAuth: values["insecure-no-auth"] });
+    auth = loadAuth({
+      tokenEnv: TOKEN_ENV,
+      tokenFile: values["token-file"],
+      insecureNoAuth: values["insecure-no-auth"],
+    });
     tcp = parseOpenFlowListen(values.openflow, "--openflow", DEFAULT_OPENFLOW_PORT);
     tlsAt =
       values["openflow-tls"] === undefined
@@ -82,7 +84,7 @@ async function serve(argv: string[]): Promise<number> {
     echoIntervalMs = parseDurationMs(values["echo-interval"], "--echo-interval", 50, 3_600_000);
     probePort = parsePortOrOff(values["probe-port"], "--probe-port");
   } catch (err) {
-    if (err instanceof ControllerError) throw new UsageError(err.message);
+    if (err instanceof IcsdnError) throw new UsageError(err.message);
     throw err;
   }
   if (tlsAt && values["pki-dir"] === undefined) throw new UsageError("--openflow-tls needs --pki-dir");
@@ -127,15 +129,7 @@ async function serve(argv: string[]): Promise<number> {
     `icsdn controller: listening on ${controller.url} (auth: ${auth.mode === "token" ? "bearer token" : "OFF"}, db: ${values.db}, ` +
       `openflow: ${where.length > 0 ? where.join(" ") : "off"})\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilSignalled();
   await controller.close();
   return 0;
 }

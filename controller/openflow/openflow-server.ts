@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
+import type { ListenAddress } from "../../contract/http/serve-config.ts";
 import type { SwitchBatch } from "../compiler/transition-planner.ts";
-import type { ListenAddress } from "../config.ts";
 import { OpenFlowFabric } from "../fabric/openflow-fabric.ts";
 import type { BatchOutcome, RebindIntent, RebindWatch, SwitchStatus } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
