@@ -1,12 +1,13 @@
 import { CONTROLLER_ERRORS } from "./codes/controller.ts";
 import { HTTP_ERRORS } from "./codes/http.ts";
+import { MEDIATION_ERRORS } from "./codes/mediation.ts";
 import type { ErrorSpec } from "./spec.ts";
 
 /**
  * Every error code of every component, once. A component adds its table in codes/ and spreads it
  * here; a code defined twice throws when this module loads.
  */
-const TABLES = [HTTP_ERRORS, CONTROLLER_ERRORS] as const;
+const TABLES = [HTTP_ERRORS, CONTROLLER_ERRORS, MEDIATION_ERRORS] as const;
 
 type Keys<T> = T extends readonly [infer H, ...infer R] ? keyof H | Keys<R> : never;
 export type ErrorCode = Keys<typeof TABLES> & string;
