@@ -87,6 +87,8 @@ export interface ServerSpec {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+export type CloudResourceKind = "image" | "server" | "security_group" | "floating_ip" | "keypair";
+
 export interface FloatingIp {
   readonly id: string;
   readonly address: string;
@@ -138,8 +140,10 @@ export interface CloudDriver {
   deleteServer(serverId: string): Promise<void>;
   serverExists(serverId: string): Promise<boolean>;
   imageExists(imageId: string): Promise<boolean>;
-  /** A floating IP on the external network, attached to the server's first port. */
-  createFloatingIp(serverId: string): Promise<FloatingIp>;
+  /** A floating IP on the external network, attached to the server's first port, `description` set. */
+  createFloatingIp(serverId: string, description: string): Promise<FloatingIp>;
+  /** Ids of the resources of a kind that carry this name (floating IPs: this description). */
+  lookupByName(kind: CloudResourceKind, name: string): Promise<readonly string[]>;
   /** Floating IPs attached to the server's ports. */
   serverFloatingIps(serverId: string): Promise<readonly FloatingIp[]>;
   floatingIpExists(id: string): Promise<boolean>;

@@ -48,5 +48,10 @@ export const MEDIATION_ERRORS = {
     exit: EXIT.UNAVAILABLE,
     summary: "the moved VM does not reach every peer's vint0 after the rebind",
   },
+  INTERRUPTED: {
+    status: 500,
+    exit: EXIT.FAILURE,
+    summary: "the service stopped mid-migration (crash, kill); the restart rolled the migration back",
+  },
   CANCELLED: { status: 409, exit: EXIT.FAILURE, summary: "the migration was cancelled and rolled back" },
 } as const satisfies ErrorTable;

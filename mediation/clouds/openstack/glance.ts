@@ -92,6 +92,15 @@ export class Glance {
     return { stream: res, length: length === undefined ? undefined : Number(length), start };
   }
 
+  async idsByName(name: string): Promise<string[]> {
+    const { images } = await this.#api.json<{ images: GlanceImage[] }>(
+      "image",
+      "GET",
+      `/v2/images?name=${encodeURIComponent(name)}`,
+    );
+    return images.map((i) => i.id);
+  }
+
   async remove(id: string): Promise<void> {
     await this.#api.remove("image", `/v2/images/${encodeURIComponent(id)}`);
   }

@@ -143,13 +143,22 @@ export class Neutron {
     return (await this.#api.find("network", `/v2.0/security-groups/${id}`)) !== undefined;
   }
 
-  async createFloatingIp(networkId: string, portId: string): Promise<FloatingIp> {
+  async floatingIpsByDescription(description: string): Promise<string[]> {
+    const { floatingips } = await this.#api.json<{ floatingips: { id: string; description: string }[] }>(
+      "network",
+      "GET",
+      "/v2.0/floatingips",
+    );
+    return floatingips.filter((f) => f.description === description).map((f) => f.id);
+  }
+
+  async createFloatingIp(networkId: string, portId: string, description: string): Promise<FloatingIp> {
     const { floatingip } = await this.#api.json<{ floatingip: { id: string; floating_ip_address: string } }>(
       "network",
       "POST",
       "/v2.0/floatingips",
       {
-        json: { floatingip: { floating_network_id: networkId, port_id: portId } },
+        json: { floatingip: { floating_network_id: networkId, port_id: portId, description } },
       },
     );
     return { id: floatingip.id, address: floatingip.floating_ip_address };

@@ -31,9 +31,18 @@ export class Nova {
     const { servers } = await this.#api.json<{ servers: NovaServer[] }>(
       "compute",
       "GET",
-      `/servers/detail?name=${encodeURIComponent(`^${nameOrId.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`)}`,
+      `/servers/detail?name=${encodeURIComponent(`^${escapeRegex(nameOrId)}$`)}`,
     );
     return servers[0] && view(servers[0]);
+  }
+
+  async idsByName(name: string): Promise<string[]> {
+    const { servers } = await this.#api.json<{ servers: { id: string; name: string }[] }>(
+      "compute",
+      "GET",
+      `/servers?name=${encodeURIComponent(`^${escapeRegex(name)}$`)}`,
+    );
+    return servers.filter((s) => s.name === name).map((s) => s.id);
   }
 
   async status(serverId: string): Promise<string | undefined> {
@@ -127,4 +136,8 @@ function view(s: NovaServer): ServerInfo {
     networks: Object.keys(s.addresses),
     metadata: s.metadata,
   };
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { MediationError } from "../../errors.ts";
 import type {
   CloudDriver,
+  CloudResourceKind,
   Flavor,
   FloatingIp,
   ImageBody,
@@ -210,7 +211,7 @@ export class OpenStackDriver implements CloudDriver {
     return status !== undefined && status !== "DELETED";
   }
 
-  async createFloatingIp(serverId: string): Promise<FloatingIp> {
+  async createFloatingIp(serverId: string, description: string): Promise<FloatingIp> {
     const [port] = await this.#neutron.serverPorts(serverId);
     if (!port)
       throw new MediationError(
@@ -220,7 +221,23 @@ export class OpenStackDriver implements CloudDriver {
     return this.#neutron.createFloatingIp(
       await this.#neutron.externalNetwork(this.#config.externalNetwork),
       port,
+      description,
     );
+  }
+
+  async lookupByName(kind: CloudResourceKind, name: string): Promise<readonly string[]> {
+    switch (kind) {
+      case "image":
+        return this.#glance.idsByName(name);
+      case "server":
+        return this.#nova.idsByName(name);
+      case "keypair":
+        return (await this.#nova.keyPair(name)) === undefined ? [] : [name];
+      case "security_group":
+        return (await this.#neutron.securityGroups()).filter((g) => g.name === name).map((g) => g.id);
+      case "floating_ip":
+        return this.#neutron.floatingIpsByDescription(name);
+    }
   }
 
   async serverFloatingIps(serverId: string): Promise<readonly FloatingIp[]> {
