@@ -1,3 +1,4 @@
+import { IcsdnError } from "../contract/errors/index.ts";
 import type { Subcommand } from "./command.ts";
 import { UsageError } from "./command.ts";
 
@@ -7,6 +8,9 @@ const subcommands: Record<string, () => Promise<{ default: Subcommand }>> = {
   controller: () => import("../controller/cli.ts"),
   lab: () => import("../lab/cli.ts"),
   "vm-init": () => import("../vm-init/cli.ts"),
+  mediation: () => import("../mediation/cli.ts"),
+  migrate: () => import("../mediation/migrate-cli.ts").then((m) => ({ default: m.migrate })),
+  migrations: () => import("../mediation/migrate-cli.ts").then((m) => ({ default: m.migrations })),
 };
 
 async function usage(): Promise<string> {
@@ -39,7 +43,7 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof Error && "code" in err && typeof err.code === "string") {
       // Typed errors from our components carry a code; their message already names what is wrong.
       process.stderr.write(`icsdn: ${err.name} ${err.code}: ${err.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = err instanceof IcsdnError ? err.exitCode : 1;
     } else {
       process.stderr.write(
         `icsdn: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
