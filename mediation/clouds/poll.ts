@@ -10,11 +10,14 @@ export async function pollUntil<T>(
     firstDelayMs?: number;
     maxDelayMs?: number;
     onTimeout: (what: string) => Error;
+    /** Stops the wait (a cancel) with the signal's reason. */
+    signal?: AbortSignal;
   },
 ): Promise<T> {
   const end = Date.now() + options.deadlineMs;
   let delay = options.firstDelayMs ?? 200;
   for (;;) {
+    options.signal?.throwIfAborted();
     const v = await probe();
     if (v !== undefined) return v;
     const left = end - Date.now();

@@ -512,6 +512,7 @@ export class MigrationRunner {
         deadlineMs: this.#o.switchDeadlineMs,
         what: `the new instance's switch did not connect to the controller within ${this.#o.switchDeadlineMs} ms`,
         onTimeout: (what) => new MediationError("CLOUD_TIMEOUT", what),
+        signal: ctx.signal,
       },
     );
     const rseq = j.intend(id, {
