@@ -13,6 +13,9 @@ import {
   status,
   up,
 } from "./lab.ts";
+import { type ImageKind, makeImageFile, parseSize, readDisk, writeDisk } from "./openstack/disk.ts";
+import { OPENSTACK_MAX_CLOUDS } from "./openstack/plan.ts";
+import { openstackStarted, startOpenStack, stopOpenStack } from "./openstack/services.ts";
 import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE, TUNNELS, type Tunnel } from "./plan.ts";
 import type { LabOptions } from "./state.ts";
 
@@ -20,11 +23,14 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
 
   up [--clouds 2] [--vms 1] [--tunnel vxlan|gre] [--wan-mbit N] [--nics 1|2]
      [--controller tcp:IP:PORT|host[:PORT]]... [--vni 42] [--cluster lab] [--json]
-     [--controller-rest PORT --token-file FILE]
+     [--controller-rest PORT --token-file FILE] [--openstack]
                          build the lab (clouds a, b...; --vms VMs per cloud: vm1, vm2, ...) and return
                          once every VM is configured; it keeps running until 'lab down'. With
                          --controller-rest (the controller's REST port on this machine) and its
-                         --token-file, each VM's vm-init reports its linking time there
+                         --token-file, each VM's vm-init reports its linking time there. With
+                         --openstack (at most ${OPENSTACK_MAX_CLOUDS} clouds) the clouds are also OpenStack clouds
+                         (regions region-a, region-b; servers are lab VMs), reset to their golden
+                         state; it prints the clouds.yaml (entries lab-a, lab-b, lab-a-admin...)
   status [--json]        clouds, VMs, fixed and floating IPs, vint0 addresses, dpids
   exec NODE [--timeout S] -- CMD...
                          run CMD in a VM (vm1, or vm1@b for its instance in cloud b) or a router
@@ -35,7 +41,14 @@ const USAGE = `usage: icsdn lab <command> [--name NAME] ...
   release VM             remove VM's source instance
   nic VM NIC up|down     plug / unplug a VM NIC's cable (e.g. 'nic vm1 eth0 down')
   flows                  install static full-mesh tunnel flows between the VMs (no controller)
-  down                   remove everything the lab made (also after its daemon was killed)
+  down                   remove everything the lab made (also after its daemon was killed), and
+                         stop its OpenStack services
+  disk write SERVER_ID --offset N --data TEXT
+  disk read SERVER_ID --offset N --length N
+                         write / read bytes on an OpenStack server's disk (its raw disk file)
+  image-file PATH --size 800M|1060.94M|... [--kind random|sparse]
+                         make an image file (incompressible, or zeros after a random MiB) to
+                         register with 'openstack image create --disk-format raw --file PATH'
   demo [--tunnel T]      controller + two clouds of two VMs, traffic, a move under a probe stream, figures, down
 
 NAME defaults to 'lab' (${LAB_NAME_RE}). A controller on this machine is reached from the VMs at
@@ -64,6 +77,10 @@ const lab: Subcommand = {
         return cmdDown(rest);
       case "demo":
         return cmdDemo(rest);
+      case "disk":
+        return cmdDisk(rest);
+      case "image-file":
+        return cmdImageFile(rest);
       case undefined:
       case "help":
       case "-h":
@@ -121,6 +138,7 @@ async function cmdUp(argv: string[]): Promise<number> {
     cluster: { type: "string", default: "lab" },
     "controller-rest": { type: "string" },
     "token-file": { type: "string" },
+    openstack: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   });
   if (!TUNNELS.includes(values.tunnel as Tunnel))
@@ -160,8 +178,22 @@ async function cmdUp(argv: string[]): Promise<number> {
         },
       }),
   };
+  if (values.openstack && options.clouds > OPENSTACK_MAX_CLOUDS)
+    throw new UsageError(`--openstack: at most ${OPENSTACK_MAX_CLOUDS} clouds, not ${options.clouds}`);
   const name = labName(values.name);
   await up(name, options, log);
+  if (values.openstack) {
+    try {
+      const os = await startOpenStack(name, options.clouds, { reset: true }, log);
+      log(
+        `OpenStack clouds up in ${os.startS.toFixed(1)} s: export OS_CLIENT_CONFIG_FILE=${os.cloudsYaml} OS_CLOUD=lab-a`,
+      );
+    } catch (err) {
+      await stopOpenStack(log).catch(() => {});
+      await down(name, log).catch(() => {});
+      throw err;
+    }
+  }
   const view = status(name);
   process.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : statusText(view));
   return 0;
@@ -256,7 +288,16 @@ async function cmdFlows(argv: string[]): Promise<number> {
 
 async function cmdDown(argv: string[]): Promise<number> {
   const { values } = parse(argv, nameOption);
-  await down(labName(values.name), log);
+  const name = labName(values.name);
+  // the lab goes even when stopping a service failed (its VMs are in the lab's namespaces)
+  let failure: unknown = null;
+  if (openstackStarted()) {
+    await stopOpenStack(log).catch((err: unknown) => {
+      failure = err;
+    });
+  }
+  await down(name, log);
+  if (failure) throw failure;
   return 0;
 }
 
@@ -266,4 +307,42 @@ async function cmdDemo(argv: string[]): Promise<number> {
     throw new UsageError(`--tunnel must be vxlan or gre, not '${values.tunnel}'`);
   const { runDemo } = await import("./demo.ts");
   return runDemo(values.tunnel as Tunnel);
+}
+
+async function cmdDisk(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  const { values, positionals } = parse(
+    rest,
+    { offset: { type: "string", default: "0" }, data: { type: "string" }, length: { type: "string" } },
+    1,
+  );
+  const id = positionals[0];
+  if (id === undefined || (verb !== "write" && verb !== "read")) {
+    throw new UsageError(`lab disk write|read SERVER_ID ...\n${USAGE}`);
+  }
+  const offset = int("offset", values.offset, 0, Number.MAX_SAFE_INTEGER);
+  if (verb === "write") {
+    if (values.data === undefined) throw new UsageError("lab disk write: --data TEXT");
+    writeDisk(id, offset, Buffer.from(values.data));
+    return 0;
+  }
+  if (values.length === undefined) throw new UsageError("lab disk read: --length N");
+  process.stdout.write(readDisk(id, offset, int("length", values.length, 1, 1 << 24)));
+  return 0;
+}
+
+async function cmdImageFile(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { size: { type: "string" }, kind: { type: "string", default: "random" } },
+    1,
+  );
+  const path = positionals[0];
+  if (path === undefined || values.size === undefined)
+    throw new UsageError(`lab image-file PATH --size SIZE\n${USAGE}`);
+  if (values.kind !== "random" && values.kind !== "sparse") {
+    throw new UsageError(`--kind must be random or sparse, not '${values.kind}'`);
+  }
+  makeImageFile(path, parseSize(values.size), values.kind as ImageKind);
+  return 0;
 }

