@@ -19,6 +19,7 @@ export async function startServiceProcess(options: {
   controller: string;
   token: string;
   switchTimeoutS: number;
+  env: Record<string, string>;
 }): Promise<ServiceProcess> {
   const child = spawn(
     BIN,
@@ -36,7 +37,10 @@ export async function startServiceProcess(options: {
       "--switch-timeout",
       String(options.switchTimeoutS),
     ],
-    { env: { ...process.env, ICSDN_MEDIATION_TOKEN: options.token }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      env: { ...process.env, ...options.env, ICSDN_MEDIATION_TOKEN: options.token },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   live.add(child);
   let out = "";

@@ -6,7 +6,7 @@ import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import type { CloudDriver } from "../../../mediation/clouds/cloud-driver.ts";
 import type { OpenStackDriver } from "../../../mediation/clouds/openstack/openstack-driver.ts";
 import { type OfHarness, startHarness } from "../../controller/openflow/support/harness.ts";
-import { labDriver } from "./clouds.ts";
+import { LAB_FLAVOR, LAB_IMAGE, labDriver } from "./clouds.ts";
 
 export const TOKEN = "mediation-test-token-0123456789";
 
@@ -57,8 +57,8 @@ export async function createSourceServer(a: OpenStackDriver, tag: string): Promi
     new Map([[groupName, groupId]]),
   );
   await a.importKeyPair(keyName, publicKey);
-  const [image] = await a.lookupByName("image", "lab-image");
-  const flavor = (await a.listFlavors()).find((f) => f.name === "m1.nano")!;
+  const [image] = await a.lookupByName("image", LAB_IMAGE);
+  const flavor = (await a.listFlavors()).find((f) => f.name === LAB_FLAVOR)!;
   const serverName = `icsdn-t-${tag}`;
   const serverId = await a.createServer({
     name: serverName,

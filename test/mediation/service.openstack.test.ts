@@ -8,7 +8,7 @@ import { HttpControllerPort } from "../../mediation/ports/controller-http.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 import type { OfHarness } from "../controller/openflow/support/harness.ts";
 import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
-import { labCloudsFile, labDriver } from "./support/clouds.ts";
+import { labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
 import {
   cleanClouds,
   controllerWithCluster,
@@ -50,6 +50,7 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
       auth: { mode: "token", token: TOKEN },
       controller: new HttpControllerPort(controller.controller.url, undefined),
       runner: { switchDeadlineMs, chunkSize: 1 << 16 },
+      env: labCloudsEnv(),
     });
     api = new MediationClient(service.url, TOKEN);
   }

@@ -6,7 +6,7 @@ import type { MigrationView } from "../../mediation/api/views.ts";
 import { MediationClient } from "../../mediation/client.ts";
 import type { OfHarness } from "../controller/openflow/support/harness.ts";
 import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
-import { labCloudsFile, labDriver } from "./support/clouds.ts";
+import { labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
 import {
   cleanClouds,
   controllerWithCluster,
@@ -60,7 +60,13 @@ describe.skipIf(!cloudsFile)("kill -9 of the mediation service, then a restart",
       controller = await controllerWithCluster("vm-a", src.fip.address);
       const db = join(dir, `${tag}.db`);
       const start = () =>
-        startServiceProcess({ db, controller: controller!.controller.url, token: TOKEN, switchTimeoutS: 60 });
+        startServiceProcess({
+          db,
+          controller: controller!.controller.url,
+          token: TOKEN,
+          switchTimeoutS: 60,
+          env: labCloudsEnv(),
+        });
       proc = await start();
       let api = new MediationClient(proc.url, TOKEN);
       const m = await api.create({

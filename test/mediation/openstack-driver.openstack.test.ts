@@ -4,7 +4,7 @@ import { readText, send } from "../../mediation/clouds/openstack/http.ts";
 import { KeystoneSession } from "../../mediation/clouds/openstack/keystone.ts";
 import { OpenStackDriver } from "../../mediation/clouds/openstack/openstack-driver.ts";
 import type { MediationError } from "../../mediation/errors.ts";
-import { labCloudsFile, labDriver } from "./support/clouds.ts";
+import { LAB_FLAVOR, labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
 
 const cloudsFile = labCloudsFile();
 
@@ -12,7 +12,7 @@ describe.skipIf(!cloudsFile)(
   "the OpenStack driver against the lab's Keystone, Nova, Glance and Neutron",
   () => {
     it("authenticates once, reuses the token, and reads each region's endpoints from the catalog", async () => {
-      const file = loadCloudsFile();
+      const file = loadCloudsFile(labCloudsEnv());
       const session = new KeystoneSession(resolveCloud("lab-a", file));
       const first = await session.token();
       expect(await session.token()).toBe(first);
@@ -24,7 +24,7 @@ describe.skipIf(!cloudsFile)(
 
     it("renews a token that is about to expire", async () => {
       let now = Date.now();
-      const session = new KeystoneSession(resolveCloud("lab-a", loadCloudsFile()), () => now);
+      const session = new KeystoneSession(resolveCloud("lab-a", loadCloudsFile(labCloudsEnv())), () => now);
       const first = await session.token();
       now = first.expiresAt - 60_000;
       const renewed = await session.token();
@@ -32,7 +32,7 @@ describe.skipIf(!cloudsFile)(
     });
 
     it("refuses wrong credentials naming the cloud, never the password", async () => {
-      const config = resolveCloud("lab-a", loadCloudsFile());
+      const config = resolveCloud("lab-a", loadCloudsFile(labCloudsEnv()));
       if (config.auth.type !== "password") throw new Error("lab-a uses a password");
       const driver = new OpenStackDriver({
         ...config,
@@ -45,7 +45,7 @@ describe.skipIf(!cloudsFile)(
     });
 
     it("authenticates with an application credential", async () => {
-      const config = resolveCloud("lab-a", loadCloudsFile());
+      const config = resolveCloud("lab-a", loadCloudsFile(labCloudsEnv()));
       const session = new KeystoneSession(config);
       const token = await session.token();
       const identity = await session.endpoint("identity");
@@ -92,7 +92,7 @@ describe.skipIf(!cloudsFile)(
     it("reads flavors, networks, quotas and security groups, and answers unknown things with undefined", async () => {
       const driver = labDriver("lab-b");
       const flavors = await driver.listFlavors();
-      expect(flavors.map((f) => f.name)).toContain("m1.tiny");
+      expect(flavors.map((f) => f.name)).toContain(LAB_FLAVOR);
       expect(await driver.findNetwork("private")).toMatch(/^[0-9a-f-]{36}$/);
       expect(await driver.findNetwork("no-such-network")).toBeUndefined();
       expect(await driver.findServer("no-such-server")).toBeUndefined();
