@@ -585,11 +585,18 @@ export class MigrationRunner {
       : error;
     j.setStatus(id, "rolling_back", failed);
     this.#event(id, "rolling_back", { ...failed, step: j.get(id)?.step });
-    try {
-      for (const action of rollbackPlan(j.resources(id))) await runUndo(this.#undoContext(ctx), action);
-    } catch (err) {
-      // Left rolling_back: the next start retries what is still journaled as present.
-      this.#event(id, "rollback_failed", { error: (err as Error).message });
+    // Every action is tried even when one fails (an unreachable controller must not keep the
+    // target's servers alive); what failed stays journaled, and the next start retries it.
+    const failures: string[] = [];
+    for (const action of rollbackPlan(j.resources(id))) {
+      try {
+        await runUndo(this.#undoContext(ctx), action);
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+    if (failures.length > 0) {
+      this.#event(id, "rollback_failed", { errors: failures });
       return;
     }
     const status = cancelled ? "cancelled" : "failed";

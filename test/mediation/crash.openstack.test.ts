@@ -56,7 +56,7 @@ describe.skipIf(!cloudsFile)("kill -9 of the mediation service, then a restart",
   for (const point of KILL_POINTS) {
     it(`at ${point.step ?? point.event}: the restarted service ${point.outcome === "failed" ? "rolls back" : "finishes the release"}, nothing orphaned`, async () => {
       tag = `${process.pid}-${Date.now() % 1e6}`;
-      src = await createSourceServer(a, tag);
+      src = await createSourceServer(a, tag, dir);
       controller = await controllerWithCluster("vm-a", src.fip.address);
       const db = join(dir, `${tag}.db`);
       const start = () =>

@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { MigrationView } from "../../mediation/api/views.ts";
 import { MediationClient } from "../../mediation/client.ts";
 import { HttpControllerPort } from "../../mediation/ports/controller-http.ts";
+import { SshLinkChecker } from "../../mediation/ports/ssh-link-check.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 import type { OfHarness } from "../controller/openflow/support/harness.ts";
 import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
@@ -40,15 +41,18 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function setUp(switchDeadlineMs: number): Promise<void> {
+  async function setUp(switchDeadlineMs: number, linkCheck = false): Promise<void> {
     tag = `${process.pid}-${Date.now() % 1e6}`;
-    src = await createSourceServer(a, tag);
+    src = await createSourceServer(a, tag, dir);
     controller = await controllerWithCluster("vm-a", src.fip.address);
     service = await startMediation({
       dbPath: join(dir, `${tag}.db`),
       listen: { host: "127.0.0.1", port: 0 },
       auth: { mode: "token", token: TOKEN },
       controller: new HttpControllerPort(controller.controller.url, undefined),
+      ...(linkCheck && {
+        linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: src.privateKeyFile }),
+      }),
       runner: { switchDeadlineMs, chunkSize: 1 << 16 },
       env: labCloudsEnv(),
     });
@@ -61,7 +65,7 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     stopAllOvs();
     const ids = (service ? service.journal.list() : []).map((m) => `icsdn-${m.id.slice(0, 8)}`);
     await service?.close();
-    await controller?.close();
+    await controller?.close().catch(() => undefined);
     await cleanClouds([`icsdn-t-${tag}`, ...ids.flatMap((p) => [`${p}-snapshot`, `${p}-image`, `${p}-fip`])]);
   }, 180_000);
 
@@ -190,6 +194,50 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     expect(await a.floatingIpExists(src.fip.id)).toBe(true);
     expect(await a.lookupByName("image", `icsdn-${started.id.slice(0, 8)}-snapshot`)).toEqual([]);
   }, 180_000);
+
+  it("rolls back when the controller is unreachable at network setup, leaving nothing in the target", async () => {
+    await setUp(60_000);
+    const started = await api.create({
+      member: "vm-a",
+      server: src.serverName,
+      source: { cloud: "lab-a" },
+      target: { cloud: "lab-b" },
+    });
+    for await (const e of api.events(started.id)) {
+      if (e.type === "phase" && e.data.step === "instantiation") break;
+    }
+    await controller.close();
+    const done = await finished(started.id);
+    expect(done.status).toBe("failed");
+    expect(done.error?.code).toBe("CONTROLLER_UNREACHABLE");
+    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
+    expect(await b.lookupByName("server", src.serverName)).toEqual([]);
+    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
+  }, 180_000);
+
+  it("rolls back when the ssh link check fails after the rebind: the member is rebound to the source", async () => {
+    await setUp(60_000, true);
+    const started = await api.create({
+      member: "vm-a",
+      server: src.serverName,
+      source: { cloud: "lab-a" },
+      target: { cloud: "lab-b" },
+    });
+    await until(started.id, "announced");
+    sw = startOvsSwitch({ dpid: memberDpid, target: `tcp:127.0.0.1:${controller.tcpPort}` });
+    const done = await finished(started.id);
+    expect(done.status).toBe("failed");
+    expect(done.error?.code).toBe("LINK_CHECK_FAILED");
+    // ssh reached the new VM (it has the member's key pair) and its ping of the peer's vint0 failed
+    expect(done.error?.message).toMatch(/does not reach 10\.77\.0\.2/);
+    const m = await member();
+    expect(m.endpoint).toBe(src.fip.address);
+    expect(m.nextEndpoint).toBeNull();
+    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
+    expect(await b.lookupByName("server", src.serverName)).toEqual([]);
+    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
+    expect(await a.floatingIpExists(src.fip.id)).toBe(true);
+  }, 240_000);
 
   it("cancels before the commit point and rolls back; refuses a cancel of a finished migration", async () => {
     await setUp(60_000);

@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import type { CloudDriver } from "../../../mediation/clouds/cloud-driver.ts";
@@ -18,17 +17,18 @@ export interface SourceFixture {
   readonly fip: { id: string; address: string };
   readonly groupName: string;
   readonly keyName: string;
+  /** The key pair's private key file (removed by cleanClouds' caller with the fixture's dir). */
+  readonly privateKeyFile: string;
 }
 
-export async function createSourceServer(a: OpenStackDriver, tag: string): Promise<SourceFixture> {
-  const dir = mkdtempSync(join(tmpdir(), "icsdn-key-"));
-  let publicKey: string;
-  try {
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")]);
-    publicKey = readFileSync(join(dir, "k.pub"), "utf8").trim();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export async function createSourceServer(
+  a: OpenStackDriver,
+  tag: string,
+  keyDir: string,
+): Promise<SourceFixture> {
+  const privateKeyFile = join(keyDir, `key-${tag}`);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", privateKeyFile]);
+  const publicKey = readFileSync(`${privateKeyFile}.pub`, "utf8").trim();
   const groupName = `icsdn-t-${tag}`;
   const keyName = `icsdn-t-${tag}`;
   const groupId = await a.createSecurityGroup(groupName, "cluster peers");
@@ -72,7 +72,7 @@ export async function createSourceServer(a: OpenStackDriver, tag: string): Promi
   });
   await a.waitServer(serverId, "ACTIVE", 60_000);
   const fip = await a.createFloatingIp(serverId, `icsdn-t-${tag}`);
-  return { tag, serverName, serverId, fip, groupName, keyName };
+  return { tag, serverName, serverId, fip, groupName, keyName, privateKeyFile };
 }
 
 /** Removes whatever a test left in either cloud under its tag (servers first: groups in use cannot go). */
