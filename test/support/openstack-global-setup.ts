@@ -13,7 +13,7 @@ import { openstackMissing } from "./openstack-lab.ts";
 export const OPENSTACK_TEST_LAB = "os";
 const log = (line: string) => process.stderr.write(`[openstack-lab] ${line}\n`);
 
-const OPTIONS: LabOptions = {
+export const OPENSTACK_LAB_OPTIONS: LabOptions = {
   clouds: 2,
   vmsPerCloud: 0,
   tunnel: "vxlan",
@@ -38,7 +38,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   };
   await teardown();
   try {
-    await up(OPENSTACK_TEST_LAB, OPTIONS, log);
+    await up(OPENSTACK_TEST_LAB, OPENSTACK_LAB_OPTIONS, log);
     const os = await startOpenStack(OPENSTACK_TEST_LAB, 2, { reset: true }, log);
     log(`clouds up in ${os.startS.toFixed(1)} s (${os.cloudsYaml})`);
     project.provide("openstackLab", { labName: os.labName, cloudsYaml: os.cloudsYaml, clouds: os.clouds });

@@ -10,6 +10,7 @@ process.on("exit", () => {
 /** `icsdn mediation serve` as its own process, so a test can `kill -9` it. */
 export interface ServiceProcess {
   readonly url: string;
+  readonly pid: number;
   kill9(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -66,6 +67,7 @@ export async function startServiceProcess(options: {
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   return {
     url,
+    pid: child.pid!,
     async kill9() {
       child.kill("SIGKILL");
       await exited;
