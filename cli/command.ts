@@ -13,3 +13,15 @@ export class UsageError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/** Runs a verb; parseArgs' unknown or malformed options (TypeErrors with a code) become usage errors showing `usage`. */
+export async function withUsage(usage: string, fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+      throw new UsageError(`${err.message}\n${usage}`);
+    }
+    throw err;
+  }
+}

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Subcommand } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import { UsageError, withUsage } from "../cli/command.ts";
 import { IcsdnError } from "../contract/errors/index.ts";
 import { type ListenAddress, loadAuth, parseListen, untilSignalled } from "../contract/http/serve-config.ts";
 import {
@@ -138,27 +138,8 @@ const controller: Subcommand = {
   summary: "the SDN controller: cluster state, flow compiler, REST API, OpenFlow (serve, pki)",
   async run(argv) {
     const [verb, ...rest] = argv;
-    if (verb === "pki") {
-      try {
-        return await pkiCommand(rest);
-      } catch (err) {
-        if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-          throw new UsageError(`${err.message}\n${PKI_USAGE}`);
-        }
-        throw err;
-      }
-    }
-    if (verb === "serve") {
-      try {
-        return await serve(rest);
-      } catch (err) {
-        // parseArgs reports unknown or malformed options as TypeErrors with a code.
-        if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-          throw new UsageError(`${err.message}\n${USAGE}`);
-        }
-        throw err;
-      }
-    }
+    if (verb === "pki") return withUsage(PKI_USAGE, () => pkiCommand(rest));
+    if (verb === "serve") return withUsage(USAGE, () => serve(rest));
     if (verb === "-h" || verb === "--help") {
       process.stdout.write(`${USAGE}\n`);
       return 0;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Subcommand } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import { UsageError, withUsage } from "../cli/command.ts";
 import { IcsdnError } from "../contract/errors/index.ts";
 import { loadAuth, parseListen, untilSignalled } from "../contract/http/serve-config.ts";
 import { HttpControllerPort } from "./ports/controller-http.ts";
@@ -108,16 +108,7 @@ const mediation: Subcommand = {
   summary: "the migration service: moves cluster members between clouds (serve)",
   async run(argv) {
     const [verb, ...rest] = argv;
-    if (verb === "serve") {
-      try {
-        return await serve(rest);
-      } catch (err) {
-        if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-          throw new UsageError(`${err.message}\n${USAGE}`);
-        }
-        throw err;
-      }
-    }
+    if (verb === "serve") return withUsage(USAGE, () => serve(rest));
     if (verb === "-h" || verb === "--help") {
       process.stdout.write(`${USAGE}\n`);
       return 0;

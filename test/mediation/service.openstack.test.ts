@@ -81,25 +81,37 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     return api.get(id);
   }
 
+  /** The member's move from lab-a to lab-b, as every test asks for it. */
+  function move(idempotencyKey?: string): Promise<MigrationView> {
+    return api.create(
+      { member: "vm-a", server: src.serverName, source: { cloud: "lab-a" }, target: { cloud: "lab-b" } },
+      idempotencyKey,
+    );
+  }
+
+  /** After a rollback: nothing of the migration's left in either cloud, the source server running with its address. */
+  async function expectRolledBack(done: MigrationView): Promise<void> {
+    const short = done.id.slice(0, 8);
+    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
+    expect(await b.lookupByName("server", src.serverName)).toEqual([]);
+    expect(await b.lookupByName("image", `icsdn-${short}-image`)).toEqual([]);
+    expect(await b.lookupByName("floating_ip", `icsdn-${short}-fip`)).toEqual([]);
+    expect(await b.lookupByName("security_group", src.groupName)).toEqual([]);
+    expect(await b.lookupByName("keypair", src.keyName)).toEqual([]);
+    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
+    expect(await a.floatingIpExists(src.fip.id)).toBe(true);
+    expect(await a.lookupByName("image", `icsdn-${short}-snapshot`)).toEqual([]);
+  }
+
   async function member(): Promise<Member> {
     return (await controller.api<Member>("GET", "/v1/clusters/c1/members/vm-a")).body;
   }
 
   it("migrates: journaled phases, verified stream, announce, rebind once the new switch is up, then the source is released", async () => {
     await setUp(60_000);
-    const started = await api.create(
-      { member: "vm-a", server: src.serverName, source: { cloud: "lab-a" }, target: { cloud: "lab-b" } },
-      `key-${tag}`,
-    );
+    const started = await move(`key-${tag}`);
     expect(started.status).toBe("running");
-    expect(
-      (
-        await api.create(
-          { member: "vm-a", server: src.serverName, source: { cloud: "lab-a" }, target: { cloud: "lab-b" } },
-          `key-${tag}`,
-        )
-      ).id,
-    ).toBe(started.id);
+    expect((await move(`key-${tag}`)).id).toBe(started.id);
 
     await until(started.id, "announced");
     const announced = await member();
@@ -171,38 +183,20 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
 
   it("rolls back when the new instance's switch never connects: target released, announcement withdrawn, source untouched", async () => {
     await setUp(3000);
-    const started = await api.create({
-      member: "vm-a",
-      server: src.serverName,
-      source: { cloud: "lab-a" },
-      target: { cloud: "lab-b" },
-    });
+    const started = await move();
     const done = await finished(started.id);
     expect(done.status).toBe("failed");
     expect(done.error?.code).toBe("CLOUD_TIMEOUT");
     expect(done.error?.message).toMatch(/switch did not connect/);
-    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
     const m = await member();
     expect(m.endpoint).toBe(src.fip.address);
     expect(m.nextEndpoint).toBeNull();
-    expect(await b.lookupByName("server", src.serverName)).toEqual([]);
-    expect(await b.lookupByName("image", `icsdn-${started.id.slice(0, 8)}-image`)).toEqual([]);
-    expect(await b.lookupByName("floating_ip", `icsdn-${started.id.slice(0, 8)}-fip`)).toEqual([]);
-    expect(await b.lookupByName("security_group", src.groupName)).toEqual([]);
-    expect(await b.lookupByName("keypair", src.keyName)).toEqual([]);
-    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
-    expect(await a.floatingIpExists(src.fip.id)).toBe(true);
-    expect(await a.lookupByName("image", `icsdn-${started.id.slice(0, 8)}-snapshot`)).toEqual([]);
+    await expectRolledBack(done);
   }, 180_000);
 
   it("rolls back when the controller is unreachable at network setup, leaving nothing in the target", async () => {
     await setUp(60_000);
-    const started = await api.create({
-      member: "vm-a",
-      server: src.serverName,
-      source: { cloud: "lab-a" },
-      target: { cloud: "lab-b" },
-    });
+    const started = await move();
     for await (const e of api.events(started.id)) {
       if (e.type === "phase" && e.data.step === "instantiation") break;
     }
@@ -210,19 +204,12 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     const done = await finished(started.id);
     expect(done.status).toBe("failed");
     expect(done.error?.code).toBe("CONTROLLER_UNREACHABLE");
-    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
-    expect(await b.lookupByName("server", src.serverName)).toEqual([]);
-    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
+    await expectRolledBack(done);
   }, 180_000);
 
   it("rolls back when the ssh link check fails after the rebind: the member is rebound to the source", async () => {
     await setUp(60_000, true);
-    const started = await api.create({
-      member: "vm-a",
-      server: src.serverName,
-      source: { cloud: "lab-a" },
-      target: { cloud: "lab-b" },
-    });
+    const started = await move();
     await until(started.id, "announced");
     sw = startOvsSwitch({ dpid: memberDpid, target: `tcp:127.0.0.1:${controller.tcpPort}` });
     const done = await finished(started.id);
@@ -233,28 +220,19 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     const m = await member();
     expect(m.endpoint).toBe(src.fip.address);
     expect(m.nextEndpoint).toBeNull();
-    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
-    expect(await b.lookupByName("server", src.serverName)).toEqual([]);
-    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
-    expect(await a.floatingIpExists(src.fip.id)).toBe(true);
+    await expectRolledBack(done);
   }, 240_000);
 
   it("cancels before the commit point and rolls back; refuses a cancel of a finished migration", async () => {
     await setUp(60_000);
-    const started = await api.create({
-      member: "vm-a",
-      server: src.serverName,
-      source: { cloud: "lab-a" },
-      target: { cloud: "lab-b" },
-    });
+    const started = await move();
     await until(started.id, "announced");
     expect((await api.cancel(started.id)).id).toBe(started.id);
     const done = await finished(started.id);
     expect(done.status).toBe("cancelled");
     expect(done.error?.code).toBe("CANCELLED");
-    expect(done.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
     expect((await member()).nextEndpoint).toBeNull();
-    expect((await a.findServer(src.serverId))?.status).toBe("ACTIVE");
+    await expectRolledBack(done);
     const again = await api.cancel(started.id).catch((e: unknown) => e);
     expect(again).toMatchObject({ code: "MIGRATION_BUSY", field: "id" });
   }, 180_000);
