@@ -9,6 +9,7 @@ import { SshLinkChecker } from "../../mediation/ports/ssh-link-check.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 import type { OfHarness } from "../controller/openflow/support/harness.ts";
 import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
+import { openstackLab } from "../support/openstack-lab.ts";
 import { labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
 import {
   cleanClouds,
@@ -222,6 +223,24 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     expect(m.nextEndpoint).toBeNull();
     await expectRolledBack(done);
   }, 240_000);
+
+  it("refuses a move the target's quota cannot hold, naming it, and creates nothing", async () => {
+    await setUp(3000);
+    const os = openstackLab()!;
+    const cloudB = os.clouds.find((c) => c.entry === "lab-b")!;
+    await os.cli(cloudB.adminEntry, ["quota", "set", "--instances", "0", cloudB.project]);
+    try {
+      const err = await move().catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "PRECHECK_FAILED", field: "target.cloud" });
+      expect((err as Error).message).toMatch(
+        /cloud 'lab-b': quota of instances exceeded \(0 of 0 used, 1 more needed\)/,
+      );
+      expect(service.journal.list()).toEqual([]);
+      expect(await a.lookupByName("image", `icsdn-t-${tag}`)).toEqual([]);
+    } finally {
+      await os.cli(cloudB.adminEntry, ["quota", "set", "--instances", "100", cloudB.project]);
+    }
+  }, 180_000);
 
   it("cancels before the commit point and rolls back; refuses a cancel of a finished migration", async () => {
     await setUp(60_000);
