@@ -124,6 +124,21 @@ describe.skipIf(!cloudsFile)("streamed image transfer between two real Glances",
     expect(await target.imageExists(req.images[0]!)).toBe(false);
   });
 
+  it("stops mid-transfer when cancelled, deleting the half-written target image", async () => {
+    const abort = new AbortController();
+    const req = request({
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.downloaded > 3 * CHUNK) abort.abort();
+      },
+    });
+    const err = await streamTransfer(req).catch((e: unknown) => e);
+    expect((err as MediationError).code).toBe("CANCELLED");
+    expect(req.images).toHaveLength(1);
+    expect(req.discarded).toEqual(req.images);
+    expect(await target.imageExists(req.images[0]!)).toBe(false);
+  });
+
   it("retries a failed upload from the start with a new target image, and gives up after the last attempt", async () => {
     targetProxy.faults = { failUploadAfter: { bytes: 4 * CHUNK, times: 1 } };
     const viaProxy = labDriver("lab-b", { image: targetProxy.url });
