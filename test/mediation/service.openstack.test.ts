@@ -154,7 +154,8 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     const group = (await b.listSecurityGroups()).find((g) => g.name === src.groupName)!;
     expect(group.rules).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ protocol: "tcp", portMin: 22, remoteGroupName: src.groupName }),
+        expect.objectContaining({ protocol: "udp", portMin: 4789, remoteGroupName: src.groupName }),
+        expect.objectContaining({ protocol: "tcp", portMin: 22, remoteIpPrefix: "0.0.0.0/0" }),
       ]),
     );
     expect((await b.serverFloatingIps(target!.id)).map((f) => f.address)).toEqual([after.endpoint]);

@@ -32,6 +32,8 @@ export async function createSourceServer(
   const groupName = `icsdn-t-${tag}`;
   const keyName = `icsdn-t-${tag}`;
   const groupId = await a.createSecurityGroup(groupName, "cluster peers");
+  // VXLAN between members (remote group: the rule a copy must re-point at the target's group), and
+  // ssh from anywhere for the mediation's link check.
   await a.addSecurityGroupRules(
     groupId,
     [
@@ -41,8 +43,8 @@ export async function createSourceServer(
         protocol: "udp",
         portMin: 4789,
         portMax: 4789,
-        remoteIpPrefix: "0.0.0.0/0",
-        remoteGroupName: null,
+        remoteIpPrefix: null,
+        remoteGroupName: groupName,
       },
       {
         direction: "ingress",
@@ -50,8 +52,8 @@ export async function createSourceServer(
         protocol: "tcp",
         portMin: 22,
         portMax: 22,
-        remoteIpPrefix: null,
-        remoteGroupName: groupName,
+        remoteIpPrefix: "0.0.0.0/0",
+        remoteGroupName: null,
       },
     ],
     new Map([[groupName, groupId]]),
