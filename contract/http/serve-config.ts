@@ -76,15 +76,18 @@ export function boundUrl(
   return `http://${host}:${port}`;
 }
 
-/** Resolves on the first SIGINT or SIGTERM: how every `serve` command waits. */
-export function untilSignalled(): Promise<void> {
+/** Resolves on the first SIGINT or SIGTERM: how every `serve` command waits; SIGHUP calls `onHangup` (a reload). */
+export function untilSignalled(options: { onHangup?: () => void } = {}): Promise<void> {
+  const hangup = options.onHangup;
   return new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
+      if (hangup) process.off("SIGHUP", hangup);
       resolve();
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    if (hangup) process.on("SIGHUP", hangup);
   });
 }
