@@ -1,8 +1,6 @@
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { execa } from "execa";
 import { down, up } from "../lab/lab.ts";
 import { startOpenStack, stopOpenStack } from "../lab/openstack/services.ts";
 import { MediationClient } from "../mediation/client.ts";
@@ -10,14 +8,13 @@ import { loadCloudsFile, resolveCloud } from "../mediation/clouds/clouds-yaml.ts
 import { KeystoneSession } from "../mediation/clouds/openstack/keystone.ts";
 import { OpenStackDriver } from "../mediation/clouds/openstack/openstack-driver.ts";
 import { TIMED_PHASES } from "../mediation/model/migration.ts";
-import { DEFAULT_CHUNK_SIZE } from "../mediation/transfer/manifest.ts";
-import { streamTransfer } from "../mediation/transfer/stream-transfer.ts";
 import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
 import { controllerWithCluster, memberDpid, TOKEN } from "../test/mediation/support/service.ts";
 import { startServiceProcess } from "../test/mediation/support/service-process.ts";
 import { OPENSTACK_LAB_OPTIONS, OPENSTACK_TEST_LAB } from "../test/support/openstack-global-setup.ts";
 import type { Bench, Figure } from "./figures.ts";
 import { incompressible } from "./support/incompressible.ts";
+import { measureTransfer } from "./support/transfer-methods.ts";
 
 // The paper's Figure 5 images (800 MB and 1060.94 MB, incompressible) moved between the lab's two
 // OpenStack clouds (run under flock /tmp/icsdn-lab.lock flock /tmp/icsdn-openstack.lock):
@@ -32,12 +29,6 @@ const SIZES = [
 const PAPER_TOTAL_S: Record<string, number> = { "800mb": 64.92, "1061mb": 79.97 };
 const log = (line: string) => process.stderr.write(`[mediation bench] ${line}\n`);
 const seconds = (ms: number) => ms / 1000;
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 const bench: Bench = {
   title:
@@ -64,61 +55,15 @@ const bench: Bench = {
           properties: {},
         });
         await a.uploadImage(source, incompressible(size.bytes, i + 1));
-        const image = (await a.getImage(source))!;
-        const scratch = () =>
-          b.createImage({
-            name: `bench-copy-${size.label}`,
-            diskFormat: "raw",
-            containerFormat: "bare",
-            properties: {},
-          });
-        const d = await timed(async () => {
-          const body = await a.downloadImage(source, 0);
-          for await (const _ of body.stream) {
-            // bytes only
-          }
+        const { d, u, staged, streamed, raw } = await measureTransfer(a, b, source, {
+          label: size.label,
+          regenerate: () => incompressible(size.bytes, i + 1),
+          dir,
+          tokens: async () => [
+            (await new KeystoneSession(config("lab-a")).token()).value,
+            (await new KeystoneSession(config("lab-b")).token()).value,
+          ],
         });
-        const uploadOnly = await scratch();
-        const u = await timed(() => b.uploadImage(uploadOnly, incompressible(size.bytes, i + 1)));
-        await b.deleteImage(uploadOnly);
-        const stagedId = await scratch();
-        const file = join(dir, "staged.img");
-        const staged = await timed(async () => {
-          await pipeline((await a.downloadImage(source, 0)).stream, createWriteStream(file));
-          await b.uploadImage(stagedId, createReadStream(file));
-        });
-        rmSync(file);
-        await b.deleteImage(stagedId);
-        let streamedId = "";
-        const streamed = await timed(async () => {
-          const r = await streamTransfer({
-            source: a,
-            sourceImage: image,
-            target: b,
-            chunkSize: DEFAULT_CHUNK_SIZE,
-            newTargetImage: scratch,
-            discardTargetImage: (id) => b.deleteImage(id),
-          });
-          streamedId = r.targetImageId;
-        });
-        await b.deleteImage(streamedId);
-        const rawId = await scratch();
-        const [ta, tb] = [
-          await new KeystoneSession(config("lab-a")).token(),
-          await new KeystoneSession(config("lab-b")).token(),
-        ];
-        const [ga, gb] = [await a.endpoint("image"), await b.endpoint("image")];
-        const raw = await timed(() =>
-          execa(
-            "bash",
-            [
-              "-c",
-              'set -o pipefail; curl -sf -H "X-Auth-Token: $TA" "$GA/v2/images/$SRC/file" | curl -sf -X PUT -H "X-Auth-Token: $TB" -H "Content-Type: application/octet-stream" -T - "$GB/v2/images/$DST/file"',
-            ],
-            { env: { TA: ta.value, TB: tb.value, GA: ga, GB: gb, SRC: source, DST: rawId } },
-          ),
-        );
-        await b.deleteImage(rawId);
         log(
           `${size.label}: download ${seconds(d)} s, upload ${seconds(u)} s, staged ${seconds(staged)} s, streamed ${seconds(streamed)} s, raw pipe ${seconds(raw)} s`,
         );
