@@ -54,7 +54,10 @@ export const migration = {
     etaSeconds: nullableNumber,
     uploadAttempt: { type: "integer" },
     downloadResumes: { type: "integer" },
-    sha256: { type: ["string", "null"] },
+    imageHash: {
+      type: ["object", "null"],
+      properties: { algo: { type: "string" }, value: { type: "string" } },
+    },
     timings: { type: "object", additionalProperties: nullableNumber },
     resources: {
       type: "array",
@@ -91,9 +94,12 @@ export const dryRunResult = {
 
 export const manifest = {
   type: "object",
-  required: ["sha256", "chunks"],
+  required: ["imageHash", "chunks"],
   properties: {
-    sha256: { type: ["string", "null"] },
+    imageHash: {
+      type: ["object", "null"],
+      properties: { algo: { type: "string" }, value: { type: "string" } },
+    },
     size: { type: "number" },
     chunks: {
       type: "array",

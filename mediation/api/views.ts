@@ -32,7 +32,7 @@ export function migrationView(journal: Journal, m: MigrationRecord, now = Date.n
     etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds * 10) / 10,
     uploadAttempt: m.uploadAttempt,
     downloadResumes: m.downloadResumes,
-    sha256: m.sha256,
+    imageHash: m.imageHash,
     timings,
     resources: journal.resources(m.id).map((r) => ({
       where: clouds[r.side],

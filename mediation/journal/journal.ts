@@ -27,7 +27,8 @@ export interface MigrationRecord {
   readonly uploadAttempt: number;
   readonly downloadResumes: number;
   readonly transferStartedAt: number | null;
-  readonly sha256: string | null;
+  /** The whole image's hash in the clouds' algorithm, once transferred. */
+  readonly imageHash: { readonly algo: string; readonly value: string } | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -329,7 +330,7 @@ export class Journal {
         "INSERT INTO manifest_chunks (migration_id, idx, offset, length, sha256) VALUES (?, ?, ?, ?, ?)",
       );
       for (const c of manifest.chunks) insert.run(id, c.index, c.offset, c.length, c.sha256);
-      this.#update(id, { sha256: manifest.sha256 });
+      this.#update(id, { image_hash_algo: manifest.imageHash.algo, image_hash: manifest.imageHash.value });
     });
   }
 
@@ -360,7 +361,8 @@ function record(r: Row): MigrationRecord {
     uploadAttempt: Number(r.upload_attempt),
     downloadResumes: Number(r.download_resumes),
     transferStartedAt: r.transfer_started_at === null ? null : Number(r.transfer_started_at),
-    sha256: r.sha256 === null ? null : String(r.sha256),
+    imageHash:
+      r.image_hash === null ? null : { algo: String(r.image_hash_algo), value: String(r.image_hash) },
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };

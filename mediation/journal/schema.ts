@@ -17,7 +17,8 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
     upload_attempt INTEGER NOT NULL DEFAULT 0,
     download_resumes INTEGER NOT NULL DEFAULT 0,
     transfer_started_at INTEGER,
-    sha256 TEXT,
+    image_hash_algo TEXT,
+    image_hash TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
   );

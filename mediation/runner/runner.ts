@@ -477,7 +477,7 @@ export class MigrationRunner {
     });
     j.saveManifest(id, result.manifest);
     ctx.targetImageId = result.targetImageId;
-    this.#event(id, "transferred", { sha256: result.manifest.sha256, size: result.manifest.size });
+    this.#event(id, "transferred", { imageHash: result.manifest.imageHash, size: result.manifest.size });
   }
 
   async #network(ctx: Context): Promise<void> {

@@ -8,40 +8,40 @@ export interface ManifestChunk {
   readonly sha256: string;
 }
 
-/** What flowed: every chunk's hash, the whole image's SHA-256, and the hash the source cloud uses. */
+/** What flowed: every chunk's SHA-256 and the whole image's hash in the clouds' own algorithm. */
 export interface Manifest {
   readonly chunkSize: number;
   readonly size: number;
   readonly chunks: readonly ManifestChunk[];
-  readonly sha256: string;
-  /** The source Glance's os_hash_algo (sha512 by default) and our value of it. */
-  readonly cloudHashAlgo: string;
-  readonly cloudHashValue: string;
-  readonly md5: string;
+  /** The whole image in the source Glance's os_hash_algo (sha512 by default), so both clouds' values compare. */
+  readonly imageHash: { readonly algo: string; readonly value: string };
+  /** Only when the source has no multihash: its legacy `checksum`. */
+  readonly md5: string | undefined;
 }
 
 export const DEFAULT_CHUNK_SIZE = 8 << 20;
 
 /**
- * Hashes a byte stream as it passes: a SHA-256 per `chunkSize` piece, and whole-stream SHA-256,
- * the cloud's algorithm and MD5. Feed it in order; `finish()` once at the end.
+ * Hashes a byte stream as it passes: a SHA-256 per `chunkSize` piece and the whole stream in the
+ * cloud's algorithm (two passes over each byte; MD5 a third only when asked). Feed it in order;
+ * `finish()` once at the end.
  */
 export class ManifestBuilder {
   readonly #chunkSize: number;
   readonly #chunks: ManifestChunk[] = [];
-  readonly #whole = createHash("sha256");
-  readonly #cloud: Hash;
-  readonly #md5 = createHash("md5");
-  readonly #cloudAlgo: string;
+  readonly #whole: Hash;
+  readonly #md5: Hash | undefined;
+  readonly #algo: string;
   #chunk = createHash("sha256");
   #chunkFill = 0;
   #size = 0;
 
-  constructor(chunkSize: number, cloudHashAlgo: string) {
+  constructor(chunkSize: number, imageHashAlgo: string, withMd5 = false) {
     if (!(chunkSize > 0)) throw new RangeError("chunkSize must be positive");
     this.#chunkSize = chunkSize;
-    this.#cloudAlgo = cloudHashAlgo;
-    this.#cloud = cloudHashAlgo === "sha256" ? createHash("sha256") : createHash(cloudHashAlgo);
+    this.#algo = imageHashAlgo;
+    this.#whole = createHash(imageHashAlgo);
+    this.#md5 = withMd5 ? createHash("md5") : undefined;
   }
 
   /** Bytes hashed so far: the offset a resumed download must start from. */
@@ -56,8 +56,7 @@ export class ManifestBuilder {
 
   update(data: Buffer): void {
     this.#whole.update(data);
-    if (this.#cloudAlgo !== "sha256") this.#cloud.update(data);
-    this.#md5.update(data);
+    this.#md5?.update(data);
     let at = 0;
     while (at < data.length) {
       const take = Math.min(this.#chunkSize - this.#chunkFill, data.length - at);
@@ -71,15 +70,12 @@ export class ManifestBuilder {
 
   finish(): Manifest {
     if (this.#chunkFill > 0) this.#closeChunk();
-    const sha256 = this.#whole.digest("hex");
     return {
       chunkSize: this.#chunkSize,
       size: this.#size,
       chunks: this.#chunks,
-      sha256,
-      cloudHashAlgo: this.#cloudAlgo,
-      cloudHashValue: this.#cloudAlgo === "sha256" ? sha256 : this.#cloud.digest("hex"),
-      md5: this.#md5.digest("hex"),
+      imageHash: { algo: this.#algo, value: this.#whole.digest("hex") },
+      md5: this.#md5?.digest("hex"),
     };
   }
 
@@ -109,25 +105,21 @@ export function hashMismatch(
   },
 ): string | undefined {
   const where = `cloud '${reported.cloud}' image ${reported.image}`;
+  const mine = manifest.imageHash;
+  // A cloud that reports no hash at all (a snapshot some virt drivers write without one) has nothing to compare.
+  if (reported.value === undefined && reported.md5 === undefined) return undefined;
   if (reported.size !== undefined && reported.size !== manifest.size) {
     return `${where}: size ${reported.size} but ${manifest.size} bytes flowed`;
   }
-  if (
-    reported.value !== undefined &&
-    reported.algo === manifest.cloudHashAlgo &&
-    reported.value !== manifest.cloudHashValue
-  ) {
-    return `${where}: os_hash_value (${reported.algo}) ${reported.value.slice(0, 16)}... but what flowed hashes to ${manifest.cloudHashValue.slice(0, 16)}...`;
+  if (reported.value !== undefined && reported.algo === mine.algo) {
+    return reported.value === mine.value
+      ? undefined
+      : `${where}: os_hash_value (${mine.algo}) ${reported.value.slice(0, 16)}... but what flowed hashes to ${mine.value.slice(0, 16)}...`;
   }
-  if (
-    reported.value !== undefined &&
-    reported.algo !== manifest.cloudHashAlgo &&
-    reported.md5 === undefined
-  ) {
-    return `${where}: reports a ${reported.algo} hash, which this transfer did not compute`;
+  if (manifest.md5 !== undefined && reported.md5 !== undefined) {
+    return reported.md5 === manifest.md5
+      ? undefined
+      : `${where}: checksum (md5) ${reported.md5} but what flowed hashes to ${manifest.md5}`;
   }
-  if (reported.md5 !== undefined && reported.md5 !== manifest.md5) {
-    return `${where}: checksum (md5) ${reported.md5} but what flowed hashes to ${manifest.md5}`;
-  }
-  return undefined;
+  return `${where}: reports no ${mine.algo} hash to compare what flowed with`;
 }

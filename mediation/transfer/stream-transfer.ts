@@ -51,7 +51,11 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
   for (let attempt = 1; ; attempt++) {
     req.signal?.throwIfAborted();
     const imageId = await req.newTargetImage(attempt);
-    const builder = new ManifestBuilder(req.chunkSize, req.sourceImage.hashAlgo ?? "sha512");
+    const builder = new ManifestBuilder(
+      req.chunkSize,
+      req.sourceImage.hashAlgo ?? "sha512",
+      req.sourceImage.hashValue === undefined,
+    );
     const state = { resumes: 0, downloadMs: 0, failure: undefined as Error | undefined };
     const started = performance.now();
     const total = req.sourceImage.size;
@@ -110,7 +114,7 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
     if (mismatch) {
       await req.discardTargetImage(imageId);
       throw new MediationError("HASH_MISMATCH", `hash mismatch: ${mismatch}; the target image was deleted`, {
-        details: { sha256: manifest.sha256, size: manifest.size },
+        details: { imageHash: manifest.imageHash, size: manifest.size },
       });
     }
     return {

@@ -91,8 +91,11 @@ describe.skipIf(!cloudsFile)("streamed image transfer between two real Glances",
         .digest("hex"),
     });
     expect(result.manifest.chunks[12]!.length).toBe(12345);
-    expect(result.manifest.sha256).toBe(createHash("sha256").update(data).digest("hex"));
-    expect(result.manifest.cloudHashValue).toBe(image.hashValue);
+    expect(result.manifest.imageHash).toEqual({
+      algo: "sha512",
+      value: createHash("sha512").update(data).digest("hex"),
+    });
+    expect(result.manifest.imageHash.value).toBe(image.hashValue);
     const copy = await target.getImage(result.targetImageId);
     expect(copy?.status).toBe("active");
     expect(copy?.hashValue).toBe(image.hashValue);
@@ -107,7 +110,7 @@ describe.skipIf(!cloudsFile)("streamed image transfer between two real Glances",
     expect(result.downloadResumes).toBe(1);
     expect(result.uploadAttempts).toBe(1);
     expect(sourceProxy.ranges).toEqual([undefined, `bytes=${5 * CHUNK + 777}-`]);
-    expect(result.manifest.sha256).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(result.manifest.imageHash.value).toBe(createHash("sha512").update(data).digest("hex"));
     expect((await target.getImage(result.targetImageId))?.hashValue).toBe(image.hashValue);
   });
 

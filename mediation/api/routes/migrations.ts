@@ -106,7 +106,7 @@ export function migrationRoutes(app: FastifyInstance, { journal, runner }: Migra
     {
       schema: {
         tags: ["migrations"],
-        summary: "The transfer's manifest: SHA-256 of every chunk and of the whole image",
+        summary: "The transfer's manifest: SHA-256 of every chunk and the whole image's hash",
         params: S.idParams,
         response: { 200: S.manifest, ...S.errors(404) },
       },
@@ -114,7 +114,7 @@ export function migrationRoutes(app: FastifyInstance, { journal, runner }: Migra
     async (request) => {
       const m = found(request.params.id);
       const chunks = journal.manifestChunks(m.id);
-      return { sha256: m.sha256, size: chunks.reduce((n, c) => n + c.length, 0), chunks };
+      return { imageHash: m.imageHash, size: chunks.reduce((n, c) => n + c.length, 0), chunks };
     },
   );
 
