@@ -37,7 +37,7 @@ export async function execCapture(
   const state = readState(labDir(name));
   const t = resolveTarget(state, spec);
   const [file, ...args] = cmd;
-  if (file === undefined) throw new LabError("USAGE", "no command");
+  if (file === undefined) throw new LabError("NO_COMMAND", "no command");
   return runIn(t.netns, file, args, {
     env: t.env,
     check: opts.check ?? true,

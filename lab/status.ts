@@ -1,6 +1,8 @@
 /** What a lab is: the status view of its clouds, VMs and instances, and which labs exist. */
+
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import type { TunnelType } from "../contract/dataplane/index.ts";
 import { isAlive } from "./sh.ts";
 import { type InstanceState, labDir, readState, stateRoot } from "./state.ts";
 
@@ -41,7 +43,7 @@ export interface StatusView {
   readonly phase: string;
   readonly dir: string;
   readonly daemon: { pid: number | null; alive: boolean; log: string };
-  readonly tunnel: string;
+  readonly tunnel: TunnelType;
   readonly vni: number;
   readonly clusterId: string;
   readonly controllers: string[];

@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { Subcommand } from "../cli/command.ts";
-import { UsageError, withUsage } from "../cli/command.ts";
+import { type Subcommand, UsageError, withUsage } from "../contract/cli/index.ts";
 import { IcsdnError } from "../contract/errors/index.ts";
 import { loadAuth, parseListen, untilSignalled } from "../contract/http/serve-config.ts";
-import { HttpControllerPort } from "./ports/controller-http.ts";
+import { ControllerClientPort } from "./ports/controller-client-port.ts";
 import { SshLinkChecker } from "./ports/ssh-link-check.ts";
 import { startMediation } from "./server.ts";
 
@@ -80,7 +79,7 @@ async function serve(argv: string[]): Promise<number> {
     dbPath: values.db,
     listen,
     auth,
-    controller: new HttpControllerPort(values.controller, controllerToken),
+    controller: new ControllerClientPort({ url: values.controller, token: controllerToken }),
     ...(sshKey !== undefined && {
       linkChecker: new SshLinkChecker({ username: values["ssh-user"], privateKeyFile: sshKey }),
     }),

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import type { Subcommand } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import { type Subcommand, UsageError } from "../contract/cli/index.ts";
 import { errorSpec, isErrorCode } from "../contract/errors/index.ts";
 import { TOKEN_ENV } from "./cli.ts";
 import { MediationClient } from "./client.ts";

@@ -1,11 +1,11 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { ListenAddress } from "../../contract/http/serve-config.ts";
 import type { SwitchBatch } from "../compiler/transition-planner.ts";
 import { OpenFlowFabric } from "../fabric/openflow-fabric.ts";
 import type { BatchOutcome, RebindIntent, RebindWatch, SwitchStatus } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 import type { FabricComponent, FabricParts } from "../server.ts";
 import type { CloseReason } from "./channel.ts";
 import { CrlWatch } from "./crl-watch.ts";

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { formatDpid } from "../../contract/dataplane/index.ts";
 import {
   type ErrorMsg,
   type FlowStats,
@@ -12,7 +13,6 @@ import {
 } from "../../proto/index.ts";
 import type { Rule } from "../compiler/rule.ts";
 import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
-import { formatDpid } from "../model/dpid.ts";
 import { batchFrames } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";

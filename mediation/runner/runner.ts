@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { IcsdnError } from "../../contract/errors/index.ts";
 import type { CloudDriver, ImageInfo, ServerInfo } from "../clouds/cloud-driver.ts";
 import { pollUntil } from "../clouds/poll.ts";
 import { MediationError } from "../errors.ts";
@@ -486,10 +487,7 @@ export class MigrationRunner {
     const j = this.#deps.journal;
     const found = await this.#deps.controller.findMember(req.member);
     if (!found)
-      throw new MediationError(
-        "CONTROLLER_UNREACHABLE",
-        `the controller no longer knows member '${req.member}'`,
-      );
+      throw new MediationError("MEMBER_GONE", `the controller no longer knows member '${req.member}'`);
     const { member, peers } = found;
     j.setCluster(id, member.clusterId);
     const before = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
@@ -577,7 +575,7 @@ export class MigrationRunner {
     const j = this.#deps.journal;
     const cancelled = ctx.signal.aborted || (cause instanceof MediationError && cause.code === "CANCELLED");
     const error =
-      cause instanceof MediationError
+      cause instanceof IcsdnError
         ? { code: cause.code, message: cause.message }
         : { code: "INTERNAL", message: cause instanceof Error ? cause.message : String(cause) };
     const failed = cancelled

@@ -35,9 +35,6 @@ export interface TransferResult {
   readonly uploadAttempts: number;
 }
 
-/** Thrown inside the pipe when the source side cannot go on, so the upload is not retried for it. */
-class DownloadFailed extends Error {}
-
 /**
  * Streams an image source Glance -> target Glance through this process: one GET (resumed with a
  * Range from the last hashed byte when it breaks) piped into one PUT, with backpressure, nothing
@@ -158,7 +155,8 @@ async function* downloadChunks(
           `download from cloud '${req.source.name}' broke ${state.resumes + 1} times; last at byte ${builder.size}: ${(err as Error).message}`,
           { cause: err },
         );
-        throw new DownloadFailed(state.failure.message);
+        // Kept in state too: the upload fails with it, and the caller must not retry the upload for it.
+        throw state.failure;
       }
       state.resumes++;
     }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpControllerPort } from "../../mediation/ports/controller-http.ts";
+import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
 import { progressLine } from "../../mediation/progress.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 
@@ -44,7 +44,7 @@ describe("icsdn mediation / migrate / migrations", () => {
       dbPath: join(dir, "j.db"),
       listen: { host: "127.0.0.1", port: 0 },
       auth: { mode: "token", token: TOKEN },
-      controller: new HttpControllerPort("http://127.0.0.1:9", undefined),
+      controller: new ControllerClientPort({ url: "http://127.0.0.1:9", token: undefined }),
       env: { OS_CLIENT_CONFIG_FILE: clouds },
     });
     env = { ICSDN_MEDIATION_URL: service.url, ICSDN_MEDIATION_TOKEN: TOKEN };

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { MigrationView } from "../../mediation/api/views.ts";
 import { MediationClient } from "../../mediation/client.ts";
-import { HttpControllerPort } from "../../mediation/ports/controller-http.ts";
+import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
 import { SshLinkChecker } from "../../mediation/ports/ssh-link-check.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 import type { OfHarness } from "../controller/openflow/support/harness.ts";
@@ -50,7 +50,7 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
       dbPath: join(dir, `${tag}.db`),
       listen: { host: "127.0.0.1", port: 0 },
       auth: { mode: "token", token: TOKEN },
-      controller: new HttpControllerPort(controller.controller.url, undefined),
+      controller: new ControllerClientPort({ url: controller.controller.url, token: undefined }),
       ...(linkCheck && {
         linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: src.privateKeyFile }),
       }),
@@ -205,7 +205,7 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     await controller.close();
     const done = await finished(started.id);
     expect(done.status).toBe("failed");
-    expect(done.error?.code).toBe("CONTROLLER_UNREACHABLE");
+    expect(done.error?.code).toBe("CONTROLLER_UNREACHABLE"); // the contract client's code
     await expectRolledBack(done);
   }, 180_000);
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HttpControllerPort } from "../../mediation/ports/controller-http.ts";
+import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 import { ControllerProcess } from "./support/controller.ts";
 import {
@@ -66,7 +66,7 @@ describe.skipIf(!prometheusAvailable())(
         dbPath: join(dir, "journal.db"),
         listen: { host: "127.0.0.1", port: 0 },
         auth: { mode: "none" },
-        controller: new HttpControllerPort(controller.url, undefined),
+        controller: new ControllerClientPort({ url: controller.url, token: undefined }),
       });
       const created = await controller.call("POST", "/v1/clusters", {
         id: "web",

@@ -38,10 +38,10 @@ export const MEDIATION_ERRORS = {
     summary: "the member already has a migration in flight, or the migration is already finished",
   },
   MIGRATION_NOT_FOUND: { status: 404, exit: EXIT.NOT_FOUND, summary: "no such migration" },
-  CONTROLLER_UNREACHABLE: {
-    status: 502,
-    exit: EXIT.UNAVAILABLE,
-    summary: "the SDN controller's REST API refused or could not be reached",
+  MEMBER_GONE: {
+    status: 409,
+    exit: EXIT.CONFLICT,
+    summary: "the member left its cluster at the controller during the migration",
   },
   LINK_CHECK_FAILED: {
     status: 502,

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import type { CloudDriver } from "../../../mediation/clouds/cloud-driver.ts";
 import type { OpenStackDriver } from "../../../mediation/clouds/openstack/openstack-driver.ts";
 import { type OfHarness, startHarness } from "../../controller/openflow/support/harness.ts";
