@@ -35,6 +35,8 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
   let src: SourceFixture;
   let controller: OfHarness;
   let service: RunningMediation;
+  /** What this test started, for afterEach (a failed setUp leaves the previous test's, closed, in the variables above). */
+  let opened: { service?: RunningMediation; controller?: OfHarness } = {};
   let api: MediationClient;
   let sw: OvsSwitch | undefined;
   const a = cloudsFile ? labDriver("lab-a") : undefined!;
@@ -46,6 +48,7 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     tag = `${process.pid}-${Date.now() % 1e6}`;
     src = await createSourceServer(a, tag, dir);
     controller = await controllerWithCluster("vm-a", src.fip.address);
+    opened.controller = controller;
     service = await startMediation({
       dbPath: join(dir, `${tag}.db`),
       listen: { host: "127.0.0.1", port: 0 },
@@ -57,6 +60,7 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
       runner: { switchDeadlineMs, chunkSize: 1 << 16 },
       env: labCloudsEnv(),
     });
+    opened.service = service;
     api = new MediationClient(service.url, TOKEN);
   }
 
@@ -64,9 +68,10 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
     sw?.stop();
     sw = undefined;
     stopAllOvs();
-    const ids = (service ? service.journal.list() : []).map((m) => `icsdn-${m.id.slice(0, 8)}`);
-    await service?.close();
-    await controller?.close().catch(() => undefined);
+    const ids = (opened.service?.journal.list() ?? []).map((m) => `icsdn-${m.id.slice(0, 8)}`);
+    await opened.service?.close();
+    await opened.controller?.close().catch(() => undefined);
+    opened = {};
     await cleanClouds([`icsdn-t-${tag}`, ...ids.flatMap((p) => [`${p}-snapshot`, `${p}-image`, `${p}-fip`])]);
   }, 180_000);
 
