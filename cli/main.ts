@@ -7,6 +7,9 @@ const subcommands: Record<string, () => Promise<{ default: Subcommand }>> = {
   controller: () => import("../controller/cli.ts"),
   lab: () => import("../lab/cli.ts"),
   "vm-init": () => import("../vm-init/cli.ts"),
+  mediation: () => import("../mediation/cli.ts"),
+  migrate: () => import("../mediation/migrate-cli.ts").then((m) => ({ default: m.migrate })),
+  migrations: () => import("../mediation/migrate-cli.ts").then((m) => ({ default: m.migrations })),
 };
 
 /** Unexpected: a bug of ours (EX_SOFTWARE). */

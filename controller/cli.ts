@@ -1,10 +1,9 @@
 import { isHelp, parseFlags, type Subcommand, UsageError, withUsage } from "../contract/cli/index.ts";
+import { loadAuth, parseListen, untilSignalled } from "../contract/http/serve-config.ts";
 import {
   DEFAULT_OPENFLOW_PORT,
   DEFAULT_OPENFLOW_TLS_PORT,
-  loadAuth,
   parseDurationMs,
-  parseListen,
   parseOpenFlowListen,
   parsePortOrOff,
   TOKEN_ENV,
@@ -67,7 +66,11 @@ async function serve(argv: string[]): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   // Their errors are registered with exit 2 (INVALID_FIELD) or the PKI's own codes.
   const listen = parseListen(values.listen);
-  const auth = loadAuth({ tokenFile: values["token-file"], insecureNoAuth: values["insecure-no-auth"] });
+  const auth = loadAuth({
+    tokenEnv: TOKEN_ENV,
+    tokenFile: values["token-file"],
+    insecureNoAuth: values["insecure-no-auth"],
+  });
   const tcp = parseOpenFlowListen(values.openflow, "--openflow", DEFAULT_OPENFLOW_PORT);
   const tlsAt =
     values["openflow-tls"] === undefined
@@ -105,18 +108,7 @@ async function serve(argv: string[]): Promise<number> {
     `icsdn controller: listening on ${controller.url} (auth: ${auth.mode === "token" ? "bearer token" : "OFF"}, db: ${values.db}, ` +
       `openflow: ${where.length > 0 ? where.join(" ") : "off"})\n`,
   );
-  const reloadCrl = () => void controller.openflow?.reloadCrl();
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      process.off("SIGHUP", reloadCrl);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-    process.on("SIGHUP", reloadCrl);
-  });
+  await untilSignalled({ onHangup: () => void controller.openflow?.reloadCrl() });
   await controller.close();
   return 0;
 }

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import type { AuthConfig } from "../contract/http/auth.ts";
+import { boundUrl, type ListenAddress } from "../contract/http/serve-config.ts";
 import { buildApi } from "./api/app.ts";
 import type { CompileOptions } from "./compiler/flow-compiler.ts";
 import { RulePlanner } from "./compiler/rule-planner.ts";
-import type { ListenAddress } from "./config.ts";
 import { OfflineFabric } from "./fabric/offline-fabric.ts";
 import type { SwitchFabric } from "./fabric/switch-fabric.ts";
 import { ControllerMetrics } from "./metrics/controller-metrics.ts";
@@ -77,11 +77,8 @@ export async function startController(config: ControllerConfig): Promise<Running
       await app.close();
       throw err;
     }
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : config.listen.port;
-    const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
     return {
-      url: `http://${host}:${port}`,
+      url: boundUrl(config.listen, app.server.address()),
       app,
       store,
       metrics,

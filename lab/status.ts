@@ -1,4 +1,5 @@
 /** What a lab is: the status view of its clouds, VMs and instances, and which labs exist. */
+
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TunnelType } from "../contract/dataplane/index.ts";

@@ -4,6 +4,7 @@ import { CONTROLLER_ERRORS } from "./codes/controller.ts";
 import { CONTROLLER_CLIENT_ERRORS } from "./codes/controller-client.ts";
 import { HTTP_ERRORS } from "./codes/http.ts";
 import { LAB_ERRORS } from "./codes/lab.ts";
+import { MEDIATION_ERRORS } from "./codes/mediation.ts";
 import { PKI_ERRORS } from "./codes/pki.ts";
 import { PROTO_ERRORS } from "./codes/proto.ts";
 import { SWITCH_ERRORS } from "./codes/switch.ts";
@@ -25,6 +26,7 @@ export const ERROR_TABLES = {
   pki: PKI_ERRORS,
   "vm-init": VM_INIT_ERRORS,
   lab: LAB_ERRORS,
+  mediation: MEDIATION_ERRORS,
 } as const;
 
 type Tables = typeof ERROR_TABLES;

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
-import type { ListenAddress } from "../config.ts";
+import type { ListenAddress } from "../../contract/http/serve-config.ts";
 import type { HandshakeFailure } from "./handshake-failures.ts";
 import type { OfLog } from "./log.ts";
 import { plainAddress } from "./session.ts";

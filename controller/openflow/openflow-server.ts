@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
+import type { ListenAddress } from "../../contract/http/serve-config.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
-import type { ListenAddress } from "../config.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { CloseReason } from "./channel.ts";
 import { CrlWatch } from "./crl-watch.ts";

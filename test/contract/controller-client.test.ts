@@ -2,7 +2,6 @@
  * The one client of the controller's REST API against a real controller started in this process
  * (token auth, its OpenFlow server on 127.0.0.1), with real Open vSwitch switches for the rebind.
  */
-import { spawnSync } from "node:child_process";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type Server } from "node:net";
 import { join } from "node:path";

@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadAuth, parseListen } from "../../controller/config.ts";
-import { ControllerError } from "../../controller/errors.ts";
+import { IcsdnError } from "../../contract/errors/index.ts";
+import { loadAuth, parseListen } from "../../contract/http/serve-config.ts";
+import { TOKEN_ENV } from "../../controller/config.ts";
 import { checkMemberConflicts } from "../../controller/model/cluster-state.ts";
 import { parseHostIpv4 } from "../../controller/model/ipv4.ts";
 import { parseClusterCreate, parseLinkingReport, parseMemberPatch } from "../../controller/model/requests.ts";
@@ -13,10 +14,10 @@ function refusal(fn: () => unknown): { code: string; field?: string; message: st
   try {
     fn();
   } catch (err) {
-    if (err instanceof ControllerError) return { code: err.code, field: err.field, message: err.message };
+    if (err instanceof IcsdnError) return { code: err.code, field: err.field, message: err.message };
     throw err;
   }
-  throw new Error("expected a ControllerError");
+  throw new Error("expected an IcsdnError");
 }
 
 describe("host IPv4 addresses", () => {
@@ -110,21 +111,27 @@ describe("controller configuration", () => {
   it("takes the token from a file, else the environment, and needs an explicit opt-out", () => {
     const file = join(dir.path, "token");
     writeFileSync(file, "file-token-0123456789\n");
-    expect(loadAuth({ tokenFile: file, env: {} })).toEqual({ mode: "token", token: "file-token-0123456789" });
-    expect(loadAuth({ env: { ICSDN_CONTROLLER_TOKEN: "env-token-0123456789" } })).toEqual({
+    expect(loadAuth({ tokenEnv: TOKEN_ENV, tokenFile: file, env: {} })).toEqual({
+      mode: "token",
+      token: "file-token-0123456789",
+    });
+    expect(
+      loadAuth({ tokenEnv: TOKEN_ENV, env: { ICSDN_CONTROLLER_TOKEN: "env-token-0123456789" } }),
+    ).toEqual({
       mode: "token",
       token: "env-token-0123456789",
     });
-    expect(loadAuth({ insecureNoAuth: true, env: {} })).toEqual({ mode: "none" });
-    expect(refusal(() => loadAuth({ env: {} })).message).toMatch(/no API token/);
-    expect(refusal(() => loadAuth({ tokenFile: file, insecureNoAuth: true, env: {} })).message).toMatch(
-      /exclude each other/,
-    );
-    expect(refusal(() => loadAuth({ tokenFile: join(dir.path, "missing"), env: {} })).field).toBe(
-      "--token-file",
-    );
+    expect(loadAuth({ tokenEnv: TOKEN_ENV, insecureNoAuth: true, env: {} })).toEqual({ mode: "none" });
+    expect(refusal(() => loadAuth({ tokenEnv: TOKEN_ENV, env: {} })).message).toMatch(/no API token/);
+    expect(
+      refusal(() => loadAuth({ tokenEnv: TOKEN_ENV, tokenFile: file, insecureNoAuth: true, env: {} }))
+        .message,
+    ).toMatch(/exclude each other/);
+    expect(
+      refusal(() => loadAuth({ tokenEnv: TOKEN_ENV, tokenFile: join(dir.path, "missing"), env: {} })).field,
+    ).toBe("--token-file");
     writeFileSync(file, "short-secret");
-    const short = refusal(() => loadAuth({ tokenFile: file, env: {} }));
+    const short = refusal(() => loadAuth({ tokenEnv: TOKEN_ENV, tokenFile: file, env: {} }));
     expect(short.message).toMatch(/at least 16/);
     expect(short.message).not.toContain("short-secret");
   });

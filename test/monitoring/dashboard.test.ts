@@ -9,6 +9,7 @@ import {
   type DashboardPanel,
   expandExpr,
   loadDashboard,
+  mediationSeriesNames,
   metricNames,
   PAPER_SECONDS,
   recordingRuleNames,
@@ -94,7 +95,12 @@ describe("monitoring/grafana/icsdn-dashboard.json", () => {
   });
 
   it("every query names only series the controller exposes, recording rules, or up", async () => {
-    const known = new Set([...(await controllerSeriesNames()), ...recordingRuleNames(), "up"]);
+    const known = new Set([
+      ...(await controllerSeriesNames()),
+      ...(await mediationSeriesNames()),
+      ...recordingRuleNames(),
+      "up",
+    ]);
     const named = new Set<string>();
     for (const { panel, target } of targets) {
       for (const expr of expandExpr(dashboard, target.expr ?? "")) {

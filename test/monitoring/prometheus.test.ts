@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
+import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 import { ControllerProcess } from "./support/controller.ts";
 import {
   alertNames,
@@ -6,6 +11,7 @@ import {
   controllerSeriesNames,
   expandExpr,
   loadDashboard,
+  mediationSeriesNames,
   metricNames,
   RULES_FILE,
   recordingRuleNames,
@@ -14,6 +20,14 @@ import { waitFor } from "./support/processes.ts";
 import { parseValue, prometheusAvailable, RunningPrometheus } from "./support/prometheus.ts";
 
 const JOB = "icsdn-controller";
+const MEDIATION_JOB = "icsdn-mediation";
+/** The mediation's labelled series appear with the first migration; this test runs none. */
+const PER_MIGRATION = new Set([
+  "icsdn_migrations_total",
+  "icsdn_migration_phase_seconds_sum",
+  "icsdn_migration_phase_seconds_count",
+  "icsdn_migration_bytes_total",
+]);
 /** Linking times the test reports, one per member: the median is 60 ms, the mean 52.6 ms. */
 const REPORTS_MS = [30, 40, 60, 63, 70] as const;
 const MEMBERS = REPORTS_MS.map((_, i) => ({ vmId: `vm-${i}`, vint0: `198.18.0.${i + 1}` }));
@@ -43,9 +57,17 @@ describe.skipIf(!prometheusAvailable())(
   () => {
     let controller: ControllerProcess | undefined;
     let prom: RunningPrometheus | undefined;
+    let mediation: RunningMediation | undefined;
+    const dir = mkdtempSync(join(tmpdir(), "icsdn-prom-mediation-"));
 
     beforeAll(async () => {
       controller = await ControllerProcess.start();
+      mediation = await startMediation({
+        dbPath: join(dir, "journal.db"),
+        listen: { host: "127.0.0.1", port: 0 },
+        auth: { mode: "none" },
+        controller: new ControllerClientPort({ url: controller.url, token: undefined }),
+      });
       const created = await controller.call("POST", "/v1/clusters", {
         id: "web",
         vni: 42,
@@ -55,7 +77,10 @@ describe.skipIf(!prometheusAvailable())(
       expect(created.status, JSON.stringify(created.body)).toBe(201);
 
       prom = await RunningPrometheus.start({
-        jobs: [{ jobName: JOB, targets: [controller.target] }],
+        jobs: [
+          { jobName: JOB, targets: [controller.target] },
+          { jobName: MEDIATION_JOB, targets: [new URL(mediation.url).host] },
+        ],
         ruleFiles: [RULES_FILE],
         scrapeInterval: "1s",
         evaluationInterval: "1s",
@@ -84,7 +109,9 @@ describe.skipIf(!prometheusAvailable())(
       try {
         await prom?.stop();
       } finally {
+        await mediation?.close();
         await controller?.stop();
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
@@ -96,15 +123,18 @@ describe.skipIf(!prometheusAvailable())(
           : undefined,
       );
 
-    it('scrapes the controller without a token: up{job="icsdn-controller"} == 1', async () => {
+    it('scrapes the controller and the mediation without a token: up{job="icsdn-controller"} == 1', async () => {
       expect(await p().value(`up{job="${JOB}"}`)).toBe(1);
       const targets = await p().targets();
-      expect(targets).toHaveLength(1);
-      expect(targets[0]).toMatchObject({
+      expect(targets).toHaveLength(2);
+      expect(targets.find((t) => t.labels.job === JOB)).toMatchObject({
         labels: { job: JOB, instance: controller!.target },
         health: "up",
         lastError: "",
       });
+      await waitFor("the mediation scraped", async () =>
+        (await p().value(`up{job="${MEDIATION_JOB}"}`)) === 1 ? true : undefined,
+      );
       // while the REST API does want one
       expect((await fetch(`${controller!.url}/v1/clusters`)).status).toBe(401);
     });
@@ -197,7 +227,12 @@ describe.skipIf(!prometheusAvailable())(
           .sort(),
       ).toEqual(alertNames().sort());
       // Prometheus' own parse of each rule names only series the controller exposes (or other rules)
-      const known = new Set([...(await controllerSeriesNames()), ...recordingRuleNames(), "up"]);
+      const known = new Set([
+        ...(await controllerSeriesNames()),
+        ...(await mediationSeriesNames()),
+        ...recordingRuleNames(),
+        "up",
+      ]);
       expect(rules.flatMap((r) => metricNames(r.query).filter((n) => !known.has(n)))).toEqual([]);
       // a healthy controller with nothing connected and nothing failed raises nothing
       await waitFor(
@@ -229,6 +264,7 @@ describe.skipIf(!prometheusAvailable())(
           const samples = await p().query(expr); // throws on a PromQL error
           // No OpenFlow error has happened, so that labelled counter has no series yet.
           if (metricNames(expr).includes("icsdn_openflow_errors_total")) continue;
+          if (metricNames(expr).some((n) => PER_MIGRATION.has(n))) continue;
           if (samples.length === 0) empty.push(`${panel}: ${expr}`);
         }
         if (empty.length > 0) throw new Error(`no data: ${empty.join("; ")}`);

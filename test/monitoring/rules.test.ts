@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   alertNames,
   controllerSeriesNames,
+  mediationSeriesNames,
   metricNames,
   PROMETHEUS_CONFIG,
   RULES_FILE,
@@ -55,6 +56,7 @@ describe.skipIf(!prometheusAvailable())("monitoring/ as promtool reads it", () =
         "IcsdnSwitchIdentityRefused",
         "IcsdnUpdateTimeAbovePaper",
         "IcsdnDowntimeAbovePaper",
+        "IcsdnMigrationStuck",
       ].sort(),
     );
   });
@@ -62,7 +64,12 @@ describe.skipIf(!prometheusAvailable())("monitoring/ as promtool reads it", () =
   it("the rules only name series the controller exposes", async () => {
     // Line-based: `expr:` and its folded continuation lines. The e2e test repeats this on Prometheus' own parse.
     const text = readFileSync(RULES_FILE, "utf8");
-    const known = new Set([...(await controllerSeriesNames()), ...recordingRuleNames(), "up"]);
+    const known = new Set([
+      ...(await controllerSeriesNames()),
+      ...(await mediationSeriesNames()),
+      ...recordingRuleNames(),
+      "up",
+    ]);
     const exprs = [...text.matchAll(/^(\s*)expr: (?:\|-\s*\n((?:\1 {2}.*\n)+)|(.*)$)/gm)].map(
       (m) => m[2] ?? m[3] ?? "",
     );

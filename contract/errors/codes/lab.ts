@@ -27,6 +27,16 @@ export const LAB_ERRORS = {
     exit: EXIT.CONFLICT,
     summary: "a cloud has no free fixed or floating IP left",
   },
+  NO_SERVER: {
+    status: 404,
+    exit: EXIT.NOT_FOUND,
+    summary: "no OpenStack server of that id in the lab's clouds",
+  },
+  OPENSTACK: {
+    status: 502,
+    exit: EXIT.UNAVAILABLE,
+    summary: "the lab's OpenStack services did not start or stop",
+  },
   NOT_READY: { status: 409, exit: EXIT.TEMPFAIL, summary: "the lab is still coming up or going down" },
   LOCKED: { status: 409, exit: EXIT.TEMPFAIL, summary: "another lab command holds the lab's lock" },
   BAD_STATE: { status: 500, exit: EXIT.IO, summary: "the lab's state file has an unknown version" },

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Registry } from "prom-client";
 import { ControllerMetrics } from "../../../controller/metrics/controller-metrics.ts";
+import { MediationMetrics } from "../../../mediation/metrics.ts";
 import { ROOT } from "./processes.ts";
 
 export const PROMETHEUS_CONFIG = join(ROOT, "monitoring/prometheus.yml");
@@ -52,9 +54,17 @@ export function metricNames(expr: string): string[] {
  * prom-client's process metrics): a histogram gives _bucket, _sum and _count.
  */
 export async function controllerSeriesNames(): Promise<Set<string>> {
-  const metrics = new ControllerMetrics();
+  return seriesNames(new ControllerMetrics().registry);
+}
+
+/** Every series name the mediation service exposes, read from its real registry. */
+export async function mediationSeriesNames(): Promise<Set<string>> {
+  return seriesNames(new MediationMetrics(() => 0).registry);
+}
+
+async function seriesNames(registry: Registry): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const m of await metrics.registry.getMetricsAsJSON()) {
+  for (const m of await registry.getMetricsAsJSON()) {
     if (String(m.type) === "histogram") {
       for (const suffix of ["_bucket", "_sum", "_count"]) names.add(`${m.name}${suffix}`);
     } else if (String(m.type) === "summary") {

@@ -1,0 +1,195 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { down, up } from "../lab/lab.ts";
+import { startOpenStack, stopOpenStack } from "../lab/openstack/services.ts";
+import { MediationClient } from "../mediation/client.ts";
+import { loadCloudsFile, resolveCloud } from "../mediation/clouds/clouds-yaml.ts";
+import { KeystoneSession } from "../mediation/clouds/openstack/keystone.ts";
+import { OpenStackDriver } from "../mediation/clouds/openstack/openstack-driver.ts";
+import { TIMED_PHASES } from "../mediation/model/migration.ts";
+import { startOvsSwitch, stopAllOvs } from "../test/controller/openflow/support/ovs-switch.ts";
+import { controllerWithCluster, memberDpid, TOKEN } from "../test/mediation/support/service.ts";
+import { startServiceProcess } from "../test/mediation/support/service-process.ts";
+import { OPENSTACK_LAB_OPTIONS, OPENSTACK_TEST_LAB } from "../test/support/openstack-lab.ts";
+import type { Bench, Figure } from "./figures.ts";
+import { incompressible } from "./support/incompressible.ts";
+import { measureTransfer } from "./support/transfer-methods.ts";
+
+// The paper's Figure 5 images (800 MB and 1060.94 MB, incompressible) moved between the lab's two
+// OpenStack clouds (run under flock /tmp/icsdn-lab.lock flock /tmp/icsdn-openstack.lock):
+// (1) the transfer alone, five ways interleaved in one run: download only, upload only, staged
+// (download whole to disk, then upload: the paper's method), our stream, and a raw curl | curl pipe;
+// (2) a whole migration by the service process (a server booted from the image in cloud a moves to
+// cloud b; the controller is real and a real OVS plays the new instance's switch), its phases.
+const SIZES = [
+  { label: "800mb", bytes: 800 * 2 ** 20 },
+  { label: "1061mb", bytes: Math.round(1060.94 * 2 ** 20) },
+];
+const PAPER_TOTAL_S: Record<string, number> = { "800mb": 64.92, "1061mb": 79.97 };
+const log = (line: string) => process.stderr.write(`[mediation bench] ${line}\n`);
+const seconds = (ms: number) => ms / 1000;
+
+const bench: Bench = {
+  title:
+    "mediation: streamed transfer vs staged, ideal and a raw pipe; the paper's phases for 800 MB and 1061 MB",
+  async run(): Promise<Figure[]> {
+    const figures: Figure[] = [];
+    const dir = mkdtempSync(join(tmpdir(), "icsdn-bench-mediation-"));
+    await stopOpenStack(log).catch(() => undefined);
+    await down(OPENSTACK_TEST_LAB, log).catch(() => undefined);
+    try {
+      await up(OPENSTACK_TEST_LAB, OPENSTACK_LAB_OPTIONS, log);
+      const os = await startOpenStack(OPENSTACK_TEST_LAB, 2, { reset: true }, log);
+      const env = { OS_CLIENT_CONFIG_FILE: os.cloudsYaml };
+      const config = (name: string) => resolveCloud(name, loadCloudsFile(env), env);
+      const a = new OpenStackDriver(config("lab-a"));
+      const b = new OpenStackDriver(config("lab-b"));
+      const ratios = { staged: [] as number[], ideal: [] as number[], raw: [] as number[] };
+      for (const [i, size] of SIZES.entries()) {
+        log(`${size.label}: source image`);
+        const source = await a.createImage({
+          name: `bench-${size.label}`,
+          diskFormat: "raw",
+          containerFormat: "bare",
+          properties: {},
+        });
+        await a.uploadImage(source, incompressible(size.bytes, i + 1));
+        const { d, u, staged, streamed, raw } = await measureTransfer(a, b, source, {
+          label: size.label,
+          regenerate: () => incompressible(size.bytes, i + 1),
+          dir,
+          tokens: async () => [
+            (await new KeystoneSession(config("lab-a")).token()).value,
+            (await new KeystoneSession(config("lab-b")).token()).value,
+          ],
+        });
+        log(
+          `${size.label}: download ${seconds(d)} s, upload ${seconds(u)} s, staged ${seconds(staged)} s, streamed ${seconds(streamed)} s, raw pipe ${seconds(raw)} s`,
+        );
+        ratios.staged.push(streamed / staged);
+        ratios.ideal.push(streamed / Math.max(d, u));
+        ratios.raw.push(raw / streamed);
+        figures.push(
+          { name: `mediation.transfer.download_s.${size.label}`, value: seconds(d), unit: "s" },
+          { name: `mediation.transfer.upload_s.${size.label}`, value: seconds(u), unit: "s" },
+          { name: `mediation.transfer.staged_s.${size.label}`, value: seconds(staged), unit: "s" },
+          { name: `mediation.transfer.streamed_s.${size.label}`, value: seconds(streamed), unit: "s" },
+          { name: `mediation.transfer.raw_pipe_s.${size.label}`, value: seconds(raw), unit: "s" },
+        );
+        figures.push(...(await migrate(a, size.label, source, dir, env)));
+        await a.deleteImage(source);
+      }
+      const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      const rss = figures.filter((f) => f.name.startsWith("mediation.peak_rss_mb.")).map((f) => f.value);
+      figures.push({
+        name: "mediation.peak_rss_mb",
+        value: Math.max(...rss),
+        unit: "MB (service process moving 1 GB, goal <= 200)",
+      });
+      figures.push(
+        {
+          name: "mediation.transfer.streamed_vs_staged",
+          value: mean(ratios.staged),
+          unit: "ratio (time, lower is better)",
+        },
+        {
+          name: "mediation.transfer.streamed_vs_ideal",
+          value: mean(ratios.ideal),
+          unit: "ratio to max(d, u) (goal <= 1.1)",
+        },
+        {
+          name: "mediation.transfer.vs_raw_pipe",
+          value: mean(ratios.raw),
+          unit: "rate ratio to curl | curl (goal >= 0.9)",
+        },
+      );
+      return figures;
+    } finally {
+      stopAllOvs();
+      rmSync(dir, { recursive: true, force: true });
+      await stopOpenStack(log).catch((e: unknown) => log(`stop: ${e}`));
+      await down(OPENSTACK_TEST_LAB, log).catch((e: unknown) => log(`down: ${e}`));
+    }
+  },
+};
+
+/** One whole migration of a server booted from `imageId`, by the service process: its phases and peak RSS. */
+async function migrate(
+  a: OpenStackDriver,
+  label: string,
+  imageId: string,
+  dir: string,
+  env: Record<string, string>,
+): Promise<Figure[]> {
+  const flavor = (await a.listFlavors()).find((f) => f.name === "m1.small")!;
+  const name = `bench-${label}`;
+  const serverId = await a.createServer({
+    name,
+    imageId,
+    flavorId: flavor.id,
+    networkId: (await a.findNetwork("private"))!,
+    keyName: undefined,
+    securityGroups: ["default"],
+    userData: undefined,
+    metadata: {},
+  });
+  await a.waitServer(serverId, "ACTIVE", 300_000);
+  const fip = await a.createFloatingIp(serverId, name);
+  const controller = await controllerWithCluster("vm-a", fip.address);
+  const proc = await startServiceProcess({
+    db: join(dir, `${label}.db`),
+    controller: controller.controller.url,
+    token: TOKEN,
+    switchTimeoutS: 120,
+    env,
+  });
+  try {
+    const api = new MediationClient(proc.url, TOKEN);
+    const m = await api.create({
+      member: "vm-a",
+      server: name,
+      source: { cloud: "lab-a" },
+      target: { cloud: "lab-b" },
+    });
+    let sw: ReturnType<typeof startOvsSwitch> | undefined;
+    for await (const e of api.events(m.id)) {
+      if (e.type === "announced")
+        sw = startOvsSwitch({ dpid: memberDpid, target: `tcp:127.0.0.1:${controller.tcpPort}` });
+    }
+    sw?.stop();
+    const done = await api.get(m.id);
+    if (done.status !== "succeeded")
+      throw new Error(`${label}: migration ${done.status}: ${done.error?.message}`);
+    const hwmKb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1]);
+    const figures: Figure[] = TIMED_PHASES.map((phase) => ({
+      name: `mediation.phase_s.${phase}.${label}`,
+      value: done.timings[phase] ?? Number.NaN,
+      unit: "s",
+    }));
+    const total = (Date.parse(done.updatedAt) - Date.parse(done.createdAt)) / 1000;
+    figures.push(
+      { name: `mediation.total_s.${label}`, value: total, unit: `s (paper: ${PAPER_TOTAL_S[label]} s)` },
+      {
+        name: `mediation.peak_rss_mb.${label}`,
+        value: hwmKb / 1024,
+        unit: "MB (service process, goal <= 200)",
+      },
+    );
+    const target = new OpenStackDriver(resolveCloud("lab-b", loadCloudsFile(env), env));
+    for (const id of await target.lookupByName("server", name)) {
+      await target.deleteServer(id);
+      await target.waitServer(id, "gone", 120_000);
+    }
+    for (const id of await target.lookupByName("floating_ip", `icsdn-${m.id.slice(0, 8)}-fip`))
+      await target.deleteFloatingIp(id);
+    for (const id of await target.lookupByName("image", `icsdn-${m.id.slice(0, 8)}-image`))
+      await target.deleteImage(id);
+    return figures;
+  } finally {
+    await proc.stop();
+    await controller.close();
+  }
+}
+
+export default bench;

@@ -1,0 +1,57 @@
+import { type ErrorTable, EXIT } from "../spec.ts";
+
+/** The mediation service's codes: clouds, transfers, migrations. */
+export const MEDIATION_ERRORS = {
+  CLOUD_CONFIG: {
+    status: 400,
+    exit: EXIT.CONFIG,
+    summary: "clouds.yaml/secure.yaml is missing, unreadable, or lacks the named cloud or a setting",
+  },
+  CLOUD_AUTH: {
+    status: 502,
+    exit: EXIT.NO_PERMISSION,
+    summary: "a cloud's identity service refused the credentials, or its catalog lacks a service",
+  },
+  CLOUD_API: {
+    status: 502,
+    exit: EXIT.UNAVAILABLE,
+    summary: "a cloud API answered with an error or could not be reached",
+  },
+  CLOUD_TIMEOUT: {
+    status: 504,
+    exit: EXIT.TEMPFAIL,
+    summary: "a cloud resource did not reach the awaited state before its deadline",
+  },
+  HASH_MISMATCH: {
+    status: 502,
+    exit: EXIT.PROTOCOL,
+    summary: "the image bytes that flowed differ from what a cloud reports (the target copy is deleted)",
+  },
+  PRECHECK_FAILED: {
+    status: 422,
+    exit: EXIT.USAGE,
+    summary: "the migration cannot start; details.problems names every reason and nothing was created",
+  },
+  MIGRATION_BUSY: {
+    status: 409,
+    exit: EXIT.CONFLICT,
+    summary: "the member already has a migration in flight, or the migration is already finished",
+  },
+  MIGRATION_NOT_FOUND: { status: 404, exit: EXIT.NOT_FOUND, summary: "no such migration" },
+  MEMBER_GONE: {
+    status: 409,
+    exit: EXIT.CONFLICT,
+    summary: "the member left its cluster at the controller during the migration",
+  },
+  LINK_CHECK_FAILED: {
+    status: 502,
+    exit: EXIT.UNAVAILABLE,
+    summary: "the moved VM does not reach every peer's vint0 after the rebind",
+  },
+  INTERRUPTED: {
+    status: 500,
+    exit: EXIT.FAILURE,
+    summary: "the service stopped mid-migration (crash, kill); the restart rolled the migration back",
+  },
+  CANCELLED: { status: 409, exit: EXIT.FAILURE, summary: "the migration was cancelled and rolled back" },
+} as const satisfies ErrorTable;

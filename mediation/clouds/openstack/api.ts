@@ -1,0 +1,83 @@
+import type { IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+import { MediationError } from "../../errors.ts";
+import { expectStatus, readText, send } from "./http.ts";
+import type { KeystoneSession } from "./keystone.ts";
+
+/** Nova microversion we speak: 2.47+ embeds the flavor in a server, 2.45+ returns createImage's id. */
+export const NOVA_MICROVERSION = "2.79";
+
+export interface CallOptions {
+  readonly json?: unknown;
+  readonly stream?: Readable;
+  readonly headers?: Record<string, string>;
+  readonly ok?: readonly number[];
+  readonly timeoutMs?: number;
+}
+
+/** Authenticated calls to one cloud's services: the token is attached, a 401 re-authenticates once. */
+export class OpenStackApi {
+  readonly cloud: string;
+  readonly session: KeystoneSession;
+
+  constructor(cloud: string, session: KeystoneSession) {
+    this.cloud = cloud;
+    this.session = session;
+  }
+
+  /** The raw response (body unread) after the status check. */
+  async raw(
+    service: string,
+    method: string,
+    path: string,
+    options: CallOptions = {},
+  ): Promise<IncomingMessage> {
+    const what = `cloud '${this.cloud}': ${service} ${method} ${path.split("?")[0]}`;
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.session.token();
+      const base = await this.session.endpoint(service);
+      const headers: Record<string, string> = { "x-auth-token": token.value, ...options.headers };
+      if (service === "compute") headers["openstack-api-version"] = `compute ${NOVA_MICROVERSION}`;
+      let res: IncomingMessage;
+      try {
+        res = await send({
+          method,
+          url: `${base}${path}`,
+          headers,
+          ...(options.json !== undefined && { json: options.json }),
+          ...(options.stream && { stream: options.stream }),
+          ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+        });
+      } catch (err) {
+        throw new MediationError("CLOUD_API", `${what}: ${(err as Error).message}`, { cause: err });
+      }
+      // A token revoked early: authenticate once more, unless a stream was already consumed.
+      if (res.statusCode === 401 && attempt === 0 && !options.stream) {
+        res.resume();
+        this.session.invalidate();
+        continue;
+      }
+      await expectStatus(res, options.ok ?? [200, 201, 202, 204], what);
+      return res;
+    }
+  }
+
+  async json<T>(service: string, method: string, path: string, options: CallOptions = {}): Promise<T> {
+    const res = await this.raw(service, method, path, options);
+    const text = await readText(res, 32 << 20);
+    return (text === "" ? {} : JSON.parse(text)) as T;
+  }
+
+  /** A GET that answers undefined on 404. */
+  async find<T>(service: string, path: string): Promise<T | undefined> {
+    const res = await this.raw(service, "GET", path, { ok: [200, 404] });
+    const text = await readText(res, 32 << 20);
+    return res.statusCode === 404 ? undefined : (JSON.parse(text) as T);
+  }
+
+  /** A DELETE that treats 404 as done (deleting twice is fine: the journal may replay it). */
+  async remove(service: string, path: string): Promise<void> {
+    const res = await this.raw(service, "DELETE", path, { ok: [200, 202, 204, 404] });
+    res.resume();
+  }
+}

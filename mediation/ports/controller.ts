@@ -1,0 +1,33 @@
+/** A member as the controller knows it. */
+export interface ControllerMember {
+  readonly clusterId: string;
+  readonly vmId: string;
+  readonly vint0: string;
+  readonly endpoint: string | null;
+  readonly nextEndpoint: string | null;
+}
+
+/** The member's switch session as the controller sees it. */
+export interface SwitchSession {
+  readonly connected: boolean;
+  readonly remoteAddress: string | null;
+}
+
+/**
+ * What the mediation needs from the SDN controller (its REST API). The runner depends on this
+ * only; an adapter speaks HTTP.
+ */
+export interface ControllerPort {
+  /** The member in whatever cluster holds it, and its peers; undefined when no cluster does. */
+  findMember(
+    vmId: string,
+  ): Promise<{ member: ControllerMember; peers: readonly ControllerMember[] } | undefined>;
+  /** PUT .../next-endpoint: peers start accepting the new endpoint before the rebind. */
+  announce(clusterId: string, vmId: string, endpoint: string): Promise<void>;
+  /** DELETE .../next-endpoint. */
+  withdraw(clusterId: string, vmId: string): Promise<void>;
+  /** POST .../rebind: make-before-break switch of the member's endpoint. */
+  rebind(clusterId: string, vmId: string, endpoint: string): Promise<void>;
+  switchSession(clusterId: string, vmId: string): Promise<SwitchSession | undefined>;
+  ready(): Promise<boolean>;
+}

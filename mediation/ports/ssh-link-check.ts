@@ -1,0 +1,71 @@
+import { execa } from "execa";
+import type { LinkChecker } from "./link-check.ts";
+
+export interface SshOptions {
+  readonly username: string;
+  /** Path of the private key file. */
+  readonly privateKeyFile: string;
+  readonly port?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Logs into the moved VM over ssh (OpenSSH's client, batch mode) and pings every peer's vint0
+ * from there: the cluster's links work end to end, through the tunnels, not just the rules.
+ */
+export class SshLinkChecker implements LinkChecker {
+  readonly #o: SshOptions;
+
+  constructor(options: SshOptions) {
+    this.#o = options;
+  }
+
+  async check(host: string, peerVint0s: readonly string[]): Promise<void> {
+    const addresses = peerVint0s.map((a) => a.split("/")[0]!);
+    for (const a of addresses)
+      if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new Error(`'${a}' is not an IPv4 address`);
+    // One line per peer: "ok ADDR" or "fail ADDR"; ping's own output is dropped.
+    const script = addresses
+      .map((a) => `if ping -c 3 -i 0.2 -W 2 ${a} >/dev/null 2>&1; then echo ok ${a}; else echo fail ${a}; fi`)
+      .join("; ");
+    const result = await execa(
+      "ssh",
+      [
+        "-i",
+        this.#o.privateKeyFile,
+        "-p",
+        String(this.#o.port ?? 22),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        `ConnectTimeout=${Math.ceil((this.#o.timeoutMs ?? 20_000) / 1000)}`,
+        `${this.#o.username}@${host}`,
+        script,
+      ],
+      { reject: false, timeout: (this.#o.timeoutMs ?? 20_000) + addresses.length * 5000 },
+    );
+    if (result.exitCode !== 0 && !result.stdout) {
+      throw new Error(
+        `ssh ${this.#o.username}@${host} failed (exit ${result.exitCode}): ${result.stderr.split("\n").slice(-2).join(" ").trim()}`,
+      );
+    }
+    const failed = result.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("fail "))
+      .map((l) => l.slice(5));
+    const ok = new Set(
+      result.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("ok "))
+        .map((l) => l.slice(3)),
+    );
+    const missing = addresses.filter((a) => !ok.has(a) && !failed.includes(a));
+    if (failed.length > 0 || missing.length > 0) {
+      throw new Error(`${host} does not reach ${[...failed, ...missing].join(", ")}`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
+import { progressLine } from "../../mediation/progress.ts";
+import { type RunningMediation, startMediation } from "../../mediation/server.ts";
+
+const icsdn = join(import.meta.dirname, "../../bin/icsdn");
+const TOKEN = "cli-test-token-0123456789";
+
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(icsdn, args, { env: { ...process.env, ...env } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on("exit", (code) => resolve({ code, out, err }));
+  });
+}
+
+describe("icsdn mediation / migrate / migrations", () => {
+  const dir = mkdtempSync(join(tmpdir(), "icsdn-mcli-"));
+  let service: RunningMediation;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    // A cloud nobody answers for, and a controller that is not there: the pre-checks say both.
+    const clouds = join(dir, "clouds.yaml");
+    writeFileSync(
+      clouds,
+      "clouds:\n  nowhere-a:\n    auth: {auth_url: 'http://127.0.0.1:9/v3', username: u, password: p, project_name: p}\n  nowhere-b:\n    auth: {auth_url: 'http://127.0.0.1:9/v3', username: u, password: p, project_name: p}\n",
+    );
+    service = await startMediation({
+      dbPath: join(dir, "j.db"),
+      listen: { host: "127.0.0.1", port: 0 },
+      auth: { mode: "token", token: TOKEN },
+      controller: new ControllerClientPort({ url: "http://127.0.0.1:9", token: undefined }),
+      env: { OS_CLIENT_CONFIG_FILE: clouds },
+    });
+    env = { ICSDN_MEDIATION_URL: service.url, ICSDN_MEDIATION_TOKEN: TOKEN };
+  });
+  afterAll(async () => {
+    await service?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses malformed calls with usage (exit 2)", async () => {
+    expect(await run(["migrate"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/one MEMBER is required/),
+    });
+    expect(await run(["migrate", "vm1", "--from", "a"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--from and --to are required/),
+    });
+    expect(await run(["migrate", "vm1", "--bogus"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/Unknown option '--bogus'/),
+    });
+    expect(await run(["migrations", "frob"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/usage: icsdn migrations/),
+    });
+    expect(await run(["mediation", "serve", "--db", join(dir, "x.db")])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--controller URL/),
+    });
+  });
+
+  it("reports the service's refusals with their registered exit codes, naming the field", async () => {
+    const unknown = await run(["migrate", "vm1", "--from", "mars", "--to", "nowhere-b"], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/INVALID_FIELD: source\.cloud: unknown cloud 'mars'/);
+    const dry = await run(["migrate", "vm1", "--from", "nowhere-a", "--to", "nowhere-b", "--dry-run"], env);
+    expect(dry.code).toBe(2);
+    expect(dry.out).toMatch(/problem: source\.cloud: cloud 'nowhere-a': .*Keystone/);
+    expect(dry.out).toMatch(/problem: member: the controller cannot be asked/);
+    const refused = await run(["migrate", "vm1", "--from", "nowhere-a", "--to", "nowhere-b"], env);
+    expect(refused.err).toMatch(/PRECHECK_FAILED/);
+    expect(refused.code).toBe(2);
+    expect(await run(["migrations", "show", "00000000-0000-0000-0000-000000000000"], env)).toMatchObject({
+      code: 3,
+    });
+    expect(
+      await run(["migrations", "list"], { ...env, ICSDN_MEDIATION_TOKEN: "wrong-token-0123456789" }),
+    ).toMatchObject({ code: 77 });
+    expect(await run(["migrations", "list"], env)).toMatchObject({ code: 0, out: "" });
+  });
+
+  it("draws the progress line: phase, bar, bytes, rate, ETA", () => {
+    expect(progressLine({ phase: "image_transfer", done: 50e6, total: 200e6, rate: 25e6, eta: 6 }, 8)).toBe(
+      "image_transfer [##------]  25% 50.0 MB / 200.0 MB 25.0 MB/s ETA 6s",
+    );
+    expect(progressLine({ phase: "instantiation", done: 0, total: null, rate: 0, eta: null })).toBe(
+      "instantiation  0.0 MB 0.0 MB/s",
+    );
+  });
+});
