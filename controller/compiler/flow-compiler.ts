@@ -16,7 +16,7 @@ import {
   PROBE_MAX_LEN,
   VINT0_PORT,
 } from "./pipeline.ts";
-import { freezeRule, type Rule, sortRules } from "./rule.ts";
+import { compareRules, freezeRule, type Rule, ruleIdentity, sortRules } from "./rule.ts";
 
 /** The rules one member's switch should hold. */
 export interface SwitchRules {
@@ -110,8 +110,7 @@ function clusterUnion(state: ClusterState, options: CompileOptions): Union | und
   rules.push(tableMissRule(vni));
   const sorted = sortRules(rules);
   const union = checkRules(sorted).length === 0 ? { sorted, own } : undefined;
-  unionCache.set(key, union ?? "invalid");
-  if (unionCache.size > UNION_CACHE_SIZE) unionCache.delete(unionCache.keys().next().value!);
+  remember(key, union ?? "invalid");
   return union;
 }
 
@@ -129,13 +128,93 @@ function memberKey(m: Member): string {
  * Every rule other switches hold about member `m`: its peer rules and, with an announced next
  * endpoint, acceptance of it and ARP to both endpoints (announcedArp).
  */
-function memberRules(vni: number, m: Member, options: CompileOptions): readonly Rule[] {
+export function memberRules(vni: number, m: Member, options: CompileOptions = {}): readonly Rule[] {
   if (m.nextEndpoint === null) return m.endpoint === null ? [] : peerRules(vni, m as ReachablePeer, options);
   const accept = acceptRules(vni, { ...m, endpoint: m.nextEndpoint }, options);
   if (m.endpoint === null) return accept;
   const current = peerRules(vni, m as ReachablePeer, options);
   const arp = announcedArp(vni, m.vint0, m.endpoint, m.nextEndpoint);
   return [...current.map((r) => (ruleKind(r) === "egress-arp" ? arp : r)), ...accept];
+}
+
+/**
+ * Caches the union of `after` derived from the union of `before` (computed if need be), when the
+ * two differ in a few members (an add, a removal, a move): O(rules) for filtering and merging
+ * instead of sorting and checking the whole union (about 0.1 to 0.2 s at 5,000 members, warm).
+ * The same union clusterUnion(after) would compute: the kept rules are a valid subset, and the
+ * added ones are compiler rules whose identities are checked against the kept ones. True when
+ * `after`'s union is valid and cached; false when `before`'s is not valid or an added rule shares
+ * an identity with a kept one (then nothing is cached: compileSwitch checks `after` the long way).
+ */
+export function deriveUnion(
+  before: ClusterState,
+  after: ClusterState,
+  options: CompileOptions = {},
+): boolean {
+  const key = fingerprint(after, options);
+  const known = unionCache.get(key);
+  if (known !== undefined) return known !== "invalid";
+  const from = before.cluster.vni === after.cluster.vni ? clusterUnion(before, options) : undefined;
+  if (!from) return false;
+  const vni = after.cluster.vni;
+  const afterKeys = new Set(after.members.map(memberKey));
+  const beforeKeys = new Set(before.members.map(memberKey));
+  const own = new Map(from.own);
+  const removed = new Set<Rule>();
+  for (const [k, rules] of from.own) {
+    if (afterKeys.has(k)) continue;
+    for (const r of rules) removed.add(r);
+    own.delete(k);
+  }
+  const added: Rule[] = [];
+  for (const m of after.members) {
+    const k = memberKey(m);
+    if (beforeKeys.has(k)) continue;
+    const rules = memberRules(vni, m, options);
+    if (rules.length === 0) continue;
+    if (own.has(k)) return false;
+    own.set(k, new Set(rules));
+    added.push(...rules);
+  }
+  const kept = removed.size === 0 ? from.sorted : from.sorted.filter((r) => !removed.has(r));
+  const fresh = sortRules(added);
+  if (fresh.length > 0) {
+    const identities = new Set(fresh.map(ruleIdentity));
+    if (identities.size < fresh.length || checkRules([...fresh, tableMissRule(vni)]).length > 0) return false;
+    if (kept.some((r) => identities.has(ruleIdentity(r)))) return false;
+  }
+  remember(key, { sorted: mergeSorted(kept, fresh), own });
+  return true;
+}
+
+/** Two lists sorted by compareRules, as one. */
+function mergeSorted(a: readonly Rule[], b: readonly Rule[]): readonly Rule[] {
+  if (b.length === 0) return a;
+  const out: Rule[] = [];
+  let i = 0;
+  for (const r of b) {
+    while (i < a.length && compareRules(a[i]!, r) < 0) out.push(a[i++]!);
+    out.push(r);
+  }
+  while (i < a.length) out.push(a[i++]!);
+  return out;
+}
+
+/**
+ * Drops every cached rule of VNI `vni` (a deleted cluster): its unions, peer and ARP rules and
+ * table-miss, so a deleted 5,000-member cluster's ~20,000 rules are not kept alive by the caches.
+ */
+export function forgetVni(vni: number): void {
+  const prefix = `${vni}|`;
+  for (const cache of [unionCache, peerCache, arpCache] as const) {
+    for (const key of cache.keys()) if (key.startsWith(prefix)) cache.delete(key);
+  }
+  missCache.delete(vni);
+}
+
+function remember(key: string, union: Union | "invalid"): void {
+  unionCache.set(key, union);
+  if (unionCache.size > UNION_CACHE_SIZE) unionCache.delete(unionCache.keys().next().value!);
 }
 
 function withoutOwn(union: Union, self: Member): Rule[] {
