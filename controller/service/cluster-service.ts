@@ -7,12 +7,13 @@ import type { Cluster } from "../model/cluster.ts";
 import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
 import type { Ipv4 } from "../model/ipv4.ts";
 import { type Member, type MemberInput, memberOf } from "../model/member.ts";
-import type {
-  ClusterCreateInput,
-  ClusterPatch,
-  LinkingReportInput,
-  MemberPatch,
-  RebindInput,
+import {
+  type ClusterCreateInput,
+  type ClusterPatch,
+  type LinkingReportInput,
+  MAX_CLUSTER_MEMBERS,
+  type MemberPatch,
+  type RebindInput,
 } from "../model/requests.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { LinkingRecord, RebindRecord } from "../store/records.ts";
@@ -162,6 +163,13 @@ export class ClusterService {
   async addMember(clusterId: string, input: MemberInput): Promise<Member> {
     return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
+      if (state.members.length >= MAX_CLUSTER_MEMBERS) {
+        throw new ControllerError(
+          "CONFLICT",
+          `members: cluster '${clusterId}' has ${state.members.length} members, the most a cluster may have`,
+          { field: "members" },
+        );
+      }
       const member = memberOf(state.cluster, input);
       // Existing members are conflict-free, so any conflict is reported on the new one's fields.
       checkMemberConflicts([...state.members, member], () => "");
