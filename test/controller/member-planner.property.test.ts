@@ -1,14 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compileSwitch, memberRules } from "../../controller/compiler/flow-compiler.ts";
+import { compileSwitch, deriveUnion, memberRules } from "../../controller/compiler/flow-compiler.ts";
 import { sortRules } from "../../controller/compiler/rule.ts";
 import {
   planAdd,
+  planAnnounce,
   planCreate,
+  planRebind,
   planRemove,
   planTransition,
+  rebindState,
 } from "../../controller/compiler/transition-planner.ts";
-import type { ClusterState } from "../../controller/model/cluster-state.ts";
+import { type ClusterState, replaceMember } from "../../controller/model/cluster-state.ts";
 import { memberOf } from "../../controller/model/member.ts";
 import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "./support/arbitraries.ts";
 import { makeState } from "./support/fixtures.ts";
@@ -104,22 +107,24 @@ describe("planRemove (incremental)", () => {
     );
   });
 
-  it("after any number of adds and removes, every switch is compiled as from scratch (derived unions)", () => {
+  it("after any sequence of adds, removes, rebinds and announcements, every switch is compiled as from scratch", () => {
     fc.assert(
       fc.property(
         poolArb(7),
-        fc.array(fc.nat({ max: 6 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.tuple(fc.nat({ max: 6 }), fc.constantFrom("toggle", "rebind", "announce", "withdraw")), {
+          minLength: 1,
+          maxLength: 12,
+        }),
         fc.boolean(),
         (pool, steps, probes) => {
           const options = probes ? { probePort: PROBE } : {};
           let state = makeState(pool.vni, []);
-          for (const step of steps) {
+          for (const [step, op] of steps) {
             const spec = pool.members[step % pool.members.length]!;
-            const present = state.members.some((m) => m.vmId === spec.vmId);
-            if (present) {
-              planRemove(state, spec.vmId, options);
-              state = { ...state, members: state.members.filter((m) => m.vmId !== spec.vmId) };
-            } else {
+            const present = state.members.find((m) => m.vmId === spec.vmId);
+            // The member's other pool endpoint: free, since endpoints are distinct across the pool.
+            const other = present && spec.endpoints.find((e) => e !== present.endpoint)!;
+            if (!present) {
               const m = memberOf(state.cluster, {
                 vmId: spec.vmId,
                 vint0: spec.vint0,
@@ -128,6 +133,16 @@ describe("planRemove (incremental)", () => {
               });
               planAdd(state, m, options);
               state = { ...state, members: [...state.members, m] };
+            } else if (op === "toggle") {
+              planRemove(state, spec.vmId, options);
+              state = { ...state, members: state.members.filter((m) => m.vmId !== spec.vmId) };
+            } else if (op === "rebind") {
+              planRebind(state, spec.vmId, other!, options);
+              state = rebindState(state, spec.vmId, other!);
+            } else {
+              const next = op === "announce" ? other! : null;
+              planAnnounce(state, spec.vmId, next, options);
+              state = replaceMember(state, spec.vmId, { nextEndpoint: next });
             }
             // What each switch should hold, sorted from the rules about its peers (no cached union).
             for (const self of state.members) {
@@ -143,8 +158,26 @@ describe("planRemove (incremental)", () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
+  });
+});
+
+describe("deriveUnion", () => {
+  it("derives nothing for a member that shares a vint0 or an endpoint: the switch at fault is named as before", () => {
+    const state = makeState(42, [
+      ["a", "198.18.0.1", "192.0.2.10"],
+      ["b", "198.18.0.2", "198.51.100.20"],
+    ]);
+    for (const [vint0, endpoint] of [
+      ["198.18.0.3", "192.0.2.10"],
+      ["198.18.0.1", "203.0.113.30"],
+    ] as const) {
+      const c = memberOf(state.cluster, { vmId: "c", vint0, endpoint, description: "" });
+      const after = { ...state, members: [...state.members, c] };
+      expect(deriveUnion(state, after)).toBe(false);
+      expect(() => compileSwitch(after, "b")).toThrow(/PIPELINE|same table, priority and match/);
+    }
   });
 });
 
