@@ -13,7 +13,7 @@ import {
 import type { Rule } from "../compiler/rule.ts";
 import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
 import { formatDpid } from "../model/dpid.ts";
-import { batchFrames } from "./batch-frames.ts";
+import { batchFrames, batchSlices, RULES_PER_SLICE } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";
 import { helloFailed, negotiate, ourHello } from "./handshake.ts";
@@ -73,6 +73,27 @@ export interface AppliedBatch {
 type State = "hello" | "features" | "ready" | "closed";
 
 let sessionIds = 0;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** `batch` without what `held` says the switch already has or lacks, a slice at a time when large. */
+async function unheld(
+  held: HeldRules,
+  batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
+): Promise<{ add: Rule[]; delete: Rule[] }> {
+  if (batch.add.length + batch.delete.length <= RULES_PER_SLICE) return held.toSend(batch);
+  const out: { add: Rule[]; delete: Rule[] } = { add: [], delete: [] };
+  for (const kind of ["add", "delete"] as const) {
+    for (let i = 0; i < batch[kind].length; i += RULES_PER_SLICE) {
+      const slice = batch[kind].slice(i, i + RULES_PER_SLICE);
+      out[kind].push(
+        ...held.toSend(kind === "add" ? { add: slice, delete: [] } : { add: [], delete: slice })[kind],
+      );
+      await yieldToLoop();
+    }
+  }
+  return out;
+}
 
 /** "::ffff:192.0.2.1" (an IPv4 peer on a dual-stack socket) -> "192.0.2.1": endpoints are IPv4. */
 export function plainAddress(address: string | undefined): string {
@@ -203,7 +224,9 @@ export class SwitchSession {
     const held = this.#held;
     try {
       this.#requireReady("batch");
-      const send = held ? held.toSend(batch) : batch;
+      let send = held ? await unheld(held, batch) : batch;
+      // Forgotten while a large batch was being filtered: what the switch holds is unknown now.
+      if (held && this.#held !== held) send = batch;
       const sent = { add: send.add.length, delete: send.delete.length };
       if (sent.add === 0 && sent.delete === 0)
         return { ms: performance.now() - started, sent, countKnown: true };
@@ -255,6 +278,8 @@ export class SwitchSession {
     readonly delete: readonly Rule[];
   }): Promise<number> {
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
+    const flowMods = batch.add.length + batch.delete.length;
+    if (flowMods > RULES_PER_SLICE) return this.#sendSliced(batch, flowMods);
     const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
     this.#tracker.add(
@@ -266,6 +291,31 @@ export class SwitchSession {
     const started = performance.now();
     this.#channel.sendBytes(frames.bytes);
     this.#hooks.flowModsSent(frames.flowMods);
+    await reply.promise;
+    return performance.now() - started;
+  }
+
+  /**
+   * A large batch slice by slice (batchSlices), yielding to the event loop between slices, so
+   * that echo replies, probes and other switches' batches are not held up while it is encoded.
+   * Its xids are taken first, so the bundle's are known before its first byte is sent.
+   */
+  async #sendSliced(
+    batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
+    flowMods: number,
+  ): Promise<number> {
+    const bundle = this.#nextBundle;
+    const xids = Array.from({ length: flowMods + 2 }, () => this.#xid());
+    const reply = new BatchReply(xids.at(-2)!, xids.at(-1)!);
+    this.#tracker.add(reply, xids, this.#config.requestTimeoutMs, `batch of ${flowMods} FLOW_MODs`);
+    // Awaited below; a session closed between slices must not leave it rejected unhandled meanwhile.
+    reply.promise.catch(() => {});
+    const started = performance.now();
+    for (const bytes of batchSlices(batch, bundle, xids)) {
+      this.#channel.sendBytes(bytes);
+      await yieldToLoop();
+    }
+    this.#hooks.flowModsSent(flowMods);
     await reply.promise;
     return performance.now() - started;
   }
