@@ -23,9 +23,9 @@ const DEFAULT_PROBE_PORT = "48879";
 
 const USAGE = `usage:
   icsdn controller serve --db PATH [--listen HOST:PORT] [--token-file FILE | --insecure-no-auth] [--log-level LEVEL]
-                         [--openflow HOST:PORT|off] [--openflow-tls HOST:PORT --pki-dir DIR]
+                         [--openflow HOST:PORT|off] [--openflow-tls HOST:PORT --pki-dir DIR [--allow-unbound-certificates]]
                          [--echo-interval DURATION] [--probe-port PORT|off]
-  icsdn controller pki init|issue ...   (see 'icsdn controller pki --help')
+  icsdn controller pki init|issue|revoke ...   (see 'icsdn controller pki --help')
 
   --db PATH                SQLite database (created if missing; kept across restarts)
   --listen HOST:PORT       REST API address (default 127.0.0.1:8080; port 0 picks a free one)
@@ -36,7 +36,12 @@ const USAGE = `usage:
                            Plain TCP authenticates no switch: prefer --openflow-tls outside a lab
   --openflow-tls HOST:PORT OpenFlow over TLS, switches must present a certificate from the CA in
                            --pki-dir (port default ${DEFAULT_OPENFLOW_TLS_PORT})
-  --pki-dir DIR            ca.crt, controller.key, controller.crt (icsdn controller pki init)
+  --pki-dir DIR            ca.crt, controller.key, controller.crt, crl.pem (icsdn controller pki init); a
+                           switch is admitted only as the member its certificate names; crl.pem is
+                           watched and reloaded when it changes (and on SIGHUP)
+  --allow-unbound-certificates
+                           also admit certificates that name no member (issued before certificates
+                           did), as the switch of any dpid: any holder can pose as any member
   --echo-interval DURATION echo keepalive (default 5s): a silent switch is dropped within 3 intervals
   --probe-port PORT        UDP port of the controller's downtime probes (default ${DEFAULT_PROBE_PORT}); each
                            switch gets a probe rule per peer; 'off': no probe rules, no downtime`;
@@ -56,6 +61,7 @@ async function serve(argv: string[]): Promise<number> {
       openflow: { type: "string", default: `0.0.0.0:${DEFAULT_OPENFLOW_PORT}` },
       "openflow-tls": { type: "string" },
       "pki-dir": { type: "string" },
+      "allow-unbound-certificates": { type: "boolean", default: false },
       "echo-interval": { type: "string", default: "5s" },
       "probe-port": { type: "string", default: DEFAULT_PROBE_PORT },
     },
@@ -86,6 +92,8 @@ async function serve(argv: string[]): Promise<number> {
   }
   if (tlsAt && values["pki-dir"] === undefined) throw new UsageError("--openflow-tls needs --pki-dir");
   if (!tlsAt && values["pki-dir"] !== undefined) throw new UsageError("--pki-dir is for --openflow-tls");
+  const allowUnbound = values["allow-unbound-certificates"];
+  if (!tlsAt && allowUnbound) throw new UsageError("--allow-unbound-certificates is for --openflow-tls");
   let material: Awaited<ReturnType<typeof loadTlsMaterial>> | undefined;
   try {
     material =
@@ -104,7 +112,7 @@ async function serve(argv: string[]): Promise<number> {
     ...((tcp || tlsAt) && {
       openflow: {
         ...(tcp && { tcp }),
-        ...(tlsAt && material && { tls: { ...tlsAt, material } }),
+        ...(tlsAt && material && { tls: { ...tlsAt, material, allowUnboundCertificates: allowUnbound } }),
         session: { echoIntervalMs },
         log: jsonLog(level, (line) => process.stdout.write(line)),
       },
@@ -118,14 +126,17 @@ async function serve(argv: string[]): Promise<number> {
     `icsdn controller: listening on ${controller.url} (auth: ${auth.mode === "token" ? "bearer token" : "OFF"}, db: ${values.db}, ` +
       `openflow: ${where.length > 0 ? where.join(" ") : "off"})\n`,
   );
+  const reloadCrl = () => void controller.openflow?.reloadCrl();
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
+      process.off("SIGHUP", reloadCrl);
       resolve();
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    process.on("SIGHUP", reloadCrl);
   });
   await controller.close();
   return 0;

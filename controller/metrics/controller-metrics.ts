@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { IdentityMetricReason } from "../openflow/switch-identity.ts";
 
 export type RebindMetricResult = "ok" | "noop" | "refused" | "failed";
 
@@ -21,6 +22,8 @@ export class ControllerMetrics {
   readonly flowModsTotal: Counter;
   readonly openflowErrorsTotal: Counter<"type" | "code">;
   readonly rebindsTotal: Counter<"result">;
+  readonly switchIdentityRefusedTotal: Counter<"reason">;
+  readonly handshakeFailuresTotal: Counter<"transport">;
 
   constructor(
     options: {
@@ -90,6 +93,31 @@ export class ControllerMetrics {
     for (const result of ["ok", "noop", "refused", "failed"] satisfies RebindMetricResult[]) {
       this.rebindsTotal.inc({ result }, 0);
     }
+    this.switchIdentityRefusedTotal = new Counter({
+      name: "icsdn_switch_identity_refused_total",
+      help:
+        "TLS sessions refused after the handshake because the certificate is not the datapath id's member's " +
+        "(other-member, no-member: no member has the dpid, unbound: names no member, invalid), " +
+        "or ended because a reloaded CRL revokes their certificate (revoked)",
+      labelNames: ["reason"],
+      registers,
+    });
+    for (const reason of [
+      "other-member",
+      "no-member",
+      "unbound",
+      "invalid",
+      "revoked",
+    ] satisfies IdentityMetricReason[]) {
+      this.switchIdentityRefusedTotal.inc({ reason }, 0);
+    }
+    this.handshakeFailuresTotal = new Counter({
+      name: "icsdn_openflow_handshake_failures_total",
+      help: "Connections to the OpenFlow listeners that ended before completing the TLS or OpenFlow handshake",
+      labelNames: ["transport"],
+      registers,
+    });
+    for (const transport of ["tcp", "tls"]) this.handshakeFailuresTotal.inc({ transport }, 0);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -14,6 +14,7 @@ import type { RebindProbes } from "./rebind-probes.ts";
 import type { Reconciler } from "./reconciler.ts";
 import type { SessionRegistry } from "./registry.ts";
 import type { SwitchSession } from "./session.ts";
+import type { SwitchAdmission } from "./switch-admission.ts";
 
 /**
  * After a batch, how long to wait for more before recounting a switch's rules: one request per
@@ -35,6 +36,7 @@ export class OpenFlowFabric implements SwitchFabric {
   readonly #registry: SessionRegistry;
   readonly #probes: RebindProbes;
   readonly #reconciler: Pick<Reconciler, "resync">;
+  readonly #admission: Pick<SwitchAdmission, "refuseStale">;
   readonly #log: OfLog;
   /** Switches whose rule count is unknown after a batch, with when they last got one. */
   readonly #dirty = new Map<SwitchSession, number>();
@@ -44,11 +46,13 @@ export class OpenFlowFabric implements SwitchFabric {
     registry: SessionRegistry;
     probes: RebindProbes;
     reconciler: Pick<Reconciler, "resync">;
+    admission: Pick<SwitchAdmission, "refuseStale">;
     log: OfLog;
   }) {
     this.#registry = deps.registry;
     this.#probes = deps.probes;
     this.#reconciler = deps.reconciler;
+    this.#admission = deps.admission;
     this.#log = deps.log;
   }
 
@@ -57,6 +61,8 @@ export class OpenFlowFabric implements SwitchFabric {
    * 5,000 switches' batches in one go would hold echo replies, probes and other requests back.
    */
   async apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]> {
+    // A session whose dpid changed hands since it was admitted is refused before it is picked.
+    this.#admission.refuseStale(batches);
     const outcomes: Promise<BatchOutcome>[] = [];
     let slice = performance.now();
     for (const b of batches) {

@@ -3,6 +3,8 @@ import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { ListenAddress } from "../config.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { CloseReason } from "./channel.ts";
+import { CrlWatch } from "./crl-watch.ts";
+import { HandshakeFailureLog } from "./handshake-failures.ts";
 import { OpenFlowListener, type TlsMaterial } from "./listener.ts";
 import { type OfLog, silentLog } from "./log.ts";
 import { OpenFlowFabric } from "./openflow-fabric.ts";
@@ -12,13 +14,22 @@ import { SessionRegistry } from "./registry.ts";
 import { Retries } from "./retries.ts";
 import { RECONCILE_RETRY } from "./retry-policy.ts";
 import { DEFAULT_SESSION_CONFIG, type SessionConfig, SwitchSession } from "./session.ts";
+import { SwitchAdmission } from "./switch-admission.ts";
 
 /** The switch side's own settings (listeners, timing); what it shares with the rest comes in SwitchSideParts. */
 export interface OpenFlowOptions {
   /** Plain TCP listener (OVS target `tcp:HOST:PORT`). */
   readonly tcp?: ListenAddress;
-  /** Mutual-TLS listener (OVS target `ssl:HOST:PORT`). */
-  readonly tls?: ListenAddress & { readonly material: TlsMaterial };
+  /**
+   * Mutual-TLS listener (OVS target `ssl:HOST:PORT`). A switch is admitted only as the member its
+   * certificate names; `allowUnboundCertificates` admits certificates naming no member, for any dpid.
+   */
+  readonly tls?: ListenAddress & {
+    readonly material: TlsMaterial;
+    readonly allowUnboundCertificates?: boolean;
+  };
+  /** Connections that fail their handshake are logged at most once per this (default 60 s). */
+  readonly handshakeFailureLogIntervalMs?: number;
   readonly session?: Partial<SessionConfig>;
   /** Probe timing and priming; the probe port is the planner's. */
   readonly probes?: Partial<Omit<ProbeSettings, "probePort">>;
@@ -44,10 +55,11 @@ export interface SwitchSideParts {
 }
 
 /**
- * The controller's switch side, composed: listeners (TCP, TLS), one SwitchSession per connection,
- * the session registry, the reconciler run on every switch that connects (and after a failed
- * batch, with its retries), the rebind probes fed by PACKET_IN, and `fabric`, what the cluster
- * service drives.
+ * The controller's switch side, composed: listeners (TCP, TLS, with the CRL they enforce and the
+ * failed handshakes they log in aggregate), one SwitchSession per connection, the TLS sessions'
+ * admission, the session registry, the reconciler run on every switch that connects (and after a
+ * failed batch, with its retries), the rebind probes fed by PACKET_IN, and `fabric`, what the
+ * cluster service drives.
  */
 export class OpenFlowServer {
   readonly registry = new SessionRegistry();
@@ -61,6 +73,9 @@ export class OpenFlowServer {
   readonly #config: SessionConfig;
   readonly #log: OfLog;
   readonly #observer: OpenFlowOptions["observer"];
+  readonly #handshakeFailures: HandshakeFailureLog;
+  readonly #admission: SwitchAdmission;
+  readonly #crlWatch: CrlWatch | undefined;
   #closing = false;
 
   constructor(parts: SwitchSideParts, options: OpenFlowOptions) {
@@ -81,22 +96,48 @@ export class OpenFlowServer {
       log: this.#log,
       reported: (session, result) => this.#reconciled(session, result),
     });
+    this.#admission = new SwitchAdmission({
+      clusters: parts.clusters,
+      registry: this.registry,
+      metrics: parts.metrics,
+      log: this.#log,
+      allowUnbound: options.tls?.allowUnboundCertificates ?? false,
+    });
     this.fabric = new OpenFlowFabric({
       registry: this.registry,
       probes: this.probes,
       reconciler: this.#reconciler,
+      admission: this.#admission,
       log: this.#log,
+    });
+    this.#handshakeFailures = new HandshakeFailureLog({
+      log: this.#log,
+      intervalMs: options.handshakeFailureLogIntervalMs ?? 60_000,
+      count: (transport) => parts.metrics.handshakeFailuresTotal.inc({ transport }),
     });
     const listenerOptions = {
       maxConnections: options.maxConnections ?? 10_000,
       handshakeTimeoutMs: this.#config.handshakeTimeoutMs,
       log: this.#log,
+      failed: this.#handshakeFailures.note.bind(this.#handshakeFailures),
     };
     const accept = (socket: Socket, transport: "tcp" | "tls") => this.#accept(socket, transport);
     if (options.tcp)
       this.#listeners.push(new OpenFlowListener(options.tcp, undefined, listenerOptions, accept));
     if (options.tls) {
-      this.#listeners.push(new OpenFlowListener(options.tls, options.tls.material, listenerOptions, accept));
+      const tls = new OpenFlowListener(options.tls, options.tls.material, listenerOptions, accept);
+      this.#listeners.push(tls);
+      const crlFile = options.tls.material.crlFile;
+      if (crlFile !== undefined) {
+        this.#crlWatch = new CrlWatch(
+          crlFile,
+          (crl, revoked) => {
+            tls.setCrl(crl);
+            this.#admission.dropRevoked(revoked);
+          },
+          this.#log,
+        );
+      }
     }
   }
 
@@ -107,6 +148,7 @@ export class OpenFlowServer {
       await this.close();
       throw err;
     }
+    this.#crlWatch?.start();
     for (const l of this.#listeners) {
       const at = l.address();
       this.#log.info("listening for switches", { transport: l.transport, host: at.host, port: at.port });
@@ -117,6 +159,8 @@ export class OpenFlowServer {
     this.#closing = true;
     this.#retries.cancelAll();
     this.fabric.close();
+    this.#crlWatch?.close();
+    this.#handshakeFailures.close();
     const closing = this.#listeners.map((l) => l.close());
     for (const s of [...this.#sessions]) s.close("controller shutting down");
     await Promise.all(closing);
@@ -132,25 +176,44 @@ export class OpenFlowServer {
     return this.#listeners.map((l) => ({ transport: l.transport, address: l.address() }));
   }
 
+  /**
+   * Reads the TLS listener's CRL file again and puts it in force for new connections (SIGHUP;
+   * the file is also watched). False when there is none or it is unusable (logged).
+   */
+  reloadCrl(): Promise<boolean> {
+    return this.#crlWatch?.reload() ?? Promise.resolve(false);
+  }
+
   #accept(socket: Socket, transport: "tcp" | "tls"): void {
     if (this.#closing) {
       socket.destroy();
       return;
     }
     const { metrics } = this.#parts;
+    // Read now: by the time the handshake ends, the TLS socket is the session's.
+    const admission = this.#admission.atAccept(socket, transport);
     const session = new SwitchSession(
       socket,
       transport,
       this.#config,
       {
+        admit: admission.admit,
         ready: (s) => {
           this.registry.add(s);
           this.#log.info("switch connected", { switch: s.label, transport });
           this.#reconciler.resync(s);
         },
-        closed: (s, reason) => {
+        closed: (s, reason, wasReady) => {
           this.#sessions.delete(s);
           this.registry.remove(s);
+          this.#admission.closed(s);
+          if (!wasReady && s.dpid === undefined && !this.#closing) {
+            this.#handshakeFailures.note({
+              transport,
+              remote: `${s.remoteAddress}:${s.remotePort}`,
+              reason: reason.reason,
+            });
+          }
           this.#observer?.closed?.(s, reason);
         },
         packetIn: (s, m) => {
@@ -162,7 +225,9 @@ export class OpenFlowServer {
       },
       this.#log,
     );
-    if (!session.isClosed) this.#sessions.add(session);
+    if (session.isClosed) return;
+    this.#sessions.add(session);
+    admission.track(session);
   }
 
   #reconciled(session: SwitchSession, result: ReconcileResult | Error): void {

@@ -1,13 +1,16 @@
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { SLUG_PATTERN } from "../model/fields.ts";
 import type { TlsMaterial } from "./listener.ts";
+import { type MemberRef, memberName, memberUri } from "./switch-identity.ts";
 
 /**
- * The controller's PKI for OpenFlow over TLS: a CA, the controller's key and certificate, and one
- * per VM, in one directory (`ca.key ca.crt controller.key controller.crt <vm>.key <vm>.crt`).
+ * The controller's PKI for OpenFlow over TLS, in one directory: a CA (`ca.key ca.crt`), the
+ * controller's key and certificate (`controller.*`), one per member (`CLUSTER.VM.key/.crt`, the
+ * member in the subject and as URI SAN `urn:icsdn:member:CLUSTER/VM`), and the revocation list
+ * `crl.pem` the listener reloads when it changes (openssl's CA database for it in `ca-db/`).
  * Made with openssl; private keys are created 0600 before a byte is written and never printed.
  */
 export type PkiErrorCode = "PKI_EXISTS" | "PKI_MISSING" | "BAD_NAME" | "OPENSSL_FAILED";
@@ -30,13 +33,28 @@ export interface IssuedFiles {
   readonly cert: string;
 }
 
-export function pkiFiles(dir: string, name: string): IssuedFiles {
+/** A member's files: `CLUSTER.VM.*` ('.' is in no slug, so no two members share a name). */
+function memberFiles(dir: string, member: MemberRef): IssuedFiles {
+  return pkiFiles(dir, `${member.clusterId}.${member.vmId}`);
+}
+
+function pkiFiles(dir: string, name: string): IssuedFiles {
   return { key: join(dir, `${name}.key`), cert: join(dir, `${name}.crt`) };
 }
 
 export function caCertPath(dir: string): string {
   return join(dir, "ca.crt");
 }
+
+export function crlPath(dir: string): string {
+  return join(dir, "crl.pem");
+}
+
+/**
+ * The CRL's validity: a listener refuses every certificate once its CRL has expired, so it is
+ * long; each revoke writes a new one anyway.
+ */
+const CRL_DAYS = 3650;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -93,49 +111,74 @@ export async function pkiInit(dir: string, options: { days?: number } = {}): Pro
     "-addext",
     "keyUsage=critical,keyCertSign,cRLSign",
   ]);
-  const controller = await issue(dir, CONTROLLER_NAME, options.days);
-  return [caKey, caCertPath(dir), controller.key, controller.cert];
+  const controller = await issue(dir, pkiFiles(dir, CONTROLLER_NAME), {
+    days: options.days,
+    subject: `/CN=${CONTROLLER_NAME}`,
+    extensions: ["extendedKeyUsage=serverAuth", `subjectAltName=DNS:${CONTROLLER_NAME}`],
+  });
+  await writeCrl(dir);
+  return [caKey, caCertPath(dir), controller.key, controller.cert, crlPath(dir)];
 }
 
-/** A key and certificate for VM `name` (its switch's identity toward the controller). */
-export async function pkiIssue(
-  dir: string,
-  name: string,
-  options: { days?: number } = {},
-): Promise<IssuedFiles> {
-  if (!NAME.test(name) || RESERVED.has(name)) {
+function checkMember(member: MemberRef): void {
+  if (!NAME.test(member.clusterId)) {
+    throw new PkiError("BAD_NAME", `--cluster: '${member.clusterId}' must be a cluster id (a-z, 0-9, '-')`);
+  }
+  if (!NAME.test(member.vmId) || RESERVED.has(member.vmId)) {
     throw new PkiError(
       "BAD_NAME",
-      `--name: '${name}' must be a VM name (a-z, 0-9, '-'), not ca or controller`,
+      `--name: '${member.vmId}' must be a VM name (a-z, 0-9, '-'), not ca or controller`,
     );
   }
-  return issue(dir, name, options.days);
 }
 
-async function issue(dir: string, name: string, days = 825): Promise<IssuedFiles> {
-  const caKey = join(dir, "ca.key");
-  if (!(await exists(caKey)) || !(await exists(caCertPath(dir)))) {
+/**
+ * A key and certificate for a member's switch: its identity toward the controller, which admits
+ * it only as the switch of that member's datapath id. Client use only (no serverAuth): a member's
+ * certificate cannot pose as the controller to other switches.
+ */
+export async function pkiIssue(
+  dir: string,
+  member: MemberRef,
+  options: { days?: number } = {},
+): Promise<IssuedFiles> {
+  checkMember(member);
+  return issue(dir, memberFiles(dir, member), {
+    days: options.days ?? 825,
+    subject: `/O=icsdn cluster ${member.clusterId}/CN=${member.vmId}`,
+    extensions: ["extendedKeyUsage=clientAuth", `subjectAltName=URI:${memberUri(member)}`],
+  });
+}
+
+async function requireCa(dir: string): Promise<void> {
+  if (!(await exists(join(dir, "ca.key"))) || !(await exists(caCertPath(dir)))) {
     throw new PkiError("PKI_MISSING", `${dir} has no CA: run 'icsdn controller pki init --dir ${dir}' first`);
   }
-  const files = pkiFiles(dir, name);
+}
+
+async function issue(
+  dir: string,
+  files: IssuedFiles,
+  profile: { days?: number | undefined; subject: string; extensions: string[] },
+): Promise<IssuedFiles> {
+  await requireCa(dir);
+  const caKey = join(dir, "ca.key");
   if ((await exists(files.key)) || (await exists(files.cert))) {
-    throw new PkiError("PKI_EXISTS", `${name} already has a key or certificate in ${dir}`);
+    throw new PkiError("PKI_EXISTS", `${files.cert} or its key already exists`);
   }
   await newKey(files.key);
-  const ext = join(dir, `.${name}.ext`);
+  const ext = `${files.cert}.ext`;
   try {
     await writeFile(
       ext,
       [
         "basicConstraints=critical,CA:FALSE",
         "keyUsage=critical,digitalSignature,keyAgreement",
-        // Switches are TLS clients, the controller a server; one profile serves both.
-        "extendedKeyUsage=serverAuth,clientAuth",
-        `subjectAltName=DNS:${name}`,
+        ...profile.extensions,
         "",
       ].join("\n"),
     );
-    const csr = await openssl(["req", "-new", "-key", files.key, "-subj", `/CN=${name}`]);
+    const csr = await openssl(["req", "-new", "-key", files.key, "-subj", profile.subject]);
     await openssl(
       [
         "x509",
@@ -147,7 +190,7 @@ async function issue(dir: string, name: string, days = 825): Promise<IssuedFiles
         "-set_serial",
         `0x${randomBytes(16).toString("hex")}`,
         "-days",
-        String(days),
+        String(profile.days ?? 825),
         "-extfile",
         ext,
         "-out",
@@ -165,7 +208,84 @@ async function issue(dir: string, name: string, days = 825): Promise<IssuedFiles
   return files;
 }
 
-/** The controller's TLS listener material from a PKI directory. */
+/** openssl's CA database (`ca-db/`), which only revocation uses: certificates are issued without it. */
+async function caConfig(dir: string): Promise<string> {
+  const db = join(dir, "ca-db");
+  await mkdir(db, { recursive: true, mode: 0o700 });
+  const index = join(db, "index.txt");
+  if (!(await exists(index))) await writeFile(index, "");
+  const crlNumber = join(db, "crlnumber");
+  if (!(await exists(crlNumber))) await writeFile(crlNumber, "01\n");
+  const config = join(db, "openssl.cnf");
+  await writeFile(
+    config,
+    [
+      "[ca]",
+      "default_ca = icsdn",
+      "[icsdn]",
+      `database = ${index}`,
+      `crlnumber = ${crlNumber}`,
+      `certificate = ${caCertPath(dir)}`,
+      `private_key = ${join(dir, "ca.key")}`,
+      "default_md = sha256",
+      `default_crl_days = ${CRL_DAYS}`,
+      "",
+    ].join("\n"),
+  );
+  return config;
+}
+
+/** A new `crl.pem` from the CA database, written aside and renamed: a watcher never reads half of it. */
+async function writeCrl(dir: string): Promise<void> {
+  const config = await caConfig(dir);
+  const next = `${crlPath(dir)}.next`;
+  try {
+    await openssl(["ca", "-config", config, "-gencrl", "-out", next]);
+    await rename(next, crlPath(dir));
+  } finally {
+    await rm(next, { force: true });
+  }
+}
+
+/**
+ * Revokes a member's certificate: it goes into a new `crl.pem` (which a running listener reloads)
+ * and its files move to `revoked/` (named by serial), so the member can be issued a new one.
+ * Returns the revoked serial (hex).
+ */
+export async function pkiRevoke(dir: string, member: MemberRef): Promise<string> {
+  checkMember(member);
+  await requireCa(dir);
+  const files = memberFiles(dir, member);
+  let serial: string;
+  try {
+    serial = new X509Certificate(await readFile(files.cert)).serialNumber;
+  } catch {
+    throw new PkiError("PKI_MISSING", `${memberName(member)} has no certificate in ${dir} (${files.cert})`);
+  }
+  const config = await caConfig(dir);
+  await openssl(["ca", "-config", config, "-revoke", files.cert]);
+  await writeCrl(dir);
+  const revoked = join(dir, "revoked");
+  await mkdir(revoked, { recursive: true, mode: 0o700 });
+  await rename(files.cert, join(revoked, `${serial}.crt`));
+  await rm(files.key, { force: true });
+  return serial;
+}
+
+/** Serials as X509Certificate.serialNumber and openssl print them, made comparable. */
+export function normalSerial(hex: string): string {
+  return hex.toUpperCase().replace(/^0+(?=.)/, "");
+}
+
+/** The serials a CRL (PEM) revokes, normalised; throws PkiError when openssl cannot read it. */
+export async function crlSerials(crl: Buffer): Promise<Set<string>> {
+  const text = await openssl(["crl", "-noout", "-text"], crl.toString("latin1"));
+  return new Set(
+    [...text.matchAll(/^\s*Serial Number: ([0-9A-Fa-f]+)\s*$/gm)].map((m) => normalSerial(m[1]!)),
+  );
+}
+
+/** The controller's TLS listener material from a PKI directory (the CRL when there is one). */
 export async function loadTlsMaterial(dir: string): Promise<TlsMaterial> {
   const files = pkiFiles(dir, CONTROLLER_NAME);
   try {
@@ -174,7 +294,8 @@ export async function loadTlsMaterial(dir: string): Promise<TlsMaterial> {
       readFile(files.cert),
       readFile(caCertPath(dir)),
     ]);
-    return { key, cert, ca };
+    const crl = (await exists(crlPath(dir))) ? await readFile(crlPath(dir)) : undefined;
+    return { key, cert, ca, crl, crlFile: crlPath(dir) };
   } catch (err) {
     throw new PkiError(
       "PKI_MISSING",

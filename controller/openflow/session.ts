@@ -49,10 +49,15 @@ export const DEFAULT_SESSION_CONFIG: SessionConfig = {
 
 /** What a session tells its owner. */
 export interface SessionHooks {
-  /** The handshake is done: the dpid is known. */
+  /**
+   * The dpid is known, nothing sent to the switch yet: a refusal (its ERROR is sent, then the
+   * connection closed; the session never becomes ready), or undefined to admit it.
+   */
+  admit(s: SwitchSession): { readonly reason: string; readonly error: ErrorMsg } | undefined;
+  /** The handshake is done and the switch admitted. */
   ready(s: SwitchSession): void;
-  /** Called once, whatever ended the session (only after `ready` if it got that far). */
-  closed(s: SwitchSession, reason: CloseReason): void;
+  /** Called once, whatever ended the session; `wasReady`: it got as far as `ready`. */
+  closed(s: SwitchSession, reason: CloseReason, wasReady: boolean): void;
   packetIn(s: SwitchSession, m: PacketIn): void;
   /** Every ERROR the switch sends (for icsdn_openflow_errors_total). */
   openflowError(s: SwitchSession, info: OpenFlowErrorInfo): void;
@@ -133,6 +138,7 @@ export class SwitchSession {
    * on any failure or stray ERROR. See held-rules.ts for why this is sound.
    */
   #held: HeldRules | null = null;
+  #refused = false;
 
   constructor(
     socket: Socket,
@@ -367,6 +373,12 @@ export class SwitchSession {
     if (this.#state === "ready") this.#channel.sendBytes(bytes);
   }
 
+  /** Sends `error` (an ERROR telling the switch why) and closes once it is flushed; the owner logs why. */
+  refuse(reason: string, error: ErrorMsg): void {
+    this.#refused = true;
+    this.#channel.finish(reason, error);
+  }
+
   close(reason: string, error = false): void {
     this.#channel.close(reason, error);
   }
@@ -416,7 +428,8 @@ export class SwitchSession {
     }
     const result = negotiate(m);
     if (!result.ok) {
-      this.#log.warn("switch refused: no common OpenFlow version", {
+      // Per connection at debug only: the owner logs failed handshakes in aggregate.
+      this.#log.debug("switch refused: no common OpenFlow version", {
         switch: this.label,
         reason: result.reason,
       });
@@ -433,6 +446,11 @@ export class SwitchSession {
         if (this.#state !== "features") return;
         clearTimeout(this.#handshakeTimer);
         this.#dpid = features.datapathId;
+        const refusal = this.#hooks.admit(this);
+        if (refusal) {
+          this.#channel.finish(refusal.reason, refusal.error);
+          return;
+        }
         this.#state = "ready";
         this.#keepalive.start();
         this.#hooks.ready(this);
@@ -478,9 +496,11 @@ export class SwitchSession {
     this.#keepalive.stop();
     this.#tracker.abortAll(new SwitchRequestError("DISCONNECTED", `session closed: ${reason.reason}`));
     const fields = { switch: this.label, transport: this.transport, reason: reason.reason };
-    if (reason.error) this.#log.error("switch connection dropped", fields);
-    else if (wasReady) this.#log.info("switch disconnected", fields);
-    else this.#log.debug("connection closed before the handshake", fields);
-    this.#hooks.closed(this, reason);
+    // Before the handshake, anyone who reaches the port can cause this: one line per connection
+    // only at debug (the owner logs them in aggregate, see handshake-failures.ts).
+    if (!wasReady) this.#log.debug("connection closed before the handshake", fields);
+    else if (reason.error && !this.#refused) this.#log.error("switch connection dropped", fields);
+    else this.#log.info("switch disconnected", fields);
+    this.#hooks.closed(this, reason, wasReady);
   }
 }

@@ -52,6 +52,7 @@ describe.skipIf(!prometheusAvailable())("monitoring/ as promtool reads it", () =
         "IcsdnSwitchMissing",
         "IcsdnRebindFailed",
         "IcsdnOpenFlowErrors",
+        "IcsdnSwitchIdentityRefused",
         "IcsdnUpdateTimeAbovePaper",
         "IcsdnDowntimeAbovePaper",
       ].sort(),

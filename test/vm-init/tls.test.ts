@@ -26,7 +26,7 @@ describe("ssl: controller targets", () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const pki = join(dir, "pki");
     await pkiInit(pki);
-    const vm1 = await pkiIssue(pki, "vm1");
+    const vm1 = await pkiIssue(pki, { clusterId: "test", vmId: "vm1" });
     const sb = await createSandbox();
     const host = sb.host!.hostAddress;
     const material = await loadTlsMaterial(pki);
@@ -37,6 +37,18 @@ describe("ssl: controller targets", () => {
       openflow: { tls: { host, port: 0, material } },
     });
     cleanups.push(() => ctl.close());
+    // The controller admits a TLS switch only as the member its certificate names.
+    const created = await fetch(`${ctl.url}/v1/clusters`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "test",
+        vni: 42,
+        tunnel: "vxlan",
+        members: [{ vmId: "vm1", vint0: "198.18.0.1" }],
+      }),
+    });
+    expect(created.status).toBe(201);
     const server = ctl.openflow!;
     const target = `ssl:${host}:${server.addresses()[0]!.address.port}`;
     const tls = { privateKey: vm1.key, certificate: vm1.cert, caCertificate: join(pki, "ca.crt") };

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
+import { datapathIdFor, formatDpid } from "../../../controller/model/dpid.ts";
 import { loadTlsMaterial, pkiInit, pkiIssue } from "../../../controller/openflow/pki.ts";
 import { tempDir } from "../support/fixtures.ts";
 import { type OfHarness, startHarness, waitFor } from "./support/harness.ts";
@@ -32,53 +33,107 @@ async function tlsHarness(pki: string): Promise<OfHarness> {
   return h;
 }
 
+function run(...args: string[]) {
+  return spawnSync(icsdn, ["controller", "pki", ...args], { encoding: "utf8" });
+}
+
 describe("icsdn controller pki", () => {
-  it("creates a CA, the controller's and each VM's key and certificate; keys 0600, never printed", () => {
+  it("creates a CA, the controller's and each member's key and certificate; keys 0600, never printed", () => {
     const pki = join(dir("icsdn-pki-"), "pki");
-    const init = spawnSync(icsdn, ["controller", "pki", "init", "--dir", pki], { encoding: "utf8" });
+    const init = run("init", "--dir", pki);
     expect(init.status, init.stderr).toBe(0);
-    const issue = spawnSync(icsdn, ["controller", "pki", "issue", "--dir", pki, "--name", "vm1"], {
-      encoding: "utf8",
-    });
+    const issue = run("issue", "--dir", pki, "--cluster", "web", "--name", "vm1");
     expect(issue.status, issue.stderr).toBe(0);
     for (const out of [init.stdout, init.stderr, issue.stdout, issue.stderr])
       expect(out).not.toMatch(/PRIVATE KEY|BEGIN/);
     expect(readdirSync(pki).sort()).toEqual([
+      "ca-db",
       "ca.crt",
       "ca.key",
       "controller.crt",
       "controller.key",
-      "vm1.crt",
-      "vm1.key",
+      "crl.pem",
+      "web.vm1.crt",
+      "web.vm1.key",
     ]);
-    for (const key of ["ca.key", "controller.key", "vm1.key"]) {
+    for (const key of ["ca.key", "controller.key", "web.vm1.key"]) {
       expect(statSync(join(pki, key)).mode & 0o777, key).toBe(0o600);
       expect(readFileSync(join(pki, key), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     }
     expect(statSync(pki).mode & 0o777).toBe(0o700);
     const verify = spawnSync(
       "openssl",
-      ["verify", "-CAfile", join(pki, "ca.crt"), join(pki, "vm1.crt"), join(pki, "controller.crt")],
+      ["verify", "-CAfile", join(pki, "ca.crt"), join(pki, "web.vm1.crt"), join(pki, "controller.crt")],
+      { encoding: "utf8" },
+    );
+    expect(verify.stdout).toMatch(/web\.vm1\.crt: OK[\s\S]*controller\.crt: OK/);
+    // The member is in the subject and, what the controller reads, in the URI SAN; client use only.
+    const cert = new X509Certificate(readFileSync(join(pki, "web.vm1.crt")));
+    expect(cert.subjectAltName).toBe("URI:urn:icsdn:member:web/vm1");
+    expect(cert.subject.split("\n").sort()).toEqual(["CN=vm1", "O=icsdn cluster web"]);
+    expect(cert.keyUsage).toEqual(["1.3.6.1.5.5.7.3.2"]);
+    expect(new X509Certificate(readFileSync(join(pki, "controller.crt"))).keyUsage).toEqual([
+      "1.3.6.1.5.5.7.3.1",
+    ]);
+    expect(run("issue", "--dir", pki, "--cluster", "web", "--name", "vm1").stderr).toMatch(
+      /PKI_EXISTS: .*web\.vm1\.crt or its key already exists/,
+    );
+    // The same VM name in another cluster is another member.
+    expect(run("issue", "--dir", pki, "--cluster", "db", "--name", "vm1").status).toBe(0);
+    expect(run("issue", "--dir", dir("icsdn-pki-"), "--cluster", "web", "--name", "vm2").stderr).toMatch(
+      /PKI_MISSING: .* has no CA/,
+    );
+    expect(run("issue", "--dir", pki, "--cluster", "web", "--name", "Bad_Name").stderr).toMatch(
+      /BAD_NAME: --name: 'Bad_Name'/,
+    );
+    expect(run("issue", "--dir", pki, "--cluster", "We b", "--name", "vm3").stderr).toMatch(
+      /BAD_NAME: --cluster: 'We b'/,
+    );
+    expect(run("issue", "--dir", pki, "--name", "vm3").stderr).toMatch(/--cluster is required/);
+  });
+
+  it("revokes a member's certificate: the CRL lists its serial, its files go, it can be issued again", () => {
+    const pki = join(dir("icsdn-pki-"), "pki");
+    expect(run("init", "--dir", pki).status).toBe(0);
+    const crl = () =>
+      spawnSync("openssl", ["crl", "-in", join(pki, "crl.pem"), "-noout", "-text"], { encoding: "utf8" })
+        .stdout;
+    expect(crl()).toMatch(/No Revoked Certificates/);
+    expect(run("issue", "--dir", pki, "--cluster", "web", "--name", "vm1").status).toBe(0);
+    expect(run("issue", "--dir", pki, "--cluster", "web", "--name", "vm2").status).toBe(0);
+    const serial = new X509Certificate(readFileSync(join(pki, "web.vm1.crt"))).serialNumber;
+    const revoke = run("revoke", "--dir", pki, "--cluster", "web", "--name", "vm1");
+    expect(revoke.status, revoke.stderr).toBe(0);
+    expect(revoke.stdout).toContain(`revoked web/vm1 (serial ${serial})`);
+    const listed = [...crl().matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]);
+    expect(listed).toEqual([serial]);
+    expect(readdirSync(pki)).not.toContain("web.vm1.crt");
+    expect(readdirSync(pki)).not.toContain("web.vm1.key");
+    expect(readdirSync(join(pki, "revoked"))).toEqual([`${serial}.crt`]);
+    expect(run("revoke", "--dir", pki, "--cluster", "web", "--name", "vm1").stderr).toMatch(
+      /PKI_MISSING: web\/vm1 has no certificate/,
+    );
+    expect(run("issue", "--dir", pki, "--cluster", "web", "--name", "vm1").status).toBe(0);
+    expect(run("revoke", "--dir", pki, "--cluster", "web", "--name", "vm2").status).toBe(0);
+    expect([...crl().matchAll(/Serial Number: ([0-9A-F]+)/g)]).toHaveLength(2);
+  });
+});
+
+describe("icsdn controller serve: TLS options", () => {
+  it("--allow-unbound-certificates is for a TLS listener only; --help names it", () => {
+    const db = join(dir("icsdn-serve-"), "c.db");
+    const r = spawnSync(
+      icsdn,
+      ["controller", "serve", "--db", db, "--insecure-no-auth", "--allow-unbound-certificates"],
       {
         encoding: "utf8",
       },
     );
-    expect(verify.stdout).toMatch(/vm1\.crt: OK[\s\S]*controller\.crt: OK/);
-    const again = spawnSync(icsdn, ["controller", "pki", "issue", "--dir", pki, "--name", "vm1"], {
-      encoding: "utf8",
-    });
-    expect(again.status).toBe(1);
-    expect(again.stderr).toMatch(/PKI_EXISTS: vm1 already has a key or certificate/);
-    const noCa = spawnSync(
-      icsdn,
-      ["controller", "pki", "issue", "--dir", dir("icsdn-pki-"), "--name", "vm2"],
-      { encoding: "utf8" },
-    );
-    expect(noCa.stderr).toMatch(/PKI_MISSING: .* has no CA/);
-    const bad = spawnSync(icsdn, ["controller", "pki", "issue", "--dir", pki, "--name", "Bad_Name"], {
-      encoding: "utf8",
-    });
-    expect(bad.stderr).toMatch(/BAD_NAME: --name: 'Bad_Name'/);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--allow-unbound-certificates is for --openflow-tls/);
+    const help = spawnSync(icsdn, ["controller", "--help"], { encoding: "utf8" });
+    expect(help.stdout).toMatch(/--allow-unbound-certificates\s+also admit certificates that name no member/);
+    expect(help.stdout).toMatch(/pki init\|issue\|revoke/);
   });
 });
 
@@ -88,8 +143,8 @@ describe.skipIf(!hasOvs)("OpenFlow over mutual TLS with real Open vSwitch", () =
     const theirs = join(dir("icsdn-pki-"), "theirs");
     await pkiInit(pki);
     await pkiInit(theirs);
-    const good = await pkiIssue(pki, "vm1");
-    const forged = await pkiIssue(theirs, "vm2");
+    const good = await pkiIssue(pki, { clusterId: "web", vmId: "vm1" });
+    const forged = await pkiIssue(theirs, { clusterId: "web", vmId: "vm2" });
     const h = await tlsHarness(pki);
     await h.api("POST", "/v1/clusters", {
       id: "web",
@@ -116,7 +171,11 @@ describe.skipIf(!hasOvs)("OpenFlow over mutual TLS with real Open vSwitch", () =
     expect(h.reconciles[0]!.session).toMatchObject({ transport: "tls", dpid: a.dpid });
     expect(a.dumpFlows()).toHaveLength(4);
     await waitFor(
-      () => h.log.entries.some((e) => e.msg.startsWith("TLS client refused")),
+      () =>
+        h.log.entries.some(
+          (e) =>
+            e.msg === "connection closed before completing the handshake" && e.fields.transport === "tls",
+        ),
       "the forged switch refused",
       10_000,
     );
@@ -159,10 +218,10 @@ describe.skipIf(!hasOvs)("icsdn controller serve --openflow-tls", () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
   });
 
-  it("listens on TCP and TLS and takes a switch over TLS", async () => {
+  it("listens on TCP and TLS, takes a member's switch over TLS, reloads the CRL on SIGHUP", async () => {
     const pki = join(dir("icsdn-pki-"), "pki");
     await pkiInit(pki);
-    const vm = await pkiIssue(pki, "vm9");
+    const vm = await pkiIssue(pki, { clusterId: "web", vmId: "vm9" });
     const db = join(dir("icsdn-serve-"), "c.db");
     child = spawn(
       icsdn,
@@ -175,7 +234,7 @@ describe.skipIf(!hasOvs)("icsdn controller serve --openflow-tls", () => {
         "127.0.0.1:0",
         "--insecure-no-auth",
         "--log-level",
-        "warn",
+        "info",
         "--openflow",
         "127.0.0.1:0",
         "--openflow-tls",
@@ -187,10 +246,12 @@ describe.skipIf(!hasOvs)("icsdn controller serve --openflow-tls", () => {
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += String(d);
+    });
     const line = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child!.stdout!.on("data", (d) => {
-        out += String(d);
+      child!.stdout!.on("data", () => {
         const m = /listening on .*\n/.exec(out);
         if (m) resolve(m[0]);
       });
@@ -201,8 +262,20 @@ describe.skipIf(!hasOvs)("icsdn controller serve --openflow-tls", () => {
     );
     expect(m, line).not.toBeNull();
     const [, url, , sslPort] = m!;
+    const created = await fetch(`${url}/v1/clusters`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "web",
+        vni: 7,
+        tunnel: "vxlan",
+        members: [{ vmId: "vm9", vint0: "198.18.0.9" }],
+      }),
+    });
+    expect(created.status).toBe(201);
+    const dpid = datapathIdFor(7, "198.18.0.9");
     startOvsSwitch({
-      dpid: 0x77n,
+      dpid,
       target: `ssl:127.0.0.1:${sslPort}`,
       ssl: { ...vm, ca: join(pki, "ca.crt") },
     });
@@ -211,12 +284,14 @@ describe.skipIf(!hasOvs)("icsdn controller serve --openflow-tls", () => {
         const body = (await (await fetch(`${url}/v1/switches`)).json()) as {
           switches: { dpid: string; connected: boolean }[];
         };
-        return body.switches.find((s) => s.dpid === "0000000000000077" && s.connected);
+        return body.switches.find((s) => s.dpid === formatDpid(dpid) && s.connected);
       },
       "the switch in /v1/switches",
       15_000,
     );
-    expect(seen).toMatchObject({ clusterId: null });
+    expect(seen).toMatchObject({ clusterId: "web", vmId: "vm9" });
+    child.kill("SIGHUP");
+    await waitFor(() => out.includes('"msg":"CRL reloaded"'), "the CRL reloaded on SIGHUP", 5_000);
     const exited = new Promise<number | null>((r) => child!.on("exit", (code) => r(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
