@@ -81,12 +81,14 @@ let sessionIds = 0;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** `batch` without what `held` says the switch already has or lacks, a slice at a time when large. */
+const isLarge = (batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }) =>
+  batch.add.length + batch.delete.length > RULES_PER_SLICE;
+
+/** A large `batch` without what `held` says the switch already has or lacks, a slice at a time. */
 async function unheld(
   held: HeldRules,
   batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
 ): Promise<{ add: Rule[]; delete: Rule[] }> {
-  if (batch.add.length + batch.delete.length <= RULES_PER_SLICE) return held.toSend(batch);
   const out: { add: Rule[]; delete: Rule[] } = { add: [], delete: [] };
   for (const kind of ["add", "delete"] as const) {
     for (let i = 0; i < batch[kind].length; i += RULES_PER_SLICE) {
@@ -230,7 +232,9 @@ export class SwitchSession {
     const held = this.#held;
     try {
       this.#requireReady("batch");
-      let send = held ? await unheld(held, batch) : batch;
+      // A small batch is filtered and sent in this turn (the fabric's slices count on it: a plan's
+      // thousand small batches must not all wait for one later turn and leave in one burst).
+      let send = !held ? batch : isLarge(batch) ? await unheld(held, batch) : held.toSend(batch);
       // Forgotten while a large batch was being filtered: what the switch holds is unknown now.
       if (held && this.#held !== held) send = batch;
       const sent = { add: send.add.length, delete: send.delete.length };
@@ -285,7 +289,7 @@ export class SwitchSession {
   }): Promise<number> {
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
     const flowMods = batch.add.length + batch.delete.length;
-    if (flowMods > RULES_PER_SLICE) return this.#sendSliced(batch, flowMods);
+    if (isLarge(batch)) return this.#sendSliced(batch, flowMods);
     const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
     this.#tracker.add(

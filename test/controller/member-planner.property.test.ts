@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compileSwitch, deriveUnion, memberRules } from "../../controller/compiler/flow-compiler.ts";
+import {
+  compileSwitch,
+  deriveUnion,
+  forgetVni,
+  memberRules,
+  peerRules,
+} from "../../controller/compiler/flow-compiler.ts";
 import { sortRules } from "../../controller/compiler/rule.ts";
 import {
   planAdd,
@@ -178,6 +184,22 @@ describe("deriveUnion", () => {
       expect(deriveUnion(state, after)).toBe(false);
       expect(() => compileSwitch(after, "b")).toThrow(/PIPELINE|same table, priority and match/);
     }
+  });
+});
+
+describe("forgetVni", () => {
+  it("drops a deleted cluster's cached rules, and only that cluster's", () => {
+    const web = makeState(42, [["a", "198.18.0.1", "192.0.2.10"]]);
+    const db = makeState(43, [["a", "198.18.0.1", "192.0.2.10"]], "db");
+    const peer = web.members[0]! as (typeof web.members)[0] & { endpoint: string };
+    const [webRules, dbRules] = [peerRules(42, peer), peerRules(43, peer)];
+    const union = compileSwitch(web, "a");
+    forgetVni(42);
+    expect(peerRules(42, peer)).not.toBe(webRules);
+    expect(peerRules(42, peer)).toEqual(webRules);
+    expect(peerRules(43, peer)).toBe(dbRules);
+    expect(compileSwitch(web, "a")).toEqual(union);
+    expect(compileSwitch(db, "a")).toHaveLength(1);
   });
 });
 
