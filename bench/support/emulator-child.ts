@@ -10,7 +10,7 @@ process.once("message", (setup: { port: number; dpids: string[] }) => {
     emu.close();
     process.exit(0);
   });
-  emu.connectAll({ concurrency: 100, timeoutMs: 120_000 }).then(
+  emu.connectAll({ concurrency: 100, timeoutMs: 900_000 }).then(
     () => process.send!("ready"),
     (err: Error) => process.send!(`failed: ${err.message}`),
   );

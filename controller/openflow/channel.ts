@@ -99,6 +99,25 @@ export class OfChannel {
     }
   }
 
+  /**
+   * Resolves once at most `bytes` are queued for the peer (or the channel is closed): a large
+   * batch's next slice waits for the switch to read the previous ones, so 250 switches programmed
+   * at once do not hold their 2.6 MB each in memory together.
+   */
+  async queuedBelow(bytes: number): Promise<void> {
+    while (!this.#closed && this.#socket.writableLength > bytes) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#socket.off("drain", done);
+          this.#socket.off("close", done);
+          resolve();
+        };
+        this.#socket.once("drain", done);
+        this.#socket.once("close", done);
+      });
+    }
+  }
+
   /** Sends `last` (if any) and closes once it is flushed (a HELLO_FAILED must reach the peer). */
   finish(reason: string, last?: OfpMessage): void {
     if (this.#closed) return;

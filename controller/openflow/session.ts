@@ -79,6 +79,9 @@ type State = "hello" | "features" | "ready" | "closed";
 
 let sessionIds = 0;
 
+/** Bytes of a large batch queued for a switch before its next slice waits for it to read. */
+const SLICE_BACKLOG = 512 * 1024;
+
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const isLarge = (batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }) =>
@@ -307,7 +310,8 @@ export class SwitchSession {
 
   /**
    * A large batch slice by slice (batchSlices), yielding to the event loop between slices, so
-   * that echo replies, probes and other switches' batches are not held up while it is encoded.
+   * that echo replies, probes and other switches' batches are not held up while it is encoded,
+   * and waiting while more than SLICE_BACKLOG bytes are queued for the switch.
    * Its xids are taken first, so the bundle's are known before its first byte is sent.
    */
   async #sendSliced(
@@ -324,6 +328,7 @@ export class SwitchSession {
     for (const bytes of batchSlices(batch, bundle, xids)) {
       this.#channel.sendBytes(bytes);
       await yieldToLoop();
+      await this.#channel.queuedBelow(SLICE_BACKLOG);
     }
     this.#hooks.flowModsSent(flowMods);
     await reply.promise;

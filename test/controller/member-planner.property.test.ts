@@ -20,18 +20,9 @@ import {
 import { type ClusterState, replaceMember } from "../../controller/model/cluster-state.ts";
 import { memberOf } from "../../controller/model/member.ts";
 import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "./support/arbitraries.ts";
-import { makeState } from "./support/fixtures.ts";
+import { makeState, outcome } from "./support/fixtures.ts";
 
 const PROBE = 48879;
-
-/** What a planner returns, or what it throws: two planners must agree on both. */
-function outcome(plan: () => unknown): unknown {
-  try {
-    return plan();
-  } catch (err) {
-    return err;
-  }
-}
 
 const memberCase = poolArb(7).chain((pool) =>
   fc.record({
