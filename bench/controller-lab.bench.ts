@@ -1,11 +1,9 @@
 import {
-  announceNextEndpoint,
   type ControllerProcess,
   createLabCluster,
   freePort,
   labRest,
   probeStream,
-  rebind,
   removeDb,
   startControllerProcess,
   waitSwitchesConverged,
@@ -56,9 +54,9 @@ async function measure(vms: number, rebinds: number): Promise<Sample[]> {
     const st = status(LAB);
     const names = st.vms.map((v) => v.name);
     const peer = names.at(-1)!;
-    await createLabCluster(ctl.url, st, CLUSTER);
-    await waitSwitchesConverged(ctl.url, CLUSTER, names, 30_000);
-    const url = ctl.url;
+    await createLabCluster(ctl.client, st, CLUSTER);
+    await waitSwitchesConverged(ctl.client, CLUSTER, names, 30_000);
+    const client = ctl.client;
     // The stream's own noise floor: its longest gap with no rebind at all (timer jitter of two
     // Node processes and the userspace datapaths on a shared machine).
     const { stream: idle } = await probeStream(
@@ -78,14 +76,14 @@ async function measure(vms: number, rebinds: number): Promise<Sample[]> {
       const endpoint = status(LAB).vms.find((v) => v.name === "vm1")?.floatingIp;
       if (!endpoint) throw new Error("vm1 has no floating IP after its move");
       // As a mediator does once the target has its address: peers accept it before the rebind.
-      await announceNextEndpoint(url, CLUSTER, "vm1", endpoint);
-      await waitSwitchesConverged(url, CLUSTER, names, 30_000);
+      await client.announceNextEndpoint(CLUSTER, "vm1", endpoint);
+      await waitSwitchesConverged(client, CLUSTER, names, 30_000);
       const { stream, during } = await probeStream(
         LAB,
         peer,
         "vm1",
         { rate: 1000, count: 1500, leadMs: 500 },
-        () => rebind(url, CLUSTER, "vm1", endpoint),
+        () => client.rebind(CLUSTER, "vm1", endpoint),
       );
       samples.push({
         updateMs: during.updateMs,

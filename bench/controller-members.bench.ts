@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHistogram, monitorEventLoopDelay } from "node:perf_hooks";
-import { datapathIdFor } from "../controller/model/dpid.ts";
+import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { type RunningController, startController } from "../controller/server.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 

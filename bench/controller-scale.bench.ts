@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { datapathIdFor } from "../controller/model/dpid.ts";
+import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { EmulatorThread } from "../controller/openflow/emulator/emulator-thread.ts";
 import type { OpenFlowServer } from "../controller/openflow/openflow-server.ts";
 import { type RunningController, startController } from "../controller/server.ts";

@@ -1,5 +1,5 @@
-import type { Subcommand } from "./command.ts";
-import { UsageError } from "./command.ts";
+import { isHelp, type Subcommand, UsageError } from "../contract/cli/index.ts";
+import { IcsdnError } from "../contract/errors/index.ts";
 
 // Loaded lazily so `icsdn ofp` does not pay for the lab's or the controller's imports.
 const subcommands: Record<string, () => Promise<{ default: Subcommand }>> = {
@@ -8,6 +8,9 @@ const subcommands: Record<string, () => Promise<{ default: Subcommand }>> = {
   lab: () => import("../lab/cli.ts"),
   "vm-init": () => import("../vm-init/cli.ts"),
 };
+
+/** Unexpected: a bug of ours (EX_SOFTWARE). */
+const EXIT_UNEXPECTED = 70;
 
 async function usage(): Promise<string> {
   const lines = ["usage: icsdn <command> [args...]", "", "commands:"];
@@ -19,7 +22,7 @@ async function usage(): Promise<string> {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+  if (name === undefined || isHelp(name)) {
     process.stdout.write(`${await usage()}\n`);
     return name === undefined ? 2 : 0;
   }
@@ -33,18 +36,15 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`icsdn: ${err.message}\n`);
+    if (err instanceof IcsdnError) {
+      // Our errors are registered: their message names what is wrong, the registry the exit code.
+      process.stderr.write(`icsdn: ${err.code}: ${err.message}\n`);
       process.exitCode = err.exitCode;
-    } else if (err instanceof Error && "code" in err && typeof err.code === "string") {
-      // Typed errors from our components carry a code; their message already names what is wrong.
-      process.stderr.write(`icsdn: ${err.name} ${err.code}: ${err.message}\n`);
-      process.exitCode = 1;
     } else {
       process.stderr.write(
         `icsdn: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
-      process.exitCode = 70;
+      process.exitCode = EXIT_UNEXPECTED;
     }
   },
 );

@@ -1,4 +1,6 @@
 import { text } from "node:stream/consumers";
+import { isHelp, type Subcommand, UsageError } from "../contract/cli/index.ts";
+import { IcsdnError } from "../contract/errors/index.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -8,8 +10,6 @@ import {
   ProtoError,
   toJson,
 } from "../proto/index.ts";
-import type { Subcommand } from "./command.ts";
-import { UsageError } from "./command.ts";
 
 const USAGE = `usage:
   icsdn ofp print <hex>|-   decode OpenFlow 1.3 bytes (hex; spaces and colons allowed; - reads stdin)
@@ -18,9 +18,9 @@ const USAGE = `usage:
 
 function parseHex(input: string): Uint8Array {
   const clean = input.replace(/^0x/i, "").replace(/[\s:]/g, "");
-  if (clean.length === 0) throw new UsageError("no bytes given", 1);
+  if (clean.length === 0) throw new IcsdnError("BAD_INPUT", "no bytes given");
   if (!/^([0-9a-fA-F]{2})+$/.test(clean)) {
-    throw new UsageError("input is not an even-length hex string", 1);
+    throw new IcsdnError("BAD_INPUT", "input is not an even-length hex string");
   }
   return new Uint8Array(Buffer.from(clean, "hex"));
 }
@@ -44,7 +44,10 @@ function encode(json: string): string {
   try {
     parsed = JSON.parse(json);
   } catch (err) {
-    throw new UsageError(`stdin is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, 1);
+    throw new IcsdnError(
+      "BAD_INPUT",
+      `stdin is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const list: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
   const messages: OfpMessage[] = list.map((v, i) =>
@@ -69,7 +72,7 @@ const ofp: Subcommand = {
       process.stdout.write(`${encode(await text(process.stdin))}\n`);
       return 0;
     }
-    if (verb === "-h" || verb === "--help") {
+    if (isHelp(verb)) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }

@@ -1,10 +1,7 @@
-import { parseArgs } from "node:util";
-import type { Subcommand } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import { isHelp, parseFlags, type Subcommand, UsageError, withUsage } from "../contract/cli/index.ts";
 import {
   DEFAULT_OPENFLOW_PORT,
   DEFAULT_OPENFLOW_TLS_PORT,
-  type ListenAddress,
   loadAuth,
   parseDurationMs,
   parseListen,
@@ -12,9 +9,8 @@ import {
   parsePortOrOff,
   TOKEN_ENV,
 } from "./config.ts";
-import { ControllerError } from "./errors.ts";
 import { jsonLog, type LogLevel } from "./openflow/log.ts";
-import { loadTlsMaterial, PkiError } from "./openflow/pki.ts";
+import { loadTlsMaterial } from "./openflow/pki.ts";
 import { PKI_USAGE, pkiCommand } from "./openflow/pki-cli.ts";
 import { startController } from "./server.ts";
 
@@ -49,10 +45,9 @@ const USAGE = `usage:
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 async function serve(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values } = parseFlags(
+    argv,
+    {
       db: { type: "string" },
       listen: { type: "string", default: "127.0.0.1:8080" },
       "token-file": { type: "string" },
@@ -65,43 +60,27 @@ async function serve(argv: string[]): Promise<number> {
       "echo-interval": { type: "string", default: "5s" },
       "probe-port": { type: "string", default: DEFAULT_PROBE_PORT },
     },
-  });
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
+    { usage: USAGE },
+  );
   if (values.db === undefined) throw new UsageError(`--db is required\n${USAGE}`);
   if (!LOG_LEVELS.includes(values["log-level"]))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
-  let listen: ReturnType<typeof parseListen>;
-  let auth: ReturnType<typeof loadAuth>;
-  let tcp: ListenAddress | undefined;
-  let tlsAt: ListenAddress | undefined;
-  let echoIntervalMs: number;
-  let probePort: number | undefined;
-  try {
-    listen = parseListen(values.listen);
-    auth = loadAuth({ tokenFile: values["token-file"], insecureNoAuth: values["insecure-no-auth"] });
-    tcp = parseOpenFlowListen(values.openflow, "--openflow", DEFAULT_OPENFLOW_PORT);
-    tlsAt =
-      values["openflow-tls"] === undefined
-        ? undefined
-        : parseOpenFlowListen(values["openflow-tls"], "--openflow-tls", DEFAULT_OPENFLOW_TLS_PORT);
-    echoIntervalMs = parseDurationMs(values["echo-interval"], "--echo-interval", 50, 3_600_000);
-    probePort = parsePortOrOff(values["probe-port"], "--probe-port");
-  } catch (err) {
-    if (err instanceof ControllerError) throw new UsageError(err.message);
-    throw err;
-  }
+  // Their errors are registered with exit 2 (INVALID_FIELD) or the PKI's own codes.
+  const listen = parseListen(values.listen);
+  const auth = loadAuth({ tokenFile: values["token-file"], insecureNoAuth: values["insecure-no-auth"] });
+  const tcp = parseOpenFlowListen(values.openflow, "--openflow", DEFAULT_OPENFLOW_PORT);
+  const tlsAt =
+    values["openflow-tls"] === undefined
+      ? undefined
+      : parseOpenFlowListen(values["openflow-tls"], "--openflow-tls", DEFAULT_OPENFLOW_TLS_PORT);
+  const echoIntervalMs = parseDurationMs(values["echo-interval"], "--echo-interval", 50, 3_600_000);
+  const probePort = parsePortOrOff(values["probe-port"], "--probe-port");
   if (tlsAt && values["pki-dir"] === undefined) throw new UsageError("--openflow-tls needs --pki-dir");
   if (!tlsAt && values["pki-dir"] !== undefined) throw new UsageError("--pki-dir is for --openflow-tls");
   const allowUnbound = values["allow-unbound-certificates"];
   if (!tlsAt && allowUnbound) throw new UsageError("--allow-unbound-certificates is for --openflow-tls");
-  let material: Awaited<ReturnType<typeof loadTlsMaterial>> | undefined;
-  try {
-    material =
-      tlsAt && values["pki-dir"] !== undefined ? await loadTlsMaterial(values["pki-dir"]) : undefined;
-  } catch (err) {
-    if (err instanceof PkiError) throw new UsageError(err.message);
-    throw err;
-  }
+  const material =
+    tlsAt && values["pki-dir"] !== undefined ? await loadTlsMaterial(values["pki-dir"]) : undefined;
   const level = values["log-level"] as LogLevel;
   const controller = await startController({
     dbPath: values.db,
@@ -146,28 +125,9 @@ const controller: Subcommand = {
   summary: "the SDN controller: cluster state, flow compiler, REST API, OpenFlow (serve, pki)",
   async run(argv) {
     const [verb, ...rest] = argv;
-    if (verb === "pki") {
-      try {
-        return await pkiCommand(rest);
-      } catch (err) {
-        if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-          throw new UsageError(`${err.message}\n${PKI_USAGE}`);
-        }
-        throw err;
-      }
-    }
-    if (verb === "serve") {
-      try {
-        return await serve(rest);
-      } catch (err) {
-        // parseArgs reports unknown or malformed options as TypeErrors with a code.
-        if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
-          throw new UsageError(`${err.message}\n${USAGE}`);
-        }
-        throw err;
-      }
-    }
-    if (verb === "-h" || verb === "--help") {
+    if (verb === "pki") return withUsage(PKI_USAGE, () => pkiCommand(rest));
+    if (verb === "serve") return serve(rest);
+    if (isHelp(verb)) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }

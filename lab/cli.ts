@@ -1,7 +1,7 @@
 /** `icsdn lab ...`: the mininet-based multi-cloud lab. */
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
-import type { Subcommand } from "../cli/command.ts";
-import { UsageError } from "../cli/command.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { intFlag, isHelp, parseFlags, type Subcommand, UsageError } from "../contract/cli/index.ts";
+import { TUNNEL_TYPES, type TunnelType } from "../contract/dataplane/index.ts";
 import {
   down,
   execInteractive,
@@ -13,7 +13,7 @@ import {
   status,
   up,
 } from "./lab.ts";
-import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE, TUNNELS, type Tunnel } from "./plan.ts";
+import { controllerTarget, HOST_ADDRESS, LAB_NAME_RE } from "./plan.ts";
 import type { LabOptions } from "./state.ts";
 
 const USAGE = `usage: icsdn lab <command> [--name NAME] ...
@@ -64,13 +64,11 @@ const lab: Subcommand = {
         return cmdDown(rest);
       case "demo":
         return cmdDemo(rest);
-      case undefined:
-      case "help":
-      case "-h":
-      case "--help":
-        process.stdout.write(`${USAGE}\n`);
-        return cmd === undefined ? 2 : 0;
       default:
+        if (cmd === undefined || isHelp(cmd)) {
+          process.stdout.write(`${USAGE}\n`);
+          return cmd === undefined ? 2 : 0;
+        }
         throw new UsageError(`lab: unknown command '${cmd}'\n${USAGE}`);
     }
   },
@@ -84,24 +82,8 @@ function labName(value: string): string {
   return value;
 }
 
-function parse<T extends ParseArgsOptionsConfig>(argv: string[], options: T, positionals = 0) {
-  try {
-    const res = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (res.positionals.length > positionals) {
-      throw new UsageError(`unexpected argument '${res.positionals[positionals]}'\n${USAGE}`);
-    }
-    return res;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
-  }
-}
-
-function int(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max)
-    throw new UsageError(`--${flag} must be an integer ${min}..${max}, not '${value}'`);
-  return n;
+function parse<T extends ParseArgsOptionsConfig>(argv: string[], options: T, maxPositionals = 0) {
+  return parseFlags(argv, options, { usage: USAGE, maxPositionals });
 }
 
 const log = (line: string): void => {
@@ -123,7 +105,7 @@ async function cmdUp(argv: string[]): Promise<number> {
     "token-file": { type: "string" },
     json: { type: "boolean", default: false },
   });
-  if (!TUNNELS.includes(values.tunnel as Tunnel))
+  if (!TUNNEL_TYPES.includes(values.tunnel as TunnelType))
     throw new UsageError(`--tunnel must be vxlan or gre, not '${values.tunnel}'`);
   const wan = values["wan-mbit"];
   const wanMbit = wan === undefined ? null : Number(wan);
@@ -144,18 +126,18 @@ async function cmdUp(argv: string[]): Promise<number> {
   if (tokenFile !== undefined && !tokenFile.startsWith("/"))
     throw new UsageError(`--token-file '${tokenFile}' must be an absolute path (vm-init reads it)`);
   const options: LabOptions = {
-    clouds: int("clouds", values.clouds, 1, 4),
-    vmsPerCloud: int("vms", values.vms, 0, 15),
-    tunnel: values.tunnel as Tunnel,
+    clouds: intFlag("clouds", values.clouds, 1, 4),
+    vmsPerCloud: intFlag("vms", values.vms, 0, 15),
+    tunnel: values.tunnel as TunnelType,
     wanMbit,
-    nics: int("nics", values.nics, 1, 2) as 1 | 2,
+    nics: intFlag("nics", values.nics, 1, 2) as 1 | 2,
     controllers,
-    vni: int("vni", values.vni, 1, 0xffffff),
+    vni: intFlag("vni", values.vni, 1, 0xffffff),
     clusterId: values.cluster,
     ...(restPort !== undefined &&
       tokenFile !== undefined && {
         controllerRest: {
-          url: `http://${HOST_ADDRESS}:${int("controller-rest", restPort, 1, 65535)}`,
+          url: `http://${HOST_ADDRESS}:${intFlag("controller-rest", restPort, 1, 65535)}`,
           tokenFile,
         },
       }),
@@ -209,7 +191,7 @@ async function cmdExec(argv: string[]): Promise<number> {
   const cmd = argv.slice(sep + 1);
   if (node === undefined || cmd.length === 0) throw new UsageError(`lab exec NODE -- CMD...\n${USAGE}`);
   const timeoutMs =
-    values.timeout === undefined ? undefined : int("timeout", values.timeout, 1, 86_400) * 1000;
+    values.timeout === undefined ? undefined : intFlag("timeout", values.timeout, 1, 86_400) * 1000;
   return execInteractive(labName(values.name), node, cmd, timeoutMs);
 }
 
@@ -262,8 +244,8 @@ async function cmdDown(argv: string[]): Promise<number> {
 
 async function cmdDemo(argv: string[]): Promise<number> {
   const { values } = parse(argv, { tunnel: { type: "string", default: "vxlan" } });
-  if (!TUNNELS.includes(values.tunnel as Tunnel))
+  if (!TUNNEL_TYPES.includes(values.tunnel as TunnelType))
     throw new UsageError(`--tunnel must be vxlan or gre, not '${values.tunnel}'`);
   const { runDemo } = await import("./demo.ts");
-  return runDemo(values.tunnel as Tunnel);
+  return runDemo(values.tunnel as TunnelType);
 }

@@ -11,6 +11,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  ControllerClient,
+  ControllerClientError,
+  type SwitchEntry,
+} from "../contract/controller-api/index.ts";
 import { ICSDN_BIN, REPO_ROOT, type StatusView, status, type VmView } from "./lab.ts";
 import { HOST_ADDRESS } from "./plan.ts";
 import {
@@ -27,8 +32,10 @@ const PROBE = join(REPO_ROOT, "lab", "probe.ts");
 // --- the controller process ---------------------------------------------------------------------
 
 export interface ControllerProcess {
-  /** The REST API from this machine (127.0.0.1); api() sends the token. */
+  /** The REST API from this machine (127.0.0.1). */
   readonly url: string;
+  /** Its client, with the token. */
+  readonly client: ControllerClient;
   /** The REST API's port; it listens on every address, so lab VMs reach it at 203.0.113.225. */
   readonly apiPort: number;
   /** The bearer token's file (0600, in the controller's temp folder). */
@@ -47,7 +54,7 @@ export interface ControllerProcess {
 /**
  * Starts `icsdn controller serve` and waits until it listens (at most 20 s). Its REST API requires
  * a fresh random token (in a 0600 file next to the database) and listens on every address, so lab
- * VMs can send vm-init's linking reports; api() adds the token for calls from this process.
+ * VMs can send vm-init's linking reports; `client` sends the token for calls from this process.
  */
 export async function startControllerProcess(opts: {
   openflowPort: number;
@@ -110,9 +117,9 @@ export async function startControllerProcess(opts: {
     await stopWith("SIGKILL", 0);
     throw new Error(`controller did not start:\n${out}`);
   }
-  tokens.set(url, token);
   return {
     url,
+    client: new ControllerClient({ url, token }),
     apiPort: Number(new URL(url).port),
     tokenFile,
     openflowPort: opts.openflowPort,
@@ -132,84 +139,19 @@ export function removeDb(dbPath: string): void {
 
 // --- REST ---------------------------------------------------------------------------------------
 
-export class ApiError extends Error {
-  readonly status: number;
-  readonly body: unknown;
-  constructor(status: number, message: string, body: unknown) {
-    super(message);
-    this.status = status;
-    this.body = body;
-  }
-}
-
-/** The REST token of each controller this process started, by its URL. */
-const tokens = new Map<string, string>();
-
 /** The controller's REST API as lab VMs reach it (the machine's management address), for LabOptions. */
 export function labRest(ctl: ControllerProcess): { url: string; tokenFile: string } {
   return { url: `http://${HOST_ADDRESS}:${ctl.apiPort}`, tokenFile: ctl.tokenFile };
 }
 
-export async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const token = tokens.get(base);
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  const parsed: unknown = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new ApiError(res.status, `${method} ${path}: HTTP ${res.status} ${text}`, parsed);
-  return parsed as T;
-}
-
-export interface SwitchEntry {
-  readonly dpid: string;
-  readonly clusterId: string | null;
-  readonly vmId: string | null;
-  readonly connected: boolean;
-  readonly endpoint: string | null;
-  readonly remoteAddress: string | null;
-  readonly ruleCount: number | null;
-  readonly desiredRuleCount: number | null;
-}
-
-export interface SwitchConfirmation {
-  readonly dpid: string;
-  readonly vmId: string;
-  readonly status: "confirmed" | "not-connected" | "failed";
-  readonly ms: number | null;
-  readonly added: number;
-  readonly deleted: number;
-}
-
-export interface RebindReport {
-  readonly clusterId: string;
-  readonly vmId: string;
-  readonly oldEndpoint: string | null;
-  readonly endpoint: string;
-  readonly changed: boolean;
-  readonly updateMs: number;
-  readonly totalMs: number;
-  readonly downtime?: {
-    ms: number;
-    intervalMs: number;
-    links: { from: string; to: string; sent: number; received: number; longestGapMs: number }[];
-  } | null;
-  readonly phases: { phase: string; ms: number; switches: SwitchConfirmation[] }[];
-}
-
 /** Creates a cluster whose members are the lab's VMs (endpoint = each VM's floating IP). */
 export async function createLabCluster(
-  url: string,
+  client: ControllerClient,
   st: StatusView,
   clusterId: string,
   vms: readonly VmView[] = st.vms,
 ): Promise<void> {
-  await api(url, "POST", "/v1/clusters", {
+  await client.createCluster({
     id: clusterId,
     vni: st.vni,
     tunnel: st.tunnel,
@@ -217,16 +159,12 @@ export async function createLabCluster(
   });
 }
 
-export async function switches(url: string): Promise<SwitchEntry[]> {
-  return (await api<{ switches: SwitchEntry[] }>(url, "GET", "/v1/switches")).switches;
-}
-
 /**
  * Waits until every member switch of `clusterId` is connected and holds its desired rule count
  * (`timeoutMs` at most); returns the switches.
  */
 export async function waitSwitchesConverged(
-  url: string,
+  client: ControllerClient,
   clusterId: string,
   vmIds: readonly string[],
   timeoutMs = 15_000,
@@ -235,42 +173,20 @@ export async function waitSwitchesConverged(
   let last: SwitchEntry[] = [];
   while (Date.now() < deadline) {
     try {
-      last = (await switches(url)).filter((s) => s.clusterId === clusterId);
+      last = (await client.listSwitches()).filter((s) => s.clusterId === clusterId);
       const ok = vmIds.every((vm) =>
         last.some(
           (s) => s.vmId === vm && s.connected && s.ruleCount !== null && s.ruleCount === s.desiredRuleCount,
         ),
       );
       if (ok) return last;
-    } catch {
-      // the controller may be restarting
+    } catch (err) {
+      // The controller may be restarting; anything else is a real failure.
+      if (!(err instanceof ControllerClientError && err.code === "CONTROLLER_UNREACHABLE")) throw err;
     }
     await sleep(50);
   }
   throw new Error(`switches of ${clusterId} not converged within ${timeoutMs} ms: ${JSON.stringify(last)}`);
-}
-
-export async function rebind(
-  url: string,
-  clusterId: string,
-  vmId: string,
-  endpoint: string,
-): Promise<RebindReport> {
-  return api<RebindReport>(url, "POST", `/v1/clusters/${clusterId}/members/${vmId}/rebind`, { endpoint });
-}
-
-/**
- * Announces that `vmId` moves to `endpoint` next (PUT .../next-endpoint): peers accept it from now
- * on, so the rebind that follows only switches their egress. What a mediator does as soon as the
- * target instance has its address.
- */
-export async function announceNextEndpoint(
-  url: string,
-  clusterId: string,
-  vmId: string,
-  endpoint: string,
-): Promise<void> {
-  await api(url, "PUT", `/v1/clusters/${clusterId}/members/${vmId}/next-endpoint`, { endpoint });
 }
 
 // --- probe streams ------------------------------------------------------------------------------

@@ -10,22 +10,20 @@
  *     node lab/demo.ts [--tunnel vxlan|gre]      (or: icsdn lab demo [--tunnel ...])
  */
 import { parseArgs } from "node:util";
+import type { TunnelType } from "../contract/dataplane/index.ts";
 import {
-  announceNextEndpoint,
-  api,
   type ControllerProcess,
   createLabCluster,
   freePort,
   labRest,
   pingCount,
   probeStream,
-  rebind,
   removeDb,
   startControllerProcess,
   waitSwitchesConverged,
 } from "./controller-lab.ts";
 import { captureWhile, down, move, release, status, up, type VmView } from "./lab.ts";
-import { controllerTarget, type Tunnel } from "./plan.ts";
+import { controllerTarget } from "./plan.ts";
 
 const NAME = "demo";
 const CLUSTER = "demo";
@@ -42,7 +40,7 @@ const fmt = (n: number | null | undefined): string =>
   n === null || n === undefined || Number.isNaN(n) ? "-" : n.toFixed(1);
 
 export async function runDemo(
-  tunnel: Tunnel = "vxlan",
+  tunnel: TunnelType = "vxlan",
   out: (s: string) => void = console.log,
 ): Promise<number> {
   const say = (s: string): void => out(s);
@@ -82,16 +80,16 @@ export async function runDemo(
     }
 
     say("== cluster through the REST API: POST /v1/clusters (members: vmId, vint0, endpoint = floating IP)");
-    await createLabCluster(ctl.url, st, CLUSTER);
+    await createLabCluster(ctl.client, st, CLUSTER);
     // vm-init measured the linking times, but the cluster did not exist yet when it reported them
     // (404): record them now (GET /v1/linking). A VM that boots later reports by itself.
     for (const vm of st.vms) {
       const l = current(vm).vmInit?.linkingMs;
       if (typeof l === "number")
-        await api(ctl.url, "POST", "/v1/linking", { vmId: vm.name, clusterId: CLUSTER, linkingMs: l });
+        await ctl.client.reportLinking({ vmId: vm.name, clusterId: CLUSTER, linkingMs: l });
     }
     const sw = await waitSwitchesConverged(
-      ctl.url,
+      ctl.client,
       CLUSTER,
       st.vms.map((v) => v.name),
     );
@@ -139,13 +137,13 @@ export async function runDemo(
       `   new instance: floating ${newFloating}, linking ${fmt(newLinking)} ms, vm-init's report to the controller: ${current(moved).vmInit?.linkingReport ?? "none"}`,
     );
     say(`== PUT .../members/vm1/next-endpoint {"endpoint":"${newFloating}"}: peers accept it from now on`);
-    await announceNextEndpoint(ctl.url, CLUSTER, "vm1", newFloating);
+    await ctl.client.announceNextEndpoint(CLUSTER, "vm1", newFloating);
     await waitSwitchesConverged(
-      ctl.url,
+      ctl.client,
       CLUSTER,
       st.vms.map((v) => v.name),
     );
-    const url = ctl.url;
+    const { client } = ctl;
     say(
       `== probe stream vm4 -> vm1 (1,000 packets/s, 2.5 s); POST .../members/vm1/rebind {"endpoint":"${newFloating}"}`,
     );
@@ -154,7 +152,7 @@ export async function runDemo(
       "vm4",
       "vm1",
       { rate: 1000, count: 2500, leadMs: 800 },
-      async (at) => ({ at, report: await rebind(url, CLUSTER, "vm1", newFloating) }),
+      async (at) => ({ at, report: await client.rebind(CLUSTER, "vm1", newFloating) }),
     );
     const r = during.report;
     for (const p of r.phases) {

@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { TunnelType } from "../contract/dataplane/index.ts";
 import type { ApplyResult } from "../vm-init/apply.ts";
 import { call, LABD_SCRIPT, must, startDaemon, tail } from "./daemon.ts";
 import {
@@ -649,7 +650,7 @@ export async function execCapture(
   const state = readState(labDir(name));
   const t = resolveTarget(state, spec);
   const [file, ...args] = cmd;
-  if (file === undefined) throw new LabError("USAGE", "no command");
+  if (file === undefined) throw new LabError("NO_COMMAND", "no command");
   return runIn(t.netns, file, args, {
     env: t.env,
     check: opts.check ?? true,
@@ -830,7 +831,7 @@ export interface StatusView {
   readonly phase: string;
   readonly dir: string;
   readonly daemon: { pid: number | null; alive: boolean; log: string };
-  readonly tunnel: string;
+  readonly tunnel: TunnelType;
   readonly vni: number;
   readonly clusterId: string;
   readonly controllers: string[];

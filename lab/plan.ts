@@ -24,8 +24,6 @@
 
 export const CLOUD_NAMES = ["a", "b", "c", "d"] as const;
 export const MAX_CLOUDS = CLOUD_NAMES.length;
-export const TUNNELS = ["vxlan", "gre"] as const;
-export type Tunnel = (typeof TUNNELS)[number];
 
 /** The machine's address on the lab's management network: what VMs dial to reach a controller here. */
 export const HOST_ADDRESS = "203.0.113.225";

@@ -6,7 +6,9 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Tunnel } from "./plan.ts";
+import type { TunnelType } from "../contract/dataplane/index.ts";
+import type { LAB_ERRORS } from "../contract/errors/codes/lab.ts";
+import { IcsdnError } from "../contract/errors/index.ts";
 
 export const DEFAULT_STATE_ROOT = "/run/icsdn-lab";
 
@@ -97,7 +99,7 @@ export interface VmState {
 export interface LabOptions {
   readonly clouds: number;
   readonly vmsPerCloud: number;
-  readonly tunnel: Tunnel;
+  readonly tunnel: TunnelType;
   readonly wanMbit: number | null;
   readonly nics: 1 | 2;
   readonly controllers: string[];
@@ -158,12 +160,13 @@ export function statePath(dir: string): string {
   return join(dir, "state.json");
 }
 
-export class LabError extends Error {
+/** Why a lab command refused or failed (contract/errors/codes/lab.ts). */
+export type LabErrorCode = keyof typeof LAB_ERRORS;
+
+export class LabError extends IcsdnError<LabErrorCode> {
   override readonly name = "LabError";
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
+  constructor(code: LabErrorCode, message: string) {
+    super(code, message);
   }
 }
 

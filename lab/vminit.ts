@@ -1,6 +1,7 @@
 /** The vm-init config the lab writes for each lab VM instance (what cloud-init user-data carries on a real VM). */
+
+import { datapathIdFor, formatDpid } from "../contract/dataplane/index.ts";
 import type { VmInitConfigInput } from "../vm-init/config.ts";
-import { datapathIdFor, datapathIdHex } from "../vm-init/dpid.ts";
 import { parseConfig } from "../vm-init/validate.ts";
 import { UNDERLAY_MTU } from "./plan.ts";
 import type { InstanceState, LabState, VmState } from "./state.ts";
@@ -34,5 +35,5 @@ export function vmInitConfig(state: LabState, vm: VmState, inst: InstanceState):
 
 /** The dpid vm-init gives a member's icbr0 (16 hex digits). */
 export function expectedDpid(state: LabState, vm: VmState): string {
-  return datapathIdHex(datapathIdFor(state.options.vni, vm.vint0.ip));
+  return formatDpid(datapathIdFor(state.options.vni, vm.vint0.ip));
 }

@@ -1,23 +1,17 @@
-/** What went wrong while decoding or encoding OpenFlow bytes. */
-export type ProtoErrorCode =
-  | "TRUNCATED" // fewer bytes than a header or length field requires
-  | "BAD_LENGTH" // a length field that is impossible (too small, not aligned, past its container)
-  | "BAD_VERSION" // an OpenFlow version we do not speak
-  | "BAD_TYPE" // an unknown message, multipart, action, instruction or property type
-  | "BAD_FIELD" // an OXM field we do not know, or one with the wrong length
-  | "BAD_VALUE" // a value out of range for its field
-  | "TOO_LONG"; // an encoded message over 65,535 bytes
+import type { PROTO_ERRORS } from "../contract/errors/codes/proto.ts";
+import { IcsdnError } from "../contract/errors/index.ts";
+
+/** What went wrong while decoding or encoding OpenFlow bytes (contract/errors/codes/proto.ts). */
+export type ProtoErrorCode = keyof typeof PROTO_ERRORS;
 
 /** The only exception proto/ throws: says what is wrong and at which byte offset of the message. */
-export class ProtoError extends Error {
+export class ProtoError extends IcsdnError<ProtoErrorCode> {
   override readonly name = "ProtoError";
-  readonly code: ProtoErrorCode;
   readonly offset: number;
   /** The message without its offset, so an error inside a nested message can be re-based. */
   readonly detail: string;
   constructor(code: ProtoErrorCode, detail: string, offset = 0) {
-    super(`${detail} (at byte ${offset})`);
-    this.code = code;
+    super(code, `${detail} (at byte ${offset})`, { details: { offset } });
     this.offset = offset;
     this.detail = detail;
   }

@@ -1,5 +1,4 @@
-import { parseArgs } from "node:util";
-import { type Subcommand, UsageError } from "../cli/command.ts";
+import { parseFlags, type Subcommand, UsageError } from "../contract/cli/index.ts";
 import { apply } from "./apply.ts";
 import type { Target } from "./shell.ts";
 import { status } from "./status.ts";
@@ -36,12 +35,9 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parse>["values"];
 
+/** One positional: the action. */
 function parse(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-  }
+  return parseFlags(argv, OPTIONS, { usage: USAGE, maxPositionals: 1 });
 }
 
 function targetOf(v: Values): Target {
@@ -77,12 +73,11 @@ const vmInit: Subcommand = {
   summary: "configure a VM's cluster network (icbond0, icbr0, enc0, vint0) and its cloud-init",
   async run(argv) {
     const { values: v, positionals } = parse(argv);
-    const [action, ...extra] = positionals;
+    const [action] = positionals;
     if (v.help || action === undefined) {
       process.stdout.write(`${USAGE}\n`);
       return action === undefined && !v.help ? 2 : 0;
     }
-    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}\n${USAGE}`);
     switch (action) {
       case "apply":
         print(await apply(await loadConfigFile(needConfig(v)), targetOf(v)));

@@ -5,8 +5,8 @@
  * every value in canonical form. A `VmInitConfig` is itself valid input (parsing it again gives
  * the same value), so it can be written back to a file as is.
  */
+import type { TunnelType } from "../contract/dataplane/index.ts";
 
-export type TunnelType = "vxlan" | "gre";
 /** Open vSwitch bond modes (ovs-vswitchd.conf.db(5), Port bond_mode). Used with two or more NICs. */
 export type BondMode = "active-backup" | "balance-slb" | "balance-tcp";
 /** `system`: the kernel datapath (real VMs). `netdev`: OVS's userspace datapath (the lab). */
@@ -14,7 +14,6 @@ export type DatapathType = "system" | "netdev";
 /** `keep` leaves NIC and vint0 offloads alone; `off` runs `ethtool -K <dev> tx off` on them. */
 export type TxChecksumOffload = "keep" | "off";
 
-export const TUNNEL_TYPES: readonly TunnelType[] = ["vxlan", "gre"];
 export const BOND_MODES: readonly BondMode[] = ["active-backup", "balance-slb", "balance-tcp"];
 export const DATAPATH_TYPES: readonly DatapathType[] = ["system", "netdev"];
 export const TX_CHECKSUM_OFFLOADS: readonly TxChecksumOffload[] = ["keep", "off"];

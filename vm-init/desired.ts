@@ -1,5 +1,5 @@
+import { datapathIdFor, ENC0_PORT, formatDpid, VINT0_PORT } from "../contract/dataplane/index.ts";
 import type { VmInitConfig } from "./config.ts";
-import { datapathIdFor, datapathIdHex } from "./dpid.ts";
 import type { KernelDesired, OvsBridge, OvsPort, OvsState } from "./model.ts";
 import { vint0Mtu } from "./mtu.ts";
 import {
@@ -9,10 +9,8 @@ import {
   CONTROLLER_MAX_BACKOFF_MS,
   compareNames,
   ENC,
-  ENC_OFPORT,
   OWNER_KEY,
   VINT,
-  VINT_OFPORT,
 } from "./names.ts";
 
 /** What the devices told us that the config leaves open: all that planning OVS needs (preflight.ts). */
@@ -61,7 +59,7 @@ export function desiredOvs(config: VmInitConfig, facts: MachineFacts): OvsState 
     name: VINT,
     type: "internal",
     options: {},
-    ofportRequest: VINT_OFPORT,
+    ofportRequest: VINT0_PORT,
     mtuRequest: vint0Mtu(facts.mtu, config.tunnel),
     ...(config.vint0.mac === undefined ? {} : { mac: config.vint0.mac }),
   };
@@ -71,7 +69,7 @@ export function desiredOvs(config: VmInitConfig, facts: MachineFacts): OvsState 
     protocols: ["OpenFlow13"],
     failMode: "secure",
     otherConfig: {
-      "datapath-id": datapathIdHex(datapathIdFor(config.vni, config.vint0.address)),
+      "datapath-id": formatDpid(datapathIdFor(config.vni, config.vint0.address)),
       // The controller is reached over the underlay, never through icbr0: no hidden in-band flows.
       "disable-in-band": "true",
     },
@@ -93,7 +91,7 @@ export function desiredOvs(config: VmInitConfig, facts: MachineFacts): OvsState 
             type: config.tunnel,
             // The peer's endpoint and the VNI come from each flow (set_field:...->tun_dst/tun_id).
             options: { key: "flow", remote_ip: "flow" },
-            ofportRequest: ENC_OFPORT,
+            ofportRequest: ENC0_PORT,
           },
         ],
         otherConfig: {},

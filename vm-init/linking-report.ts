@@ -1,4 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { ControllerClient } from "../contract/controller-api/client.ts";
+import { IcsdnError } from "../contract/errors/index.ts";
 import type { VmInitConfig } from "./config.ts";
 
 /** What became of the linking report to the controller (apply's result carries it). */
@@ -22,9 +24,8 @@ export async function reportLinking(
   const { restUrl, vmId, tokenFile } = controller;
   if (restUrl === undefined || vmId === undefined)
     return { status: "failed", error: "no restUrl and vmId configured" };
-  const headers: Record<string, string> = { "content-type": "application/json" };
+  let token: string | undefined;
   if (tokenFile !== undefined) {
-    let token: string;
     try {
       token = (await readFile(tokenFile, "utf8")).trim();
     } catch (err) {
@@ -33,24 +34,13 @@ export async function reportLinking(
         error: `cannot read controller.tokenFile ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
       };
     }
-    headers.authorization = `Bearer ${token}`;
   }
-  const url = new URL("v1/linking", restUrl.endsWith("/") ? restUrl : `${restUrl}/`);
+  const client = new ControllerClient({ url: restUrl, token, timeoutMs: REPORT_TIMEOUT_MS });
   try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ clusterId, vmId, linkingMs }),
-      signal: AbortSignal.timeout(REPORT_TIMEOUT_MS),
-    });
-    if (res.ok) return { status: "recorded" };
-    const body = (await res.json().catch(() => null)) as { code?: unknown; error?: unknown } | null;
-    const why = [body?.code, body?.error].filter((x) => typeof x === "string").join(": ");
-    return { status: "failed", error: `${url.href} answered ${res.status}${why ? ` (${why})` : ""}` };
+    await client.reportLinking({ clusterId, vmId, linkingMs });
+    return { status: "recorded" };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const why =
-      e.name === "TimeoutError" ? `no answer within ${REPORT_TIMEOUT_MS} ms` : (e.cause?.code ?? e.message);
-    return { status: "failed", error: `${url.href}: ${why}` };
+    if (err instanceof IcsdnError) return { status: "failed", error: err.message };
+    throw err;
   }
 }

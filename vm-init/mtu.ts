@@ -1,4 +1,4 @@
-import type { TunnelType } from "./config.ts";
+import type { TunnelType } from "../contract/dataplane/index.ts";
 
 /**
  * Bytes a tunnel adds to each vint0 packet (its IP packet) on the underlay, whose MTU limits the

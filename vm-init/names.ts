@@ -9,10 +9,6 @@ export const ENC = "enc0";
 /** The OVS port that groups two or more NICs (a Port name, not a kernel device, so no 15-char limit). */
 export const BOND_PORT = "icbond0-nics";
 
-/** Fixed OpenFlow port numbers on icbr0, so the controller's flows can name them without asking. */
-export const ENC_OFPORT = 1;
-export const VINT_OFPORT = 2;
-
 /** external_ids key that marks a bridge as vm-init's own; its value is the cluster id. */
 export const OWNER_KEY = "icsdn-vm-init";
 

@@ -1,4 +1,4 @@
-import { u32ToIpv4 } from "./ipv4.ts";
+import { u32ToIpv4 } from "../contract/dataplane/index.ts";
 
 /** A TCP connection's remote end. */
 export interface TcpPeer {

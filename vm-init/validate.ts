@@ -1,17 +1,5 @@
 import { readFile } from "node:fs/promises";
-import {
-  BOND_MODES,
-  DATAPATH_TYPES,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_OPENFLOW_PORT,
-  TAKEOVER,
-  TUNNEL_TYPES,
-  type TunnelType,
-  TX_CHECKSUM_OFFLOADS,
-  type VmInitConfig,
-} from "./config.ts";
-import { MAX_VNI } from "./dpid.ts";
-import { VmInitError } from "./errors.ts";
+import { SLUG_PATTERN } from "../contract/controller-api/ids.ts";
 import {
   formatCidr,
   type Ipv4Cidr,
@@ -20,14 +8,27 @@ import {
   parseIpv4,
   parseIpv4Cidr,
   subnetsOverlap,
-} from "./ipv4.ts";
+  TUNNEL_TYPES,
+  type TunnelType,
+  VNI_MAX,
+} from "../contract/dataplane/index.ts";
+import {
+  BOND_MODES,
+  DATAPATH_TYPES,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_OPENFLOW_PORT,
+  TAKEOVER,
+  TX_CHECKSUM_OFFLOADS,
+  type VmInitConfig,
+} from "./config.ts";
+import { VmInitError } from "./errors.ts";
 import { MIN_IPV4_MTU, TUNNEL_OVERHEAD } from "./mtu.ts";
 import { RESERVED_NAMES } from "./names.ts";
 import { at, Checker } from "./schema.ts";
 
 const CLUSTER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** The controller's member ids (its SLUG_PATTERN; test/controller/vm-init-contract.test.ts keeps them equal). */
-export const VM_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** The controller's member ids. */
+const VM_ID = new RegExp(SLUG_PATTERN);
 /** Linux allows more (dev_valid_name), but these are the names clouds and the lab use, and OVS takes. */
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -60,7 +61,7 @@ export function parseConfig(input: unknown): VmInitConfig {
   if (clusterId !== undefined && !CLUSTER_ID.test(clusterId)) {
     c.fail("clusterId", `"${clusterId}" must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit`);
   }
-  const vni = c.integer("vni", root.vni, 1, MAX_VNI);
+  const vni = c.integer("vni", root.vni, 1, VNI_MAX);
   const tunnel = c.oneOf("tunnel", root.tunnel, TUNNEL_TYPES);
   const datapath =
     root.datapath === undefined ? "system" : c.oneOf("datapath", root.datapath, DATAPATH_TYPES);

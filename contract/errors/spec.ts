@@ -14,6 +14,7 @@ export const EXIT = {
   USAGE: 2, // a bad argument or input: fix the call
   NOT_FOUND: 3,
   CONFLICT: 4,
+  DATA: 65, // EX_DATAERR: the input data (bytes, JSON) is malformed
   UNAVAILABLE: 69, // EX_UNAVAILABLE: a service or part we depend on is down or refused
   SOFTWARE: 70, // EX_SOFTWARE: a bug of ours
   OS: 71, // EX_OSERR: the machine refused (a command missing, a syscall failed)

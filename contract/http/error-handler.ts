@@ -1,13 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { IcsdnError } from "../errors/index.ts";
-
-/** The body of every error response. */
-export interface ErrorBody {
-  error: string;
-  code: string;
-  field?: string;
-  details?: Record<string, unknown>;
-}
+import type { ErrorBody } from "./error-body.ts";
 
 interface AjvError {
   keyword: string;
@@ -50,9 +43,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err instanceof IcsdnError) {
       const status = err.status;
       if (status >= 500) request.log.error({ err }, "request failed");
-      const body: ErrorBody = { error: err.message, code: err.code };
-      if (err.field !== undefined) body.field = err.field;
-      if (err.details !== undefined) body.details = { ...err.details };
+      const body: ErrorBody = {
+        error: err.message,
+        code: err.code,
+        ...(err.field !== undefined && { field: err.field }),
+        ...(err.details !== undefined && { details: { ...err.details } }),
+      };
       return reply.code(status).send(body);
     }
     const fe = err as FastifyError & { validation?: AjvError[]; validationContext?: string };

@@ -1,4 +1,6 @@
-import { DESCRIPTION_MAX, SLUG_PATTERN, TUNNEL_TYPES, VNI_MAX, VNI_MIN } from "../model/fields.ts";
+import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
+import { TUNNEL_TYPES, VNI_MAX, VNI_MIN } from "../../contract/dataplane/index.ts";
+import { DESCRIPTION_MAX } from "../model/fields.ts";
 import { MAX_CLUSTER_MEMBERS, MAX_LINKING_MS } from "../model/requests.ts";
 
 // JSON Schemas for every route: the first check of every request, and the OpenAPI document.

@@ -1,20 +1,11 @@
+import type * as Api from "../../contract/controller-api/types.ts";
+import { formatDpid } from "../../contract/dataplane/index.ts";
 import type { Cluster } from "../model/cluster.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import { formatDpid } from "../model/dpid.ts";
 import type { Member } from "../model/member.ts";
 
-/** A member as JSON: the dpid as 16 hex digits (a u64 does not fit a JSON number). */
-export interface MemberView {
-  readonly clusterId: string;
-  readonly vmId: string;
-  readonly vint0: string;
-  readonly endpoint: string | null;
-  readonly nextEndpoint: string | null;
-  readonly dpid: string;
-  readonly description: string;
-}
-
-export function memberView(m: Member): MemberView {
+/** A member as the API answers it (contract/controller-api): the dpid as 16 hex digits (a u64 does not fit a JSON number). */
+export function memberView(m: Member): Api.Member {
   return {
     clusterId: m.clusterId,
     vmId: m.vmId,
@@ -26,10 +17,10 @@ export function memberView(m: Member): MemberView {
   };
 }
 
-export function clusterView(c: Cluster): Cluster {
+export function clusterView(c: Cluster): Api.Cluster {
   return { id: c.id, vni: c.vni, tunnel: c.tunnel, description: c.description };
 }
 
-export function clusterStateView(s: ClusterState): Cluster & { members: MemberView[] } {
+export function clusterStateView(s: ClusterState): Api.ClusterWithMembers {
   return { ...clusterView(s.cluster), members: s.members.map(memberView) };
 }

@@ -1,12 +1,11 @@
+import { ENC0_PORT, type Ipv4, VINT0_PORT } from "../../contract/dataplane/index.ts";
 import { type Action, OFPP } from "../../proto/index.ts";
 import { type ClusterState, findMember } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 import type { Member } from "../model/member.ts";
 import { cookieFor, isEgressRule, ruleKind } from "./cookie.ts";
 import {
   assertPipeline,
   checkRules,
-  ENC0_PORT,
   ETH_TYPE_ARP,
   ETH_TYPE_IPV4,
   IP_PROTO_UDP,
@@ -14,7 +13,6 @@ import {
   PRIORITY_PROBE,
   PRIORITY_TABLE_MISS,
   PROBE_MAX_LEN,
-  VINT0_PORT,
 } from "./pipeline.ts";
 import { compareRules, freezeRule, type Rule, sortRules } from "./rule.ts";
 

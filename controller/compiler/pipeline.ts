@@ -1,11 +1,8 @@
+import { ENC0_PORT, VINT0_PORT } from "../../contract/dataplane/index.ts";
 import { type Action, OFPP, type OxmFieldName } from "../../proto/index.ts";
 import { ControllerError } from "../errors.ts";
 import { decodeCookie, type RuleKind } from "./cookie.ts";
 import { isFrozenRule, type Rule, ruleIdentity } from "./rule.ts";
-
-/** icbr0's ports as vm-init creates them (ofport_request), in the order it adds them. */
-export const ENC0_PORT = 1;
-export const VINT0_PORT = 2;
 
 export const ETH_TYPE_IPV4 = 0x0800;
 export const ETH_TYPE_ARP = 0x0806;

@@ -1,5 +1,5 @@
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 import type { Member } from "../model/member.ts";
 import { diffRules, type RuleDiff } from "./diff.ts";
 import { type CompileOptions, compileSwitch, forgetVni } from "./flow-compiler.ts";

@@ -1,6 +1,6 @@
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import { ControllerError } from "../errors.ts";
 import { type ClusterState, findMember, replaceMember } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 import type { Member } from "../model/member.ts";
 import { isEgressRule, ruleKind } from "./cookie.ts";
 import { diffRules } from "./diff.ts";

@@ -1,6 +1,6 @@
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { SwitchBatch } from "../compiler/transition-planner.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 
 /** An OpenFlow error a switch answered with, by the names proto gives its type and code. */
 export interface OpenFlowErrorInfo {

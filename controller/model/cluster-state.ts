@@ -1,6 +1,6 @@
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import { ControllerError, fieldPath } from "../errors.ts";
 import type { Cluster } from "./cluster.ts";
-import type { Ipv4 } from "./ipv4.ts";
 import type { Member } from "./member.ts";
 
 /** A cluster and all its members: everything the flow compiler needs. */

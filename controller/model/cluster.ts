@@ -1,5 +1,6 @@
+import type { TunnelType } from "../../contract/dataplane/index.ts";
 import { fieldPath } from "../errors.ts";
-import { asRecord, parseDescription, parseSlug, parseTunnel, parseVni, type TunnelType } from "./fields.ts";
+import { asRecord, parseDescription, parseSlug, parseTunnel, parseVni } from "./fields.ts";
 
 /** A group of VMs that share one private network (their vint0s) over tunnels with one VNI. */
 export interface Cluster {

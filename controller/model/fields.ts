@@ -1,15 +1,8 @@
+import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
+import { TUNNEL_TYPES, type TunnelType, VNI_MAX, VNI_MIN } from "../../contract/dataplane/index.ts";
 import { invalidField } from "../errors.ts";
 
-/** Lowercase DNS-label-like names for clusters and VMs: they end up in URLs, logs and OVS names. */
-export const SLUG_PATTERN = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
 const SLUG = new RegExp(SLUG_PATTERN);
-
-export const VNI_MIN = 1;
-/** 24 bits: the VXLAN VNI width (GRE keys are 32 bits, so the smaller range fits both). */
-export const VNI_MAX = 0xffffff;
-
-export const TUNNEL_TYPES = ["vxlan", "gre"] as const;
-export type TunnelType = (typeof TUNNEL_TYPES)[number];
 
 export const DESCRIPTION_MAX = 256;
 

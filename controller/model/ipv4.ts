@@ -1,8 +1,6 @@
 import { Address4 } from "ip-address";
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import { invalidField } from "../errors.ts";
-
-/** A dotted-quad IPv4 address in canonical form (no prefix, no leading zeros). */
-export type Ipv4 = string;
 
 /**
  * Parses a host address for a cluster IP or a tunnel endpoint. Refuses a prefix ("/24": these are
@@ -25,14 +23,4 @@ export function parseHostIpv4(value: unknown, field: string): Ipv4 {
   if (address.isMulticast()) throw invalidField(field, `${canonical} is a multicast address`);
   if (address.isBroadcast()) throw invalidField(field, `${canonical} is the broadcast address`);
   return canonical;
-}
-
-/** The address as an unsigned 32-bit integer. `ip` must already be canonical. */
-export function ipv4ToU32(ip: Ipv4): number {
-  const parts = ip.split(".").map(Number);
-  return (((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!) >>> 0;
-}
-
-export function u32ToIpv4(n: number): Ipv4 {
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join(".");
 }

@@ -1,8 +1,8 @@
+import { datapathIdFor, type Ipv4 } from "../../contract/dataplane/index.ts";
 import { fieldPath } from "../errors.ts";
 import type { Cluster } from "./cluster.ts";
-import { datapathIdFor } from "./dpid.ts";
 import { asRecord, parseDescription, parseSlug } from "./fields.ts";
-import { type Ipv4, parseHostIpv4 } from "./ipv4.ts";
+import { parseHostIpv4 } from "./ipv4.ts";
 
 /** What a caller says about a member; the cluster supplies the rest. */
 export interface MemberInput {

@@ -1,7 +1,8 @@
+import type { Ipv4, TunnelType } from "../../contract/dataplane/index.ts";
 import { invalidField } from "../errors.ts";
 import { type Cluster, parseCluster } from "./cluster.ts";
-import { asRecord, parseDescription, parseSlug, parseTunnel, parseVni, type TunnelType } from "./fields.ts";
-import { type Ipv4, parseHostIpv4 } from "./ipv4.ts";
+import { asRecord, parseDescription, parseSlug, parseTunnel, parseVni } from "./fields.ts";
+import { parseHostIpv4 } from "./ipv4.ts";
 import { type MemberInput, parseEndpoint, parseMemberInput } from "./member.ts";
 
 /**

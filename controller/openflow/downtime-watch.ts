@@ -1,5 +1,5 @@
+import { VINT0_PORT } from "../../contract/dataplane/index.ts";
 import { OFP_NO_BUFFER, OFPP } from "../../proto/index.ts";
-import { VINT0_PORT } from "../compiler/pipeline.ts";
 import type { DowntimeReport } from "../fabric/switch-fabric.ts";
 import type { Member } from "../model/member.ts";
 import { PROBE_KIND, type ProbeTag, probeFrame } from "./probe-packet.ts";

@@ -1,3 +1,5 @@
+import type { SWITCH_ERRORS } from "../../contract/errors/codes/switch.ts";
+import { IcsdnError } from "../../contract/errors/index.ts";
 import {
   decodeHeader,
   describeError,
@@ -17,14 +19,22 @@ export type SwitchFailureKind =
   | "DISCONNECTED" // the session ended first
   | "OVERLOAD"; // too many requests in flight on this session: refused before sending
 
+/** Each kind's registered code (contract/errors/codes/switch.ts). */
+const CODE_OF_KIND: Readonly<Record<SwitchFailureKind, keyof typeof SWITCH_ERRORS>> = {
+  OPENFLOW: "SWITCH_ERROR",
+  TIMEOUT: "SWITCH_TIMEOUT",
+  DISCONNECTED: "SWITCH_DISCONNECTED",
+  OVERLOAD: "SWITCH_OVERLOADED",
+};
+
 /** The one exception a switch session's requests reject with. */
-export class SwitchRequestError extends Error {
+export class SwitchRequestError extends IcsdnError<keyof typeof SWITCH_ERRORS> {
   override readonly name = "SwitchRequestError";
   readonly kind: SwitchFailureKind;
   /** The switch's error, for kind OPENFLOW. */
   readonly info: OpenFlowErrorInfo | undefined;
   constructor(kind: SwitchFailureKind, message: string, info?: OpenFlowErrorInfo) {
-    super(message);
+    super(CODE_OF_KIND[kind], message, info === undefined ? {} : { details: { ...info } });
     this.kind = kind;
     this.info = info;
   }

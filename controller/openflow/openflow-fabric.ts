@@ -1,3 +1,4 @@
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { SwitchBatch } from "../compiler/transition-planner.ts";
 import type {
   BatchOutcome,
@@ -7,7 +8,6 @@ import type {
   SwitchStatus,
 } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 import { SwitchRequestError } from "./errors.ts";
 import type { OfLog } from "./log.ts";
 import type { RebindProbes } from "./rebind-probes.ts";

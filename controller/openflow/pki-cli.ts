@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { UsageError } from "../../cli/command.ts";
+import { UsageError } from "../../contract/cli/index.ts";
 import { pkiInit, pkiIssue, pkiRevoke } from "./pki.ts";
 
 export const PKI_USAGE = `usage:

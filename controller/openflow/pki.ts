@@ -2,7 +2,9 @@ import { randomBytes, X509Certificate } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { SLUG_PATTERN } from "../model/fields.ts";
+import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
+import type { PKI_ERRORS } from "../../contract/errors/codes/pki.ts";
+import { IcsdnError } from "../../contract/errors/index.ts";
 import type { TlsMaterial } from "./listener.ts";
 import { type MemberRef, memberName, memberUri } from "./switch-identity.ts";
 
@@ -13,14 +15,12 @@ import { type MemberRef, memberName, memberUri } from "./switch-identity.ts";
  * `crl.pem` the listener reloads when it changes (openssl's CA database for it in `ca-db/`).
  * Made with openssl; private keys are created 0600 before a byte is written and never printed.
  */
-export type PkiErrorCode = "PKI_EXISTS" | "PKI_MISSING" | "BAD_NAME" | "OPENSSL_FAILED";
+export type PkiErrorCode = keyof typeof PKI_ERRORS;
 
-export class PkiError extends Error {
+export class PkiError extends IcsdnError<PkiErrorCode> {
   override readonly name = "PkiError";
-  readonly code: PkiErrorCode;
   constructor(code: PkiErrorCode, message: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
   }
 }
 

@@ -1,4 +1,4 @@
-import { ipv4ToU32 } from "../model/ipv4.ts";
+import { ipv4ToU32 } from "../../contract/dataplane/index.ts";
 
 /**
  * The controller's probe packets (pure): Ethernet + IPv4 + UDP between probe ports, from one

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { ENC0_PORT } from "../../contract/dataplane/index.ts";
 import { type Action, encodeMessage, OFP_NO_BUFFER, OFPP, type PacketIn } from "../../proto/index.ts";
-import { ENC0_PORT } from "../compiler/pipeline.ts";
 import type { RebindIntent, RebindWatch } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import type { Member } from "../model/member.ts";

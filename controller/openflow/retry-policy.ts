@@ -32,5 +32,8 @@ export class RetryPolicy {
   }
 }
 
-/** A switch whose reconcile failed: 5 retries, 0.5 s, 1 s, 2 s... apart, give or take 20%. */
-export const RECONCILE_RETRY = new RetryPolicy({ firstDelayMs: 500, factor: 2, maxRetries: 5, jitter: 0.2 });
+/**
+ * A switch whose reconcile failed: 5 retries, 0.5 s, 1 s, 2 s... apart. No jitter: switches that
+ * failed together retry together, and the reconciler does them in one locked round of the cluster.
+ */
+export const RECONCILE_RETRY = new RetryPolicy({ firstDelayMs: 500, factor: 2, maxRetries: 5, jitter: 0 });

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { formatDpid } from "../../contract/dataplane/index.ts";
 import {
   type ErrorMsg,
   type FlowStats,
@@ -12,7 +13,6 @@ import {
 } from "../../proto/index.ts";
 import type { Rule } from "../compiler/rule.ts";
 import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
-import { formatDpid } from "../model/dpid.ts";
 import { batchFrames, batchSlices, RULES_PER_SLICE } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";
@@ -243,7 +243,9 @@ export class SwitchSession {
       const sent = { add: send.add.length, delete: send.delete.length };
       if (sent.add === 0 && sent.delete === 0)
         return { ms: performance.now() - started, sent, countKnown: true };
-      const ms = await this.#sendBatch(send);
+      const { started: sentAt, replied } = this.#writeBatch(send);
+      await replied;
+      const ms = performance.now() - sentAt;
       if (held && this.#held === held) {
         // Confirmed: the switch now holds this too, and the set is all of our rules it holds.
         held.confirmed(send);
@@ -285,14 +287,14 @@ export class SwitchSession {
     }
   }
 
-  /** One bundle and a barrier, all of `batch`: milliseconds from sending to the barrier reply. */
-  async #sendBatch(batch: {
-    readonly add: readonly Rule[];
-    readonly delete: readonly Rule[];
-  }): Promise<number> {
+  /** Writes one bundle and a barrier, all of `batch`: when it left, and the barrier reply to come. */
+  #writeBatch(batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }): {
+    readonly started: number;
+    readonly replied: Promise<unknown>;
+  } {
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
     const flowMods = batch.add.length + batch.delete.length;
-    if (isLarge(batch)) return this.#sendSliced(batch, flowMods);
+    if (isLarge(batch)) return this.#writeSliced(batch, flowMods);
     const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
     this.#tracker.add(
@@ -304,8 +306,7 @@ export class SwitchSession {
     const started = performance.now();
     this.#channel.sendBytes(frames.bytes);
     this.#hooks.flowModsSent(frames.flowMods);
-    await reply.promise;
-    return performance.now() - started;
+    return { started, replied: reply.promise };
   }
 
   /**
@@ -314,10 +315,10 @@ export class SwitchSession {
    * and waiting while more than SLICE_BACKLOG bytes are queued for the switch.
    * Its xids are taken first, so the bundle's are known before its first byte is sent.
    */
-  async #sendSliced(
+  #writeSliced(
     batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
     flowMods: number,
-  ): Promise<number> {
+  ): { readonly started: number; readonly replied: Promise<unknown> } {
     const bundle = this.#nextBundle;
     const xids = Array.from({ length: flowMods + 2 }, () => this.#xid());
     const reply = new BatchReply(xids.at(-2)!, xids.at(-1)!);
@@ -325,14 +326,16 @@ export class SwitchSession {
     // Awaited below; a session closed between slices must not leave it rejected unhandled meanwhile.
     reply.promise.catch(() => {});
     const started = performance.now();
-    for (const bytes of batchSlices(batch, bundle, xids)) {
-      this.#channel.sendBytes(bytes);
-      await yieldToLoop();
-      await this.#channel.queuedBelow(SLICE_BACKLOG);
-    }
-    this.#hooks.flowModsSent(flowMods);
-    await reply.promise;
-    return performance.now() - started;
+    const replied = (async () => {
+      for (const bytes of batchSlices(batch, bundle, xids)) {
+        this.#channel.sendBytes(bytes);
+        await yieldToLoop();
+        await this.#channel.queuedBelow(SLICE_BACKLOG);
+      }
+      this.#hooks.flowModsSent(flowMods);
+      await reply.promise;
+    })();
+    return { started, replied };
   }
 
   /** The switch's flow entries matching `filter` (every part of a multipart reply). */

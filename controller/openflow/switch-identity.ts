@@ -1,5 +1,5 @@
+import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
 import { type ErrorMsg, OFPET, OFPHFC } from "../../proto/index.ts";
-import { SLUG_PATTERN } from "../model/fields.ts";
 
 /**
  * Which member a switch's TLS certificate belongs to, and whether a session may be the switch of

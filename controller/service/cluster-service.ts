@@ -1,3 +1,4 @@
+import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { TransitionPlan } from "../compiler/transition-planner.ts";
 import { ControllerError } from "../errors.ts";
@@ -5,7 +6,6 @@ import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
 import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
-import type { Ipv4 } from "../model/ipv4.ts";
 import { type Member, type MemberInput, memberOf } from "../model/member.ts";
 import {
   type ClusterCreateInput,

@@ -1,6 +1,6 @@
+import { formatDpid } from "../../contract/dataplane/index.ts";
 import type { TransitionPlan } from "../compiler/transition-planner.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
-import { formatDpid } from "../model/dpid.ts";
 import type { PhaseReport, SwitchReport } from "./reports.ts";
 
 export interface PlanRunResult {

@@ -1,7 +1,7 @@
+import { formatDpid } from "../../contract/dataplane/index.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { SwitchFabric, SwitchStatus } from "../fabric/switch-fabric.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import { formatDpid } from "../model/dpid.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 
 /** One row of GET /v1/switches: a member's switch session (or its absence), or an unknown switch. */

@@ -1,9 +1,8 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { splitDatapathId, type TunnelType } from "../../contract/dataplane/index.ts";
 import { ControllerError, fieldPath } from "../errors.ts";
 import type { Cluster } from "../model/cluster.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
-import { splitDatapathId } from "../model/dpid.ts";
-import type { TunnelType } from "../model/fields.ts";
 import { type Member, memberOf } from "../model/member.ts";
 import type { LinkingRecord, RebindRecord, RebindResult } from "./records.ts";
 import { num, type Row, text, textOrNull } from "./rows.ts";

@@ -45,9 +45,9 @@ describe("icsdn ofp", () => {
       '{"type": "ECHO_REQUEST", "xid": 1, "data": {"$hex": "abc"}}',
       /\$hex: not an even-length/,
     ],
-  ])("bad input %j exits 1 naming the problem", (args, input, message) => {
+  ])("bad input %j exits 65 (EX_DATAERR) naming the problem", (args, input, message) => {
     const res = run(args, input);
-    expect(res.code).toBe(1);
+    expect(res.code).toBe(65);
     expect(res.stderr).toMatch(message);
     expect(res.stdout).toBe("");
   });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { compileCluster } from "../../controller/compiler/flow-compiler.ts";
-import { datapathIdFor } from "../../controller/model/dpid.ts";
 import { MAX_CLUSTER_MEMBERS } from "../../controller/model/requests.ts";
 import { asSet } from "./support/switch-model.ts";
 import { buildTestApi, type TestApi } from "./support/test-api.ts";

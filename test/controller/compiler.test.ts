@@ -8,7 +8,6 @@ import { formatRule } from "../../controller/compiler/format.ts";
 import { checkRules } from "../../controller/compiler/pipeline.ts";
 import type { Rule } from "../../controller/compiler/rule.ts";
 import { planRebind, planTransition } from "../../controller/compiler/transition-planner.ts";
-import { datapathIdFor, formatDpid, splitDatapathId } from "../../controller/model/dpid.ts";
 import { encodeMessage } from "../../proto/index.ts";
 import { makeState } from "./support/fixtures.ts";
 
@@ -24,16 +23,6 @@ const three = makeState(42, [
 ]);
 
 const text = (rules: readonly Rule[]) => rules.map(formatRule);
-
-describe("datapath ids", () => {
-  it("are (vni << 32) | vint0 and split back", () => {
-    const dpid = datapathIdFor(42, "198.18.0.1");
-    expect(dpid).toBe(0x0000_002a_c612_0001n);
-    expect(formatDpid(dpid)).toBe("0000002ac6120001");
-    expect(splitDatapathId(dpid)).toEqual({ vni: 42, vint0: "198.18.0.1" });
-    expect(datapathIdFor(0xffffff, "255.255.255.254")).toBe(0x00ff_ffff_ffff_fffen);
-  });
-});
 
 describe("FlowCompiler", () => {
   it("gives each member of a 2-member cluster egress (IP, ARP), ingress and a table-miss drop", () => {

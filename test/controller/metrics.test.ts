@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { rebindResultOf } from "../../controller/api/routes/members.ts";
-import { datapathIdFor } from "../../controller/model/dpid.ts";
 import { buildTestApi, type TestApi } from "./support/test-api.ts";
 
 const apis: TestApi[] = [];

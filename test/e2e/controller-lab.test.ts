@@ -15,9 +15,9 @@
  *   never reach vint0 (the table-miss rule counts them); the right VNI from a member does (control).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ControllerClient, RebindReport } from "../../contract/controller-api/index.ts";
+import type { TunnelType } from "../../contract/dataplane/index.ts";
 import {
-  announceNextEndpoint,
-  api,
   type ControllerProcess,
   createLabCluster,
   flowTable,
@@ -25,15 +25,13 @@ import {
   labRest,
   pingCount,
   probeStream,
-  type RebindReport,
-  rebind,
   removeDb,
   startControllerProcess,
   vmOf,
   waitSwitchesConverged,
 } from "../../lab/controller-lab.ts";
 import { down, move, REPO_ROOT, release, type StatusView, status, up, type VmView } from "../../lab/lab.ts";
-import { controllerTarget, type Tunnel } from "../../lab/plan.ts";
+import { controllerTarget } from "../../lab/plan.ts";
 import { run, runIn } from "../../lab/sh.ts";
 
 const LAB = "e2e";
@@ -62,7 +60,7 @@ async function tableMissPackets(netns: string, dir: string): Promise<number> {
 
 /** Sends hand-made VXLAN datagrams (to UDP 4789) or GRE packets from `netns` (null: this machine) to `to`. */
 async function injectTunnel(
-  tunnel: Tunnel,
+  tunnel: TunnelType,
   netns: string | null,
   to: string,
   vni: number,
@@ -95,7 +93,7 @@ async function injectTunnel(
  * the wrong VNI, from this machine (no member) with the right one, and, as a control, from vm2
  * with the right one. Only the control reaches vint0; the table-miss rule counts the others.
  */
-async function expectInjectionDropped(tunnel: Tunnel): Promise<void> {
+async function expectInjectionDropped(tunnel: TunnelType): Promise<void> {
   const st = status(LAB);
   const vm1 = vmOf(st, "vm1");
   const vm2 = vmOf(st, "vm2");
@@ -150,14 +148,19 @@ interface MoveOutcome {
  * mediator does), then waits until every switch, the new instance's too, is reconciled. Returns
  * the new floating IP.
  */
-async function moveKeepingSource(url: string, vm: string, to: string, announce: boolean): Promise<string> {
+async function moveKeepingSource(
+  client: ControllerClient,
+  vm: string,
+  to: string,
+  announce: boolean,
+): Promise<string> {
   await move(LAB, vm, to, true);
   const st = status(LAB);
   const newFloating = vmOf(st, vm).floatingIp;
   if (!newFloating) throw new Error(`${vm} has no floating IP after the move`);
-  if (announce) await announceNextEndpoint(url, CLUSTER, vm, newFloating);
+  if (announce) await client.announceNextEndpoint(CLUSTER, vm, newFloating);
   await waitSwitchesConverged(
-    url,
+    client,
     CLUSTER,
     st.vms.map((v) => v.name),
   );
@@ -170,20 +173,20 @@ async function moveKeepingSource(url: string, vm: string, to: string, announce: 
  * the new floating IP is announced as the next endpoint first, as a mediator does.
  */
 async function moveWithStream(
-  url: string,
+  client: ControllerClient,
   vm: string,
   to: string,
   peer: string,
   announce = false,
 ): Promise<MoveOutcome> {
-  const newFloating = await moveKeepingSource(url, vm, to, announce);
+  const newFloating = await moveKeepingSource(client, vm, to, announce);
   const { stream, during } = await probeStream(
     LAB,
     peer,
     vm,
     { rate: 1000, count: 2500, leadMs: 800 },
     async (t0) => {
-      const report = await rebind(url, CLUSTER, vm, newFloating);
+      const report = await client.rebind(CLUSTER, vm, newFloating);
       return { report, at: t0 };
     },
   );
@@ -213,7 +216,7 @@ function expectGoodRebind(out: MoveOutcome, vm: string): void {
   expect(out.stream.longestGapMs).toBeLessThan(200);
 }
 
-async function bringUp(tunnel: Tunnel, vmsPerCloud: number, ctl: ControllerProcess): Promise<StatusView> {
+async function bringUp(tunnel: TunnelType, vmsPerCloud: number, ctl: ControllerProcess): Promise<StatusView> {
   await down(LAB);
   await up(LAB, {
     clouds: 2,
@@ -239,7 +242,7 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
     port = await freePort();
     ctl = await startControllerProcess({ openflowPort: port });
     st = await bringUp("vxlan", 1, ctl);
-    await createLabCluster(ctl.url, st, CLUSTER);
+    await createLabCluster(ctl.client, st, CLUSTER);
   }, 90_000);
 
   afterAll(async () => {
@@ -251,8 +254,8 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
   }, 60_000);
 
   it("every switch connects and converges; vint0 -> vint0 works on the controller's rules", async () => {
-    const url = ctl!.url;
-    const sw = await waitSwitchesConverged(url, CLUSTER, ["vm1", "vm2"]);
+    const client = ctl!.client;
+    const sw = await waitSwitchesConverged(client, CLUSTER, ["vm1", "vm2"]);
     for (const v of st.vms) {
       const entry = sw.find((s) => s.vmId === v.name);
       expect(entry?.dpid).toBe(v.dpid);
@@ -271,17 +274,13 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
   }, 60_000);
 
   it("a VM moves: the rebind re-points the stream with little loss; traffic works after release", async () => {
-    const url = ctl!.url;
-    const out = await moveWithStream(url, "vm1", "b", "vm2");
+    const client = ctl!.client;
+    const out = await moveWithStream(client, "vm1", "b", "vm2");
     expectGoodRebind(out, "vm1");
     // The new instance's vm-init reported its linking time to the controller, which recorded it.
     const moved = currentInstance(vmOf(status(LAB), "vm1")).vmInit;
     expect(moved?.linkingReport).toBe("recorded");
-    const { reports } = await api<{ reports: { vmId: string; linkingMs: number }[] }>(
-      url,
-      "GET",
-      `/v1/linking?clusterId=${CLUSTER}&vmId=vm1`,
-    );
+    const reports = await client.listLinking({ clusterId: CLUSTER, vmId: "vm1" });
     expect(reports.map((r) => r.linkingMs)).toContain(moved?.linkingMs);
     const vm1 = vmOf(status(LAB), "vm1");
     const vm2 = vmOf(status(LAB), "vm2");
@@ -307,14 +306,14 @@ describe("controller + lab over VXLAN, 2 VMs", () => {
         await ctl!.kill();
         await new Promise((r) => setTimeout(r, 300));
         ctl = await startControllerProcess({ openflowPort: port, dbPath });
-        return waitSwitchesConverged(ctl.url, CLUSTER, ["vm1", "vm2"], 20_000);
+        return waitSwitchesConverged(ctl.client, CLUSTER, ["vm1", "vm2"], 20_000);
       },
     );
     console.log(
       `controller restart: sent ${stream.sent}, received ${stream.received}, lost ${stream.lost}, longest gap ${stream.longestGapMs.toFixed(2)} ms`,
     );
     expect(stream.lost).toBe(0);
-    await waitSwitchesConverged(ctl!.url, CLUSTER, ["vm1", "vm2"]);
+    await waitSwitchesConverged(ctl!.client, CLUSTER, ["vm1", "vm2"]);
     // Reconciliation happens at the handshake; leave it a moment to (wrongly) add anything.
     await new Promise((r) => setTimeout(r, 500));
     const after = await Promise.all(
@@ -334,9 +333,9 @@ describe.each([
     const port = await freePort();
     ctl = await startControllerProcess({ openflowPort: port });
     const st = await bringUp(tunnel, perCloud, ctl);
-    await createLabCluster(ctl.url, st, CLUSTER);
+    await createLabCluster(ctl.client, st, CLUSTER);
     await waitSwitchesConverged(
-      ctl.url,
+      ctl.client,
       CLUSTER,
       st.vms.map((v) => v.name),
     );
@@ -351,10 +350,10 @@ describe.each([
   }, 60_000);
 
   it("moves vm1 to cloud b under a probe stream, announced first; every member reaches it afterwards", async () => {
-    const url = ctl!.url;
+    const client = ctl!.client;
     const st = status(LAB);
     const peer = st.vms.at(-1)!.name;
-    const out = await moveWithStream(url, "vm1", "b", peer, true);
+    const out = await moveWithStream(client, "vm1", "b", peer, true);
     expectGoodRebind(out, "vm1");
     // Announced: peers accepted the new endpoint before the rebind, and the new instance was
     // reconciled on connect, so the rebind's first round to the switches changes egress.
@@ -371,16 +370,16 @@ describe.each([
   }, 90_000);
 
   it("moves vm1 back, announced: its new instance's stream to a peer loses nothing, before and across the rebind", async () => {
-    const url = ctl!.url;
+    const client = ctl!.client;
     const peer = status(LAB).vms.at(-1)!.name;
-    const newFloating = await moveKeepingSource(url, "vm1", "a", true);
+    const newFloating = await moveKeepingSource(client, "vm1", "a", true);
     // The stream starts at the new instance before the rebind: peers accept its endpoint already.
     const { stream, during } = await probeStream(
       LAB,
       "vm1",
       peer,
       { rate: 1000, count: 1500, leadMs: 500 },
-      () => rebind(url, CLUSTER, "vm1", newFloating),
+      () => client.rebind(CLUSTER, "vm1", newFloating),
     );
     console.log(
       `${tunnel}: stream from the moved vm1 to ${peer}: sent ${stream.sent}, lost ${stream.lost}, longest gap ${stream.longestGapMs.toFixed(

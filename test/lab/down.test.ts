@@ -50,7 +50,7 @@ describe("lab down", () => {
     await lab.up("--clouds", "1", "--vms", "0");
     const other = new Lab("tk2");
     const res = await other.lab(["up"], { check: false });
-    expect(res.code).toBe(1);
+    expect(res.code).toBe(4); // LAB_EXISTS: EXIT.CONFLICT
     expect(res.stderr).toContain("LAB_EXISTS");
     await lab.down();
     expect(existsSync(dir)).toBe(false);

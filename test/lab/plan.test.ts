@@ -137,7 +137,7 @@ describe("lab CLI input checks", () => {
 
   it("says there is no lab when none is up, and 'down' of nothing succeeds", async () => {
     const res = await icsdn(["lab", "status", "--name", "tp"], { check: false });
-    expect(res.code).toBe(1);
+    expect(res.code).toBe(3); // NO_LAB: EXIT.NOT_FOUND
     expect(res.stderr).toMatch(/NO_LAB/);
     expect((await icsdn(["lab", "down", "--name", "tp"])).code).toBe(0);
     expect(existsSync(labDir("tp"))).toBe(false);

@@ -6,9 +6,9 @@
 import { createServer, type Socket } from "node:net";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datapathIdFor, formatDpid } from "../../contract/dataplane/index.ts";
 import type { StatusView, VmView } from "../../lab/lab.ts";
 import { HOST_ADDRESS } from "../../lab/plan.ts";
-import { datapathIdFor, datapathIdHex } from "../../vm-init/dpid.ts";
 import { Lab, netnsList } from "./helpers.ts";
 
 const lab = new Lab("tv");
@@ -57,7 +57,7 @@ describe("lab over VXLAN: three clouds", () => {
         vint0: { ip: vint0, prefix: 24 },
       });
       // What OVS reports is the dpid vm-init derives from the VNI and vint0.
-      expect(v.dpid).toBe(datapathIdHex(datapathIdFor(VNI, vint0!)));
+      expect(v.dpid).toBe(formatDpid(datapathIdFor(VNI, vint0!)));
       expect(v.instances).toHaveLength(1);
       expect(v.instances[0]!.alive).toBe(true);
       expect(v.instances[0]!.vmInit?.configuredMs).toBeGreaterThan(0);

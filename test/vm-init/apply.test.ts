@@ -2,10 +2,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { datapathIdFor, formatDpid } from "../../contract/dataplane/index.ts";
 import {
   apply,
-  datapathIdFor,
-  datapathIdHex,
   loadConfigFile,
   status,
   teardown,
@@ -47,7 +46,7 @@ describe("apply", () => {
     expect(await get(sb, "Bridge", "icbr0", "protocols")).toBe("[OpenFlow13]");
     expect(await get(sb, "Bridge", "icbr0", "fail_mode")).toBe("secure");
     expect(await get(sb, "Bridge", "icbr0", "other_config:disable-in-band")).toBe("true");
-    const dpid = datapathIdHex(datapathIdFor(42, "198.18.0.1"));
+    const dpid = formatDpid(datapathIdFor(42, "198.18.0.1"));
     expect(dpid).toBe("0000002ac6120001");
     expect(await get(sb, "Bridge", "icbr0", "datapath_id")).toBe(dpid);
     expect(await get(sb, "Interface", "enc0", "type")).toBe("vxlan");
@@ -446,14 +445,14 @@ describe("CLI", () => {
     expect(await sb.vsctl("list-br")).toBe("");
   });
 
-  it("a bad config: exit 1 and one line naming the field", async () => {
+  it("a bad config: exit 78 (EX_CONFIG) and one line naming the field", async () => {
     sb = await createSandbox();
     const input = JSON.parse(JSON.stringify(configFor(sb))) as VmInitConfigInput;
     input.underlay.nics = ["eth0", "x y"];
     const r = await cli(sb, ["apply", "--config", write(input)]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(78);
     expect(r.stderr).toBe(
-      'icsdn: VmInitError INVALID_CONFIG: invalid vm-init config: underlay.nics[1]: interface name "x y" is not valid',
+      'icsdn: INVALID_CONFIG: invalid vm-init config: underlay.nics[1]: interface name "x y" is not valid',
     );
     const u = await cli(sb, ["frobnicate"]);
     expect(u.exitCode).toBe(2);

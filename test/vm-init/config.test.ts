@@ -1,10 +1,6 @@
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  datapathIdFor,
-  datapathIdHex,
   parseConfig,
-  parseDatapathId,
   TUNNEL_OVERHEAD,
   type VmInitConfig,
   VmInitError,
@@ -297,34 +293,6 @@ describe("parseConfig", () => {
     );
     expect(err.issues.map((i) => i.path)).toEqual(["vni", "underlay.nics[1]"]);
     expect(err.message).toContain('underlay.nics[1]: interface name "x y" is not valid');
-  });
-});
-
-describe("datapathIdFor", () => {
-  it("is (vni << 32) | vint0 as u32", () => {
-    expect(datapathIdFor(42, "198.18.0.1")).toBe(0x0000002a_c6120001n);
-    expect(datapathIdFor(42, "198.18.0.1/24")).toBe(0x0000002a_c6120001n);
-    expect(datapathIdHex(datapathIdFor(0xffffff, "255.255.255.255"))).toBe("00ffffffffffffff");
-    expect(datapathIdHex(datapathIdFor(1, "0.0.0.1"))).toBe("0000000100000001");
-  });
-
-  it("round-trips through parseDatapathId for every VNI and address", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 0xffffff }), fc.ipV4(), (vni, ip) => {
-        const canonical = ip
-          .split(".")
-          .map((o) => String(Number(o)))
-          .join(".");
-        const dpid = datapathIdFor(vni, canonical);
-        expect(parseDatapathId(dpid)).toEqual({ vni, vint0Ipv4: canonical });
-        expect(dpid >> 56n).toBe(0n);
-      }),
-    );
-  });
-
-  it("refuses what cannot be a dpid", () => {
-    expect(() => datapathIdFor(0, "198.18.0.1")).toThrow(/vni 0 is out of range/);
-    expect(() => datapathIdFor(42, "198.18.0")).toThrow(/not an IPv4 address/);
   });
 });
 

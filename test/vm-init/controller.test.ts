@@ -4,7 +4,8 @@
  * the linking time; without a reachable controller it gives up after its timeout.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { apply, datapathIdFor, status, teardown } from "../../vm-init/index.ts";
+import { datapathIdFor } from "../../contract/dataplane/index.ts";
+import { apply, status, teardown } from "../../vm-init/index.ts";
 import { configFor, links, targetOf, v4 } from "./helpers.ts";
 import { OfListener } from "./of-listener.ts";
 import { createSandbox, destroyAllSandboxes } from "./ovs-sandbox.ts";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { datapathIdFor as controllerDpid } from "../../controller/model/dpid.ts";
+import { datapathIdFor as controllerDpid } from "../../contract/dataplane/index.ts";
 import { loadTlsMaterial, pkiInit, pkiIssue } from "../../controller/openflow/pki.ts";
 import { startController } from "../../controller/server.ts";
 import { apply, VmInitError } from "../../vm-init/index.ts";

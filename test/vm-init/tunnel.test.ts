@@ -5,7 +5,8 @@
  */
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apply, parseConfig, type TunnelType, type VmInitConfig, vint0Mtu } from "../../vm-init/index.ts";
+import type { TunnelType } from "../../contract/dataplane/index.ts";
+import { apply, parseConfig, type VmInitConfig, vint0Mtu } from "../../vm-init/index.ts";
 import { get, targetOf } from "./helpers.ts";
 import { createSandbox, destroyAllSandboxes, linkSandboxes, type OvsSandbox } from "./ovs-sandbox.ts";
 

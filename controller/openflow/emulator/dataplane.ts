@@ -1,5 +1,5 @@
+import { u32ToIpv4 } from "../../../contract/dataplane/index.ts";
 import { type Action, type FlowMod, OFPP } from "../../../proto/index.ts";
-import { u32ToIpv4 } from "../../model/ipv4.ts";
 import { decodeEntry, type Entry } from "./flow-table.ts";
 
 /**

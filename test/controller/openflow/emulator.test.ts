@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import { EmulatedNetwork } from "../../../controller/openflow/emulator/dataplane.ts";
 import { SwitchEmulator } from "../../../controller/openflow/emulator/emulator.ts";
 import { OFPET, OFPHFC } from "../../../proto/index.ts";

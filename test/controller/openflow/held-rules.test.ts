@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import { diffRules } from "../../../controller/compiler/diff.ts";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../../controller/compiler/format.ts";
 import type { SwitchBatch } from "../../../controller/compiler/transition-planner.ts";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import { SwitchEmulator } from "../../../controller/openflow/emulator/emulator.ts";
 import { HeldRules } from "../../../controller/openflow/held-rules.ts";
 import { contents, expectedContents, pairRefusingIngress, tableRules } from "./support/emulated.ts";

@@ -2,10 +2,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../../controller/compiler/format.ts";
 import type { SwitchBatch } from "../../../controller/compiler/transition-planner.ts";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import { tempDir } from "../support/fixtures.ts";
 import { RawClient } from "./support/emulated.ts";
 import {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import type { Rule } from "../../../controller/compiler/rule.ts";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
 import { EmulatorThread } from "../../../controller/openflow/emulator/emulator-thread.ts";
 import { decodeMessage } from "../../../proto/index.ts";
 import { contents, expectedContents } from "./support/emulated.ts";

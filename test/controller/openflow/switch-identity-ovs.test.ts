@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import type { Counter } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { datapathIdFor } from "../../../controller/model/dpid.ts";
+import { datapathIdFor } from "../../../contract/dataplane/index.ts";
 import type { OpenFlowOptions } from "../../../controller/openflow/openflow-server.ts";
 import {
   type IssuedFiles,

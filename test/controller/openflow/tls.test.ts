@@ -5,7 +5,7 @@ import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
-import { datapathIdFor, formatDpid } from "../../../controller/model/dpid.ts";
+import { datapathIdFor, formatDpid } from "../../../contract/dataplane/index.ts";
 import { loadTlsMaterial, pkiInit, pkiIssue } from "../../../controller/openflow/pki.ts";
 import { tempDir } from "../support/fixtures.ts";
 import { type OfHarness, startHarness, waitFor } from "./support/harness.ts";

@@ -1,8 +1,8 @@
 import { connect, type Socket } from "node:net";
+import { datapathIdFor } from "../../../../contract/dataplane/index.ts";
 import { type CompileOptions, compileSwitch } from "../../../../controller/compiler/flow-compiler.ts";
 import { type Rule, ruleContent } from "../../../../controller/compiler/rule.ts";
 import type { ClusterState } from "../../../../controller/model/cluster-state.ts";
-import { datapathIdFor } from "../../../../controller/model/dpid.ts";
 import type { EmulatedSwitch } from "../../../../controller/openflow/emulator/emulated-switch.ts";
 import type { SwitchEmulator } from "../../../../controller/openflow/emulator/emulator.ts";
 import { decodeEntry } from "../../../../controller/openflow/emulator/flow-table.ts";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatDpid } from "../../../../controller/model/dpid.ts";
+import { formatDpid } from "../../../../contract/dataplane/index.ts";
 import { startOvsDaemons, stopAllOvsDaemons } from "../../../support/ovs-daemons.ts";
 
 /**

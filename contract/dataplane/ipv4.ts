@@ -1,13 +1,24 @@
 import { Address4 } from "ip-address";
 
+/** A dotted-quad IPv4 address in canonical form (no prefix, no leading zeros). */
+export type Ipv4 = string;
+
 /** An IPv4 address with its prefix length, as `ip addr` holds it. */
 export interface Ipv4Cidr {
-  readonly address: string;
+  readonly address: Ipv4;
   readonly prefixLength: number;
 }
 
-/** Parses a bare dotted-quad (no prefix); undefined if it is not one. Leading zeros are refused. */
-export function parseIpv4(text: string): string | undefined {
+const OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const CANONICAL = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
+/** True if `text` is a dotted quad in canonical form (no prefix, no leading zeros). A regex: cheap enough for every stored row. */
+export function isCanonicalIpv4(text: string): boolean {
+  return CANONICAL.test(text);
+}
+
+/** Parses a bare dotted-quad (no prefix) to its canonical form; undefined if it is not one. Leading zeros are refused. */
+export function parseIpv4(text: string): Ipv4 | undefined {
   if (text.includes("/") || !Address4.isValid(text)) return undefined;
   return new Address4(text).correctForm();
 }
@@ -24,11 +35,16 @@ export function formatCidr(c: Ipv4Cidr): string {
   return `${c.address}/${c.prefixLength}`;
 }
 
-export function ipv4ToU32(address: string): number {
-  return Number(new Address4(address).bigInt());
+/**
+ * The address as an unsigned 32-bit integer. `ip` must already be canonical (parseIpv4): this is
+ * on the compiler's and the probes' hot paths, so it does not validate again.
+ */
+export function ipv4ToU32(ip: Ipv4): number {
+  const parts = ip.split(".").map(Number);
+  return (((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!) >>> 0;
 }
 
-export function u32ToIpv4(n: number): string {
+export function u32ToIpv4(n: number): Ipv4 {
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join(".");
 }
 
@@ -37,7 +53,7 @@ function mask(prefixLength: number): number {
 }
 
 /** True if `address` lies inside the subnet of `cidr`. */
-export function inSubnet(address: string, cidr: Ipv4Cidr): boolean {
+export function inSubnet(address: Ipv4, cidr: Ipv4Cidr): boolean {
   const m = mask(cidr.prefixLength);
   return (ipv4ToU32(address) & m) >>> 0 === (ipv4ToU32(cidr.address) & m) >>> 0;
 }

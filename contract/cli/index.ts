@@ -1,0 +1,2 @@
+export { intFlag, isHelp, parseFlags, withUsage } from "./args.ts";
+export { type Subcommand, UsageError } from "./command.ts";

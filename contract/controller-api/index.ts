@@ -1,0 +1,4 @@
+export { ControllerClient, type ControllerClientOptions } from "./client.ts";
+export { ControllerClientError, type ControllerClientErrorCode } from "./client-error.ts";
+export { SLUG_PATTERN } from "./ids.ts";
+export type * from "./types.ts";

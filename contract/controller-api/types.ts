@@ -1,0 +1,173 @@
+/**
+ * The controller's REST API (/v1) as its clients see it: request and response bodies. The
+ * controller's JSON Schemas (controller/api/schemas.ts) describe the same shapes for validation
+ * and /openapi.json; its views and reports are type-checked against these
+ * (test/contract/api-types.test.ts).
+ */
+import type { Ipv4, TunnelType } from "../dataplane/index.ts";
+
+/** A group of VMs that share one private network (their vint0s) over tunnels with one VNI. */
+export interface Cluster {
+  readonly id: string;
+  readonly vni: number;
+  readonly tunnel: TunnelType;
+  readonly description: string;
+}
+
+/** A member as a caller describes it (POST .../members, or in a cluster's creation). */
+export interface MemberInput {
+  readonly vmId: string;
+  /** The VM's static cluster address on vint0. */
+  readonly vint0: Ipv4;
+  /** Where peers send tunnel packets for it; null or absent while unknown. */
+  readonly endpoint?: Ipv4 | null;
+  readonly description?: string;
+}
+
+/** POST /v1/clusters: a cluster with its first members, created together or not at all. */
+export interface ClusterInput {
+  readonly id: string;
+  readonly vni: number;
+  readonly tunnel: TunnelType;
+  readonly description?: string;
+  readonly members?: readonly MemberInput[];
+}
+
+/** A member as the controller answers it. */
+export interface Member {
+  readonly clusterId: string;
+  readonly vmId: string;
+  readonly vint0: Ipv4;
+  readonly endpoint: Ipv4 | null;
+  /** Announced endpoint of its next move (PUT .../next-endpoint): peers already accept it. */
+  readonly nextEndpoint: Ipv4 | null;
+  /** Its switch's datapath id, 16 hex digits (contract/dataplane formatDpid). */
+  readonly dpid: string;
+  readonly description: string;
+}
+
+export interface ClusterWithMembers extends Cluster {
+  readonly members: readonly Member[];
+}
+
+/** PATCH /v1/clusters/{id}: only the description may change; vni and tunnel may be given unchanged. */
+export interface ClusterPatch {
+  readonly description?: string;
+  readonly vni?: number;
+  readonly tunnel?: TunnelType;
+}
+
+/** PATCH .../members/{vmId}: only the description may change (endpoints change by rebind). */
+export interface MemberPatch {
+  readonly description?: string;
+  readonly vint0?: Ipv4;
+  readonly endpoint?: Ipv4 | null;
+}
+
+/** POST .../rebind and PUT .../next-endpoint. */
+export interface EndpointInput {
+  readonly endpoint: Ipv4;
+}
+
+/** An OpenFlow error a switch answered with, by name. */
+export interface OpenFlowErrorInfo {
+  readonly type: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** One switch's part in one phase of a rebind. */
+export interface SwitchReport {
+  readonly dpid: string;
+  readonly vmId: string;
+  readonly status: "confirmed" | "not-connected" | "failed";
+  /** Batch sent -> barrier reply, for confirmed batches. */
+  readonly ms: number | null;
+  readonly added: number;
+  readonly deleted: number;
+  readonly error?: OpenFlowErrorInfo | { readonly type: string; readonly message: string };
+}
+
+export type RebindPhase = "prepare" | "switch" | "cleanup";
+
+export interface PhaseReport {
+  readonly phase: RebindPhase;
+  readonly ms: number;
+  readonly switches: readonly SwitchReport[];
+}
+
+/** One probed link of a rebind: probes sent at `from`'s switch toward `to`, caught at `to`'s. */
+export interface ProbeLinkReport {
+  readonly from: string;
+  readonly to: string;
+  readonly sent: number;
+  readonly received: number;
+  readonly longestGapMs: number;
+}
+
+/** Downtime as the controller's probes saw it across one rebind. */
+export interface DowntimeReport {
+  readonly ms: number;
+  /** Time between two probes on one link: the resolution of `ms`. */
+  readonly intervalMs: number;
+  readonly links: readonly ProbeLinkReport[];
+}
+
+/** POST .../rebind's answer. */
+export interface RebindReport {
+  readonly clusterId: string;
+  readonly vmId: string;
+  readonly oldEndpoint: Ipv4 | null;
+  readonly endpoint: Ipv4;
+  /** False when the member already had this endpoint: nothing was sent. */
+  readonly changed: boolean;
+  /** Request received -> every affected switch confirmed its new rules (before cleanup). */
+  readonly updateMs: number;
+  /** Request received -> every phase confirmed, cleanup included. */
+  readonly totalMs: number;
+  readonly phases: readonly PhaseReport[];
+  /** Null when the controller does not probe. */
+  readonly downtime: DowntimeReport | null;
+}
+
+/** GET .../rebinds: one rebind attempt that reached the switches. */
+export interface RebindRecord {
+  readonly id: number;
+  readonly clusterId: string;
+  readonly vmId: string;
+  readonly oldEndpoint: Ipv4 | null;
+  readonly newEndpoint: Ipv4;
+  readonly updateMs: number;
+  readonly result: "ok" | "failed";
+  /** ISO 8601, UTC. */
+  readonly at: string;
+}
+
+/** POST /v1/linking: vm-init's linking time of one VM. */
+export interface LinkingInput {
+  readonly clusterId: string;
+  readonly vmId: string;
+  readonly linkingMs: number;
+}
+
+export interface LinkingRecord extends LinkingInput {
+  readonly id: number;
+  /** ISO 8601, UTC. */
+  readonly at: string;
+}
+
+/** GET /v1/switches: a member's switch session (or its absence), or a connected switch that is no member. */
+export interface SwitchEntry {
+  readonly dpid: string;
+  readonly clusterId: string | null;
+  readonly vmId: string | null;
+  readonly connected: boolean;
+  /** The member's stored endpoint. */
+  readonly endpoint: Ipv4 | null;
+  /** Where the session comes from, as the controller sees it. */
+  readonly remoteAddress: string | null;
+  /** What the switch holds, null if unknown. */
+  readonly ruleCount: number | null;
+  /** What it should hold; null for a switch that is no member. */
+  readonly desiredRuleCount: number | null;
+}
