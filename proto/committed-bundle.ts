@@ -37,11 +37,55 @@ export function encodeCommittedBundle(
   if (messages.length === 0) {
     throw new ProtoError("BAD_VALUE", "a committed bundle needs a message: the first ADD_MESSAGE opens it");
   }
+  checkBundle(bundleId, flags);
+  const size = addsLength(messages) + COMMIT_LEN;
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  const xids = writeAdds(bytes, view, messages, bundleId, flags, nextXid);
+  const { commitXid, barrierXid } = writeCommit(view, size - COMMIT_LEN, bundleId, flags, nextXid);
+  xids.push(commitXid, barrierXid);
+  return { bytes, xids, commitXid, barrierXid };
+}
+
+/**
+ * The ADD_MESSAGEs of encodeCommittedBundle alone (the same bytes), for a bundle too large to
+ * encode in one go: its parts are written one after the other, then encodeBundleCommit's bytes.
+ */
+export function encodeBundleAdds(
+  messages: readonly Uint8Array[],
+  bundleId: number,
+  flags: number,
+  nextXid: () => number,
+): { readonly bytes: Uint8Array; readonly xids: readonly number[] } {
+  checkBundle(bundleId, flags);
+  const bytes = new Uint8Array(addsLength(messages));
+  const xids = writeAdds(bytes, new DataView(bytes.buffer), messages, bundleId, flags, nextXid);
+  return { bytes, xids };
+}
+
+/** The COMMIT_REQUEST and BARRIER_REQUEST that end encodeCommittedBundle (the same bytes). */
+export function encodeBundleCommit(
+  bundleId: number,
+  flags: number,
+  nextXid: () => number,
+): { readonly bytes: Uint8Array; readonly commitXid: number; readonly barrierXid: number } {
+  checkBundle(bundleId, flags);
+  const bytes = new Uint8Array(COMMIT_LEN);
+  return { bytes, ...writeCommit(new DataView(bytes.buffer), 0, bundleId, flags, nextXid) };
+}
+
+const COMMIT_LEN = BUNDLE_CONTROL_LEN + BARRIER_REQUEST_LEN;
+
+function checkBundle(bundleId: number, flags: number): void {
   if (!Number.isInteger(bundleId) || bundleId < 0 || bundleId > 0xffff_ffff)
     throw new ProtoError("BAD_VALUE", `bundleId ${bundleId} is not a 32-bit unsigned integer`);
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xffff)
     throw new ProtoError("BAD_VALUE", `flags ${flags} is not a 16-bit unsigned integer`);
-  let size = BUNDLE_CONTROL_LEN + BARRIER_REQUEST_LEN;
+}
+
+/** Bytes of the ADD_MESSAGEs around `messages`; each must be one whole message that fits. */
+function addsLength(messages: readonly Uint8Array[]): number {
+  let size = 0;
   for (const [i, m] of messages.entries()) {
     const length = m.length >= OFP_HEADER_LEN ? (m[2]! << 8) | m[3]! : -1;
     if (length !== m.length) {
@@ -55,8 +99,17 @@ export function encodeCommittedBundle(
     }
     size += BUNDLE_ADD_PREFIX + m.length;
   }
-  const bytes = new Uint8Array(size);
-  const view = new DataView(bytes.buffer);
+  return size;
+}
+
+function writeAdds(
+  bytes: Uint8Array,
+  view: DataView,
+  messages: readonly Uint8Array[],
+  bundleId: number,
+  flags: number,
+  nextXid: () => number,
+): number[] {
   const xids: number[] = [];
   let at = 0;
   for (const m of messages) {
@@ -73,18 +126,26 @@ export function encodeCommittedBundle(
     view.setUint32(at + BUNDLE_ADD_PREFIX + 4, xid);
     at += length;
   }
+  return xids;
+}
+
+function writeCommit(
+  view: DataView,
+  at: number,
+  bundleId: number,
+  flags: number,
+  nextXid: () => number,
+): { commitXid: number; barrierXid: number } {
   const commitXid = nextXid();
   const barrierXid = nextXid();
-  xids.push(commitXid, barrierXid);
   header(view, at, OFPT.EXPERIMENTER, BUNDLE_CONTROL_LEN, commitXid);
   view.setUint32(at + 8, EXPERIMENTER_ID.ONF);
   view.setUint32(at + 12, ONFT_BUNDLE_CONTROL);
   view.setUint32(at + 16, bundleId);
   view.setUint16(at + 20, COMMIT_REQUEST);
   view.setUint16(at + 22, flags);
-  at += BUNDLE_CONTROL_LEN;
-  header(view, at, OFPT.BARRIER_REQUEST, BARRIER_REQUEST_LEN, barrierXid);
-  return { bytes, xids, commitXid, barrierXid };
+  header(view, at + BUNDLE_CONTROL_LEN, OFPT.BARRIER_REQUEST, BARRIER_REQUEST_LEN, barrierXid);
+  return { commitXid, barrierXid };
 }
 
 function header(view: DataView, at: number, type: number, length: number, xid: number): void {

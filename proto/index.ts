@@ -2,7 +2,12 @@
 
 export { type Action, type ActionKind, OFPAT } from "./actions.ts";
 export { type Bucket, type GroupType, groupTypes } from "./buckets.ts";
-export { type CommittedBundle, encodeCommittedBundle } from "./committed-bundle.ts";
+export {
+  type CommittedBundle,
+  encodeBundleAdds,
+  encodeBundleCommit,
+  encodeCommittedBundle,
+} from "./committed-bundle.ts";
 export * from "./constants.ts";
 export * from "./error-codes.ts";
 export { ProtoError, type ProtoErrorCode } from "./errors.ts";

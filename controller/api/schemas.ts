@@ -1,7 +1,7 @@
 import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
 import { TUNNEL_TYPES, VNI_MAX, VNI_MIN } from "../../contract/dataplane/index.ts";
 import { DESCRIPTION_MAX } from "../model/fields.ts";
-import { MAX_LINKING_MS, MAX_MEMBERS_PER_REQUEST } from "../model/requests.ts";
+import { MAX_CLUSTER_MEMBERS, MAX_LINKING_MS } from "../model/requests.ts";
 
 // JSON Schemas for every route: the first check of every request, and the OpenAPI document.
 // The model's parsers check again (and more: loopback, multicast...), so the core never trusts HTTP.
@@ -67,7 +67,7 @@ export const clusterInput = {
     vni,
     tunnel,
     description,
-    members: { type: "array", maxItems: MAX_MEMBERS_PER_REQUEST, items: memberInput },
+    members: { type: "array", maxItems: MAX_CLUSTER_MEMBERS, items: memberInput },
   },
 } as const;
 

@@ -14,7 +14,7 @@ import {
   PRIORITY_TABLE_MISS,
   PROBE_MAX_LEN,
 } from "./pipeline.ts";
-import { freezeRule, type Rule, sortRules } from "./rule.ts";
+import { compareRules, freezeRule, type Rule, sortRules } from "./rule.ts";
 
 /** The rules one member's switch should hold. */
 export interface SwitchRules {
@@ -108,8 +108,7 @@ function clusterUnion(state: ClusterState, options: CompileOptions): Union | und
   rules.push(tableMissRule(vni));
   const sorted = sortRules(rules);
   const union = checkRules(sorted).length === 0 ? { sorted, own } : undefined;
-  unionCache.set(key, union ?? "invalid");
-  if (unionCache.size > UNION_CACHE_SIZE) unionCache.delete(unionCache.keys().next().value!);
+  remember(key, union ?? "invalid");
   return union;
 }
 
@@ -127,13 +126,140 @@ function memberKey(m: Member): string {
  * Every rule other switches hold about member `m`: its peer rules and, with an announced next
  * endpoint, acceptance of it and ARP to both endpoints (announcedArp).
  */
-function memberRules(vni: number, m: Member, options: CompileOptions): readonly Rule[] {
+export function memberRules(vni: number, m: Member, options: CompileOptions = {}): readonly Rule[] {
   if (m.nextEndpoint === null) return m.endpoint === null ? [] : peerRules(vni, m as ReachablePeer, options);
   const accept = acceptRules(vni, { ...m, endpoint: m.nextEndpoint }, options);
   if (m.endpoint === null) return accept;
   const current = peerRules(vni, m as ReachablePeer, options);
   const arp = announcedArp(vni, m.vint0, m.endpoint, m.nextEndpoint);
   return [...current.map((r) => (ruleKind(r) === "egress-arp" ? arp : r)), ...accept];
+}
+
+/**
+ * Caches the union of `after` derived from the union of `before` (computed if need be), when the
+ * two differ in a few members (an add, a removal, a move): the changed members' rules are cut out
+ * and put in at their places (binary search), instead of sorting and checking the whole union
+ * (0.1 to 0.2 s at 5,000 members, warm). The same union clusterUnion(after) would compute: the kept
+ * rules are a valid subset, and an added member's rules are compiler rules whose identities name
+ * its vint0 (egress) and the endpoints it is accepted from (ingress, probe), so they are new when
+ * no other member has that vint0 or those endpoints. True when `after`'s union is valid and
+ * cached; false when `before`'s is not valid or an added member conflicts (nothing is cached then:
+ * compileSwitch checks `after` the long way and names the switch at fault).
+ */
+export function deriveUnion(
+  before: ClusterState,
+  after: ClusterState,
+  options: CompileOptions = {},
+): boolean {
+  const key = fingerprint(after, options);
+  const known = unionCache.get(key);
+  if (known !== undefined) return known !== "invalid";
+  const from = before.cluster.vni === after.cluster.vni ? clusterUnion(before, options) : undefined;
+  if (!from) return false;
+  // Most member objects are shared by the two states; only the others can have changed.
+  const stay = new Set(after.members);
+  const was = new Set(before.members);
+  const gone = new Map(before.members.filter((m) => !stay.has(m)).map((m) => [memberKey(m), m]));
+  const come = after.members.filter((m) => !was.has(m) && !gone.delete(memberKey(m)));
+  if (gone.size + come.length > DERIVE_LIMIT) return clusterUnion(after, options) !== undefined;
+  const vni = after.cluster.vni;
+  const own = new Map(from.own);
+  const cut: Rule[] = [];
+  for (const k of gone.keys()) {
+    for (const r of own.get(k) ?? []) cut.push(r);
+    own.delete(k);
+  }
+  const put: Rule[] = [];
+  for (const m of come) {
+    const rules = memberRules(vni, m, options);
+    if (rules.length === 0) continue;
+    if (conflicts(m, after.members)) return false;
+    own.set(memberKey(m), new Set(rules));
+    put.push(...rules);
+  }
+  if (put.length > 0 && checkRules([...put, tableMissRule(vni)]).length > 0) return false;
+  const sorted = patchSorted(from.sorted, cut, put);
+  if (!sorted) return clusterUnion(after, options) !== undefined;
+  remember(key, { sorted, own });
+  return true;
+}
+
+/** Members changed beyond which deriveUnion computes the union whole (cheaper than patching). */
+const DERIVE_LIMIT = 64;
+
+/** Whether another member of `members` has m's vint0, or uses or announced an endpoint m does. */
+function conflicts(m: Member, members: readonly Member[]): boolean {
+  const accepted = [m.endpoint, m.nextEndpoint].filter((e) => e !== null);
+  if (accepted.length === 2 && accepted[0] === accepted[1]) return true;
+  return members.some(
+    (o) =>
+      o !== m &&
+      (o.vint0 === m.vint0 ||
+        (o.endpoint !== null && accepted.includes(o.endpoint)) ||
+        (o.nextEndpoint !== null && accepted.includes(o.nextEndpoint))),
+  );
+}
+
+/**
+ * `sorted` (by compareRules, identities unique) without `cut` and with `put` at their places;
+ * undefined if a rule to cut is not in it.
+ */
+function patchSorted(
+  sorted: readonly Rule[],
+  cut: readonly Rule[],
+  put: readonly Rule[],
+): readonly Rule[] | undefined {
+  if (cut.length === 0 && put.length === 0) return sorted;
+  const edits: { at: number; rule?: Rule }[] = [];
+  for (const r of cut) {
+    const at = lowerBound(sorted, r);
+    if (sorted[at] !== r) return undefined;
+    edits.push({ at });
+  }
+  for (const rule of put) edits.push({ at: lowerBound(sorted, rule), rule });
+  // At one place, insertions (in rule order) before the cut of the rule there.
+  edits.sort((a, b) =>
+    a.at !== b.at ? a.at - b.at : a.rule && b.rule ? compareRules(a.rule, b.rule) : a.rule ? -1 : 1,
+  );
+  const chunks: (readonly Rule[])[] = [];
+  let next = 0;
+  for (const e of edits) {
+    if (e.at > next) chunks.push(sorted.slice(next, e.at));
+    next = Math.max(next, e.at);
+    if (e.rule) chunks.push([e.rule]);
+    else next = e.at + 1;
+  }
+  chunks.push(sorted.slice(next));
+  return ([] as Rule[]).concat(...chunks);
+}
+
+/** The first index of `sorted` whose rule does not come before `rule`. */
+function lowerBound(sorted: readonly Rule[], rule: Rule): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareRules(sorted[mid]!, rule) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Drops every cached rule of VNI `vni` (a deleted cluster): its unions, peer and ARP rules and
+ * table-miss, so a deleted 5,000-member cluster's ~20,000 rules are not kept alive by the caches.
+ */
+export function forgetVni(vni: number): void {
+  const prefix = `${vni}|`;
+  for (const cache of [unionCache, peerCache, arpCache] as const) {
+    for (const key of cache.keys()) if (key.startsWith(prefix)) cache.delete(key);
+  }
+  missCache.delete(vni);
+}
+
+function remember(key: string, union: Union | "invalid"): void {
+  unionCache.set(key, union);
+  if (unionCache.size > UNION_CACHE_SIZE) unionCache.delete(unionCache.keys().next().value!);
 }
 
 function withoutOwn(union: Union, self: Member): Rule[] {

@@ -1,9 +1,17 @@
 import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
+import type { Member } from "../model/member.ts";
 import { diffRules, type RuleDiff } from "./diff.ts";
-import { type CompileOptions, compileSwitch } from "./flow-compiler.ts";
+import { type CompileOptions, compileSwitch, forgetVni } from "./flow-compiler.ts";
 import type { Rule } from "./rule.ts";
-import { planAnnounce, planRebind, planTransition, type TransitionPlan } from "./transition-planner.ts";
+import {
+  planAdd,
+  planAnnounce,
+  planCreate,
+  planRebind,
+  planRemove,
+  type TransitionPlan,
+} from "./transition-planner.ts";
 
 /**
  * What every switch should hold, and what to send to get it there: the one place the compiler's
@@ -37,16 +45,29 @@ export class RulePlanner {
     return { desired, diff: diffRules(current, desired) };
   }
 
-  /** See transition-planner.ts: make-before-break from `before` to `after`. */
-  transition(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): TransitionPlan {
-    return planTransition(before, after, fresh, this.#options);
-  }
-
+  /** See transition-planner.ts: each plan is make-before-break, computed from what the change touches. */
   rebind(state: ClusterState, vmId: string, endpoint: Ipv4): TransitionPlan {
     return planRebind(state, vmId, endpoint, this.#options);
   }
 
   announce(state: ClusterState, vmId: string, next: Ipv4 | null): TransitionPlan {
     return planAnnounce(state, vmId, next, this.#options);
+  }
+
+  create(state: ClusterState, vmIds: ReadonlySet<string>): TransitionPlan {
+    return planCreate(state, vmIds, this.#options);
+  }
+
+  add(state: ClusterState, member: Member): TransitionPlan {
+    return planAdd(state, member, this.#options);
+  }
+
+  remove(state: ClusterState, vmId: string): TransitionPlan {
+    return planRemove(state, vmId, this.#options);
+  }
+
+  /** A cluster is gone: the compiler's caches keep none of its rules. */
+  forget(vni: number): void {
+    forgetVni(vni);
   }
 }

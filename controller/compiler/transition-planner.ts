@@ -10,6 +10,8 @@ import {
   type CompileOptions,
   compileCluster,
   compileSwitch,
+  deriveUnion,
+  memberRules,
   peerRules,
 } from "./flow-compiler.ts";
 import { type Rule, sortRules } from "./rule.ts";
@@ -87,11 +89,7 @@ export function planTransition(
       }
     }
   }
-  return [
-    { name: "prepare", batches: phases[0] },
-    { name: "switch", batches: phases[1] },
-    { name: "cleanup", batches: phases[2] },
-  ];
+  return toPlan(phases);
 }
 
 /** The state after member `vmId` moves to `endpoint` (pure): any announced next endpoint is used up. */
@@ -130,6 +128,7 @@ export function planRebind(
   if (old.endpoint === endpoint || state.members.some(taken)) {
     return planTransition(state, after, new Set([vmId]), options);
   }
+  deriveUnion(state, after, options);
   const vni = state.cluster.vni;
   // Egress rules keep their identity (the match names the peer's vint0): replaced in place, never deleted.
   const send = sortRules(peerRules(vni, { ...old, endpoint }, options).filter(isEgressRule));
@@ -148,11 +147,7 @@ export function planRebind(
     phases[1].push({ ...base, fresh: false, add: send, delete: [] });
     if (forget.length > 0) phases[2].push({ ...base, fresh: false, add: [], delete: forget });
   }
-  return [
-    { name: "prepare", batches: phases[0] },
-    { name: "switch", batches: phases[1] },
-    { name: "cleanup", batches: phases[2] },
-  ];
+  return toPlan(phases);
 }
 
 /**
@@ -182,6 +177,8 @@ export function planAnnounce(
   ) {
     return planTransition(state, after, new Set(), options);
   }
+  // Nothing here compiles a switch, but the rebind that follows compiles the member's own.
+  deriveUnion(state, after, options);
   const vni = state.cluster.vni;
   const accept =
     next === null || next === old.nextEndpoint
@@ -207,6 +204,95 @@ export function planAnnounce(
     if (arp.length > 0) phases[1].push({ ...base, add: arp, delete: [] });
     if (withdraw.length > 0) phases[2].push({ ...base, add: [], delete: withdraw });
   }
+  return toPlan(phases);
+}
+
+/**
+ * Member `member` joins the cluster. The same plan as planTransition(state, state plus member,
+ * {member}) (property-tested), built from what an add changes: the new member's switch gets its
+ * whole rule set (prepare), every other switch gets the rules about the new member, accepting
+ * first (prepare) and sending second (switch). Its whole set is the union of the rules about the
+ * others, derived from the cached one (deriveUnion), so no switch but the new one is compiled.
+ * A member that shares a vmId, vint0 or endpoint with another takes the general path, which
+ * reports it as before.
+ */
+export function planAdd(state: ClusterState, member: Member, options: CompileOptions = {}): TransitionPlan {
+  const after: ClusterState = { ...state, members: [...state.members, member] };
+  const mine = [member.endpoint, member.nextEndpoint].filter((e) => e !== null);
+  const clash = (m: Member) =>
+    m.vmId === member.vmId ||
+    m.vint0 === member.vint0 ||
+    mine.includes(m.endpoint!) ||
+    mine.includes(m.nextEndpoint!);
+  if (
+    (mine.length === 2 && mine[0] === mine[1]) ||
+    state.members.some(clash) ||
+    !deriveUnion(state, after, options)
+  ) {
+    return planTransition(state, after, new Set([member.vmId]), options);
+  }
+  const rules = sortRules(memberRules(state.cluster.vni, member, options));
+  const accept = rules.filter((r) => !isEgressRule(r));
+  const send = rules.filter(isEgressRule);
+  const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
+  for (const m of sortedByDpid(after.members)) {
+    const base = { dpid: m.dpid, vmId: m.vmId, endpoint: m.endpoint };
+    if (m === member) {
+      phases[0].push({ ...base, fresh: true, add: compileSwitch(after, m.vmId, options), delete: [] });
+      continue;
+    }
+    if (accept.length > 0) phases[0].push({ ...base, fresh: false, add: accept, delete: [] });
+    if (send.length > 0) phases[1].push({ ...base, fresh: false, add: send, delete: [] });
+  }
+  return toPlan(phases);
+}
+
+/**
+ * Member `vmId` leaves the cluster. The same plan as planTransition(state, state without it, {})
+ * (property-tested): every other switch stops sending to it (switch), then stops accepting from it
+ * (cleanup); its own switch gets nothing. No switch is compiled.
+ */
+export function planRemove(state: ClusterState, vmId: string, options: CompileOptions = {}): TransitionPlan {
+  const gone = state.members.filter((m) => m.vmId === vmId);
+  const after: ClusterState = { ...state, members: state.members.filter((m) => m.vmId !== vmId) };
+  if (gone.length !== 1 || !deriveUnion(state, after, options)) {
+    return planTransition(state, after, new Set(), options);
+  }
+  const rules = sortRules(memberRules(state.cluster.vni, gone[0]!, options));
+  const stop = rules.filter(isEgressRule);
+  const forget = rules.filter((r) => !isEgressRule(r));
+  const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
+  for (const m of sortedByDpid(after.members)) {
+    const base = { dpid: m.dpid, vmId: m.vmId, endpoint: m.endpoint, fresh: false };
+    if (stop.length > 0) phases[1].push({ ...base, add: [], delete: stop });
+    if (forget.length > 0) phases[2].push({ ...base, add: [], delete: forget });
+  }
+  return toPlan(phases);
+}
+
+/**
+ * A new cluster: the switches of `vmIds` (members of `state`) get their whole rule set, the others
+ * nothing (the service names the connected ones; the rest are reconciled when they connect). With
+ * every member named, the same plan as planTransition(empty, state, every member) (property-tested);
+ * naming fewer leaves out their batches and compiles no more than the named switches.
+ */
+export function planCreate(
+  state: ClusterState,
+  vmIds: ReadonlySet<string>,
+  options: CompileOptions = {},
+): TransitionPlan {
+  const batches: SwitchBatch[] = sortedByDpid(state.members.filter((m) => vmIds.has(m.vmId))).map((m) => ({
+    dpid: m.dpid,
+    vmId: m.vmId,
+    endpoint: m.endpoint,
+    fresh: true,
+    add: compileSwitch(state, m.vmId, options),
+    delete: [],
+  }));
+  return toPlan([batches, [], []]);
+}
+
+function toPlan(phases: readonly [SwitchBatch[], SwitchBatch[], SwitchBatch[]]): TransitionPlan {
   return [
     { name: "prepare", batches: phases[0] },
     { name: "switch", batches: phases[1] },

@@ -5,8 +5,12 @@ import { asRecord, parseDescription, parseSlug, parseTunnel, parseVni } from "./
 import { parseHostIpv4 } from "./ipv4.ts";
 import { type MemberInput, parseEndpoint, parseMemberInput } from "./member.ts";
 
-/** Members one create request may carry: far above any cluster we expect, far below a memory problem. */
-export const MAX_MEMBERS_PER_REQUEST = 1024;
+/**
+ * Members a cluster may have, whether created at once or added one by one. Each switch holds about
+ * four rules per peer, so a 5,000-member cluster is 20,000 rules per switch and 100 million in
+ * all; bench/controller-scale.bench.ts measures the controller at this size (README, Scale).
+ */
+export const MAX_CLUSTER_MEMBERS = 5_000;
 /** A linking time above an hour is a broken clock, not a measurement. */
 export const MAX_LINKING_MS = 3_600_000;
 
@@ -20,8 +24,8 @@ export function parseClusterCreate(value: unknown): { cluster: Cluster; members:
   const body = asRecord(value, "");
   const cluster = parseCluster(body);
   if (body.members === undefined) return { cluster, members: [] };
-  if (!Array.isArray(body.members) || body.members.length > MAX_MEMBERS_PER_REQUEST) {
-    throw invalidField("members", `must be an array of at most ${MAX_MEMBERS_PER_REQUEST} members`);
+  if (!Array.isArray(body.members) || body.members.length > MAX_CLUSTER_MEMBERS) {
+    throw invalidField("members", `must be an array of at most ${MAX_CLUSTER_MEMBERS} members`);
   }
   return { cluster, members: body.members.map((m, i) => parseMemberInput(m, `members[${i}]`)) };
 }

@@ -1,4 +1,10 @@
-import { encodeCommittedBundle, encodeMessage, OFPBF } from "../../proto/index.ts";
+import {
+  encodeBundleAdds,
+  encodeBundleCommit,
+  encodeCommittedBundle,
+  encodeMessage,
+  OFPBF,
+} from "../../proto/index.ts";
 import { addFlowMod, deleteFlowMod } from "../compiler/flow-mod.ts";
 import { isFrozenRule, type Rule } from "../compiler/rule.ts";
 
@@ -52,4 +58,41 @@ export function batchFrames(
   for (const r of batch.add) mods.push(flowModBytes(r, "add"));
   for (const r of batch.delete) mods.push(flowModBytes(r, "delete"));
   return { ...encodeCommittedBundle(mods, bundleId, BATCH_BUNDLE_FLAGS, nextXid), flowMods: mods.length };
+}
+
+/**
+ * FLOW_MODs per slice of a large batch: one slice is encoded and written between two yields to the
+ * event loop (2,000 rules are about 260 KB and a few milliseconds).
+ */
+export const RULES_PER_SLICE = 2_000;
+
+/**
+ * A batch too large to encode in one go (a new member's switch in a 5,000-member cluster gets
+ * 20,000 rules, 2.6 MB) as slices of RULES_PER_SLICE FLOW_MODs, then COMMIT and BARRIER: together
+ * the bytes batchFrames gives with the same xids. `xids` are one per FLOW_MOD, then the commit's
+ * and the barrier's.
+ */
+export function* batchSlices(
+  batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
+  bundleId: number,
+  xids: readonly number[],
+): Generator<Uint8Array> {
+  const mods = batch.add.length + batch.delete.length;
+  if (mods === 0) throw new RangeError("batchSlices: a batch needs a FLOW_MOD");
+  if (xids.length !== mods + 2)
+    throw new RangeError(`batchSlices: ${xids.length} xids for ${mods} FLOW_MODs`);
+  let k = 0;
+  const nextXid = () => xids[k++]!;
+  for (let i = 0; i < mods; i += RULES_PER_SLICE) {
+    const bytes: Uint8Array[] = [];
+    for (let j = i; j < Math.min(mods, i + RULES_PER_SLICE); j++) {
+      bytes.push(
+        j < batch.add.length
+          ? flowModBytes(batch.add[j]!, "add")
+          : flowModBytes(batch.delete[j - batch.add.length]!, "delete"),
+      );
+    }
+    yield encodeBundleAdds(bytes, bundleId, BATCH_BUNDLE_FLAGS, nextXid).bytes;
+  }
+  yield encodeBundleCommit(bundleId, BATCH_BUNDLE_FLAGS, nextXid).bytes;
 }

@@ -7,12 +7,25 @@ import {
   ProtoError,
 } from "../../proto/index.ts";
 
-/** Sockets corked in this turn of the event loop, all uncorked by one setImmediate (see sendBytes). */
+/** Sockets corked in this turn of the event loop, uncorked by a setImmediate (see sendBytes). */
 const corked = new Set<Socket>();
 
+/**
+ * Writes at most this long per turn: a system call per socket adds up (a thousand switches'
+ * batches took 50 ms of writes on a loaded machine), and the rest can leave one turn later.
+ */
+const UNCORK_SLICE_MS = 4;
+
 function uncorkAll(): void {
-  for (const s of corked) s.uncork();
-  corked.clear();
+  const started = performance.now();
+  for (const s of corked) {
+    corked.delete(s);
+    s.uncork();
+    if (corked.size > 0 && performance.now() - started >= UNCORK_SLICE_MS) {
+      setImmediate(uncorkAll);
+      return;
+    }
+  }
 }
 
 /** Why a channel closed; `error` ones are the peer's or the network's fault and are logged as errors. */
@@ -83,6 +96,25 @@ export class OfChannel {
         `${this.#socket.writableLength} bytes queued for the peer (limit ${this.#maxWriteBuffer}): it is not reading`,
         true,
       );
+    }
+  }
+
+  /**
+   * Resolves once at most `bytes` are queued for the peer (or the channel is closed): a large
+   * batch's next slice waits for the switch to read the previous ones, so 250 switches programmed
+   * at once do not hold their 2.6 MB each in memory together.
+   */
+  async queuedBelow(bytes: number): Promise<void> {
+    while (!this.#closed && this.#socket.writableLength > bytes) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#socket.off("drain", done);
+          this.#socket.off("close", done);
+          resolve();
+        };
+        this.#socket.once("drain", done);
+        this.#socket.once("close", done);
+      });
     }
   }
 

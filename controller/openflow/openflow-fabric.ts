@@ -22,6 +22,9 @@ import type { SwitchAdmission } from "./switch-admission.ts";
  */
 const RECOUNT_DELAY_MS = 1_000;
 
+/** Work between two yields to the event loop while a plan's batches are started. */
+const SLICE_MS = 4;
+
 /**
  * SwitchFabric over OpenFlow sessions. Each batch goes to one session (SessionRegistry.pick) as one
  * atomic bundle and a barrier (SwitchSession.applyBatch); every batch of a call is written at once,
@@ -53,10 +56,26 @@ export class OpenFlowFabric implements SwitchFabric {
     this.#log = deps.log;
   }
 
-  apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]> {
+  /**
+   * Starts every batch, yielding to the event loop every SLICE_MS of work (their writes leave in slices too, see channel.ts): encoding and writing
+   * 5,000 switches' batches in one go would hold echo replies, probes and other requests back.
+   */
+  async apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]> {
     // A session whose dpid changed hands since it was admitted is refused before it is picked.
     this.#admission.refuseStale(batches);
-    return Promise.all(batches.map((b) => this.#applyOne(b)));
+    const outcomes: Promise<BatchOutcome>[] = [];
+    let slice = performance.now();
+    for (const b of batches) {
+      const outcome = this.#applyOne(b);
+      // Handled below by Promise.all; meanwhile a rejection must not count as unhandled.
+      outcome.catch(() => {});
+      outcomes.push(outcome);
+      if (performance.now() - slice >= SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
+    }
+    return Promise.all(outcomes);
   }
 
   async switches(): Promise<SwitchStatus[]> {

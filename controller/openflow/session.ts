@@ -13,7 +13,7 @@ import {
 } from "../../proto/index.ts";
 import type { Rule } from "../compiler/rule.ts";
 import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
-import { batchFrames } from "./batch-frames.ts";
+import { batchFrames, batchSlices, RULES_PER_SLICE } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";
 import { helloFailed, negotiate, ourHello } from "./handshake.ts";
@@ -78,6 +78,32 @@ export interface AppliedBatch {
 type State = "hello" | "features" | "ready" | "closed";
 
 let sessionIds = 0;
+
+/** Bytes of a large batch queued for a switch before its next slice waits for it to read. */
+const SLICE_BACKLOG = 512 * 1024;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const isLarge = (batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }) =>
+  batch.add.length + batch.delete.length > RULES_PER_SLICE;
+
+/** A large `batch` without what `held` says the switch already has or lacks, a slice at a time. */
+async function unheld(
+  held: HeldRules,
+  batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
+): Promise<{ add: Rule[]; delete: Rule[] }> {
+  const out: { add: Rule[]; delete: Rule[] } = { add: [], delete: [] };
+  for (const kind of ["add", "delete"] as const) {
+    for (let i = 0; i < batch[kind].length; i += RULES_PER_SLICE) {
+      const slice = batch[kind].slice(i, i + RULES_PER_SLICE);
+      out[kind].push(
+        ...held.toSend(kind === "add" ? { add: slice, delete: [] } : { add: [], delete: slice })[kind],
+      );
+      await yieldToLoop();
+    }
+  }
+  return out;
+}
 
 /** "::ffff:192.0.2.1" (an IPv4 peer on a dual-stack socket) -> "192.0.2.1": endpoints are IPv4. */
 export function plainAddress(address: string | undefined): string {
@@ -209,7 +235,11 @@ export class SwitchSession {
     const held = this.#held;
     try {
       this.#requireReady("batch");
-      const send = held ? held.toSend(batch) : batch;
+      // A small batch is filtered and sent in this turn (the fabric's slices count on it: a plan's
+      // thousand small batches must not all wait for one later turn and leave in one burst).
+      let send = !held ? batch : isLarge(batch) ? await unheld(held, batch) : held.toSend(batch);
+      // Forgotten while a large batch was being filtered: what the switch holds is unknown now.
+      if (held && this.#held !== held) send = batch;
       const sent = { add: send.add.length, delete: send.delete.length };
       if (sent.add === 0 && sent.delete === 0)
         return { ms: performance.now() - started, sent, countKnown: true };
@@ -263,6 +293,8 @@ export class SwitchSession {
     readonly replied: Promise<unknown>;
   } {
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
+    const flowMods = batch.add.length + batch.delete.length;
+    if (isLarge(batch)) return this.#writeSliced(batch, flowMods);
     const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
     this.#tracker.add(
@@ -275,6 +307,35 @@ export class SwitchSession {
     this.#channel.sendBytes(frames.bytes);
     this.#hooks.flowModsSent(frames.flowMods);
     return { started, replied: reply.promise };
+  }
+
+  /**
+   * A large batch slice by slice (batchSlices), yielding to the event loop between slices, so
+   * that echo replies, probes and other switches' batches are not held up while it is encoded,
+   * and waiting while more than SLICE_BACKLOG bytes are queued for the switch.
+   * Its xids are taken first, so the bundle's are known before its first byte is sent.
+   */
+  #writeSliced(
+    batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
+    flowMods: number,
+  ): { readonly started: number; readonly replied: Promise<unknown> } {
+    const bundle = this.#nextBundle;
+    const xids = Array.from({ length: flowMods + 2 }, () => this.#xid());
+    const reply = new BatchReply(xids.at(-2)!, xids.at(-1)!);
+    this.#tracker.add(reply, xids, this.#config.requestTimeoutMs, `batch of ${flowMods} FLOW_MODs`);
+    // Awaited below; a session closed between slices must not leave it rejected unhandled meanwhile.
+    reply.promise.catch(() => {});
+    const started = performance.now();
+    const replied = (async () => {
+      for (const bytes of batchSlices(batch, bundle, xids)) {
+        this.#channel.sendBytes(bytes);
+        await yieldToLoop();
+        await this.#channel.queuedBelow(SLICE_BACKLOG);
+      }
+      this.#hooks.flowModsSent(flowMods);
+      await reply.promise;
+    })();
+    return { started, replied };
   }
 
   /** The switch's flow entries matching `filter` (every part of a multipart reply). */

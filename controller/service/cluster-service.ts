@@ -1,17 +1,19 @@
 import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
+import type { TransitionPlan } from "../compiler/transition-planner.ts";
 import { ControllerError } from "../errors.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
 import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
 import { type Member, type MemberInput, memberOf } from "../model/member.ts";
-import type {
-  ClusterCreateInput,
-  ClusterPatch,
-  LinkingReportInput,
-  MemberPatch,
-  RebindInput,
+import {
+  type ClusterCreateInput,
+  type ClusterPatch,
+  type LinkingReportInput,
+  MAX_CLUSTER_MEMBERS,
+  type MemberPatch,
+  type RebindInput,
 } from "../model/requests.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { LinkingRecord, RebindRecord } from "../store/records.ts";
@@ -120,7 +122,10 @@ export class ClusterService {
           );
         }
         const after: ClusterState = { cluster, members };
-        await this.#push({ cluster, members: [] }, after, new Set(members.map((m) => m.vmId)));
+        // Only connected switches can take their rules now (the others are reconciled when they
+        // connect): 5,000 members' whole rule sets would be 100 million rules to hold at once.
+        const connected = members.filter((m) => this.#fabric.isConnected(m.dpid)).map((m) => m.vmId);
+        await this.#push(this.#planner.create(after, new Set(connected)), cluster.id);
         this.#store.insertCluster(cluster, members);
         return after;
       }),
@@ -147,8 +152,9 @@ export class ClusterService {
 
   async deleteCluster(clusterId: string): Promise<void> {
     await this.#locks.cluster(clusterId, async () => {
-      this.getCluster(clusterId);
+      const { cluster } = this.getCluster(clusterId);
       this.#store.deleteCluster(clusterId);
+      this.#planner.forget(cluster.vni);
     });
   }
 
@@ -157,11 +163,17 @@ export class ClusterService {
   async addMember(clusterId: string, input: MemberInput): Promise<Member> {
     return this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
+      if (state.members.length >= MAX_CLUSTER_MEMBERS) {
+        throw new ControllerError(
+          "CONFLICT",
+          `members: cluster '${clusterId}' has ${state.members.length} members, the most a cluster may have`,
+          { field: "members" },
+        );
+      }
       const member = memberOf(state.cluster, input);
       // Existing members are conflict-free, so any conflict is reported on the new one's fields.
       checkMemberConflicts([...state.members, member], () => "");
-      const after: ClusterState = { ...state, members: [...state.members, member] };
-      await this.#push(state, after, new Set([member.vmId]));
+      await this.#push(this.#planner.add(state, member), clusterId);
       this.#store.insertMember(member);
       return member;
     });
@@ -195,8 +207,7 @@ export class ClusterService {
     await this.#locks.cluster(clusterId, async () => {
       const state = this.getCluster(clusterId);
       if (!findMember(state, vmId)) throw noMember(clusterId, vmId);
-      const after = { ...state, members: state.members.filter((m) => m.vmId !== vmId) };
-      await this.#push(state, after, new Set());
+      await this.#push(this.#planner.remove(state, vmId), clusterId);
       this.#store.deleteMember(clusterId, vmId);
     });
   }
@@ -309,12 +320,10 @@ export class ClusterService {
     return updated;
   }
 
-  /** Pushes before -> after to the switches; unconnected switches are left to reconciliation. */
-  async #push(before: ClusterState, after: ClusterState, fresh: ReadonlySet<string>): Promise<void> {
-    const run = await runPlan(this.#fabric, this.#planner.transition(before, after, fresh), {
-      clock: this.#clock,
-    });
-    if (!run.ok) throw fabricFailed(`change to cluster ${after.cluster.id}`, run.phases);
+  /** Pushes a change's plan to the switches; unconnected switches are left to reconciliation. */
+  async #push(plan: TransitionPlan, clusterId: string): Promise<void> {
+    const run = await runPlan(this.#fabric, plan, { clock: this.#clock });
+    if (!run.ok) throw fabricFailed(`change to cluster ${clusterId}`, run.phases);
   }
 
   /** Make-before-break needs the moving member's (new) switch: refuse before touching any switch. */

@@ -30,8 +30,9 @@ export class ClusterStore {
   readonly #statements = new Map<string, StatementSync>();
   /**
    * clusterState() results: a rebind reads its cluster under the lock, and reading 1,000 members
-   * from SQLite takes about 2 ms. A member update patches its entry; other writes drop it (before
-   * writing); any rollback drops them all, so no entry outlives a write that did not commit.
+   * from SQLite takes about 2 ms. A member's insert, update or delete patches its entry after the
+   * write; other writes drop it (before writing); any rollback drops them all, so no entry
+   * outlives a write that did not commit.
    */
   readonly #states = new Map<string, ClusterState>();
   #depth = 0;
@@ -202,8 +203,13 @@ export class ClusterStore {
   // ---- members
 
   insertMember(member: Member): void {
-    this.#states.delete(member.clusterId);
     this.transaction(() => this.#insertMember(member, ""));
+    this.#patchState(member.clusterId, (members) => {
+      // In vm_id order, as listMembers reads them.
+      let at = members.findIndex((m) => m.vmId > member.vmId);
+      if (at < 0) at = members.length;
+      return [...members.slice(0, at), member, ...members.slice(at)];
+    });
   }
 
   #insertMember(m: Member, prefix: string): void {
@@ -275,17 +281,13 @@ export class ClusterStore {
       );
       if (changes === 0) throw notFoundMember(member.clusterId, member.vmId);
     });
-    const cached = this.#states.get(member.clusterId);
-    if (!cached) return;
     const { endpoint, nextEndpoint, description } = member;
-    const members = cached.members.map((m) =>
-      m.vmId === member.vmId ? { ...m, endpoint, nextEndpoint, description } : m,
+    this.#patchState(member.clusterId, (members) =>
+      members.map((m) => (m.vmId === member.vmId ? { ...m, endpoint, nextEndpoint, description } : m)),
     );
-    this.#states.set(member.clusterId, { ...cached, members });
   }
 
   deleteMember(clusterId: string, vmId: string): void {
-    this.#states.delete(clusterId);
     this.transaction(() => {
       const changes = this.#run(
         "DELETE FROM members WHERE cluster_id = :clusterId AND vm_id = :vmId",
@@ -294,6 +296,17 @@ export class ClusterStore {
       );
       if (changes === 0) throw notFoundMember(clusterId, vmId);
     });
+    this.#patchState(clusterId, (members) => members.filter((m) => m.vmId !== vmId));
+  }
+
+  /**
+   * A committed member change, applied to the cached state: a 5,000-member cluster is not read
+   * back from SQLite after each one (about 10 ms). Inside an outer transaction the patch is dropped
+   * with every cached state if that transaction rolls back.
+   */
+  #patchState(clusterId: string, change: (members: readonly Member[]) => readonly Member[]): void {
+    const cached = this.#states.get(clusterId);
+    if (cached) this.#states.set(clusterId, { ...cached, members: change(cached.members) });
   }
 
   // ---- history

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { compileCluster } from "../../controller/compiler/flow-compiler.ts";
+import { MAX_CLUSTER_MEMBERS } from "../../controller/model/requests.ts";
 import { asSet } from "./support/switch-model.ts";
 import { buildTestApi, type TestApi } from "./support/test-api.ts";
 
@@ -66,6 +67,23 @@ describe("clusters", () => {
 
     expect((await api.call("DELETE", "/v1/clusters/db")).status).toBe(204);
     expect((await api.call("GET", "/v1/clusters/db")).status).toBe(404);
+  });
+
+  it(`holds at most ${MAX_CLUSTER_MEMBERS} members, created at once or added`, async () => {
+    // Distinct addresses for 5,001 members; the longest descriptions (the body is about 1.7 MB).
+    const members = Array.from({ length: MAX_CLUSTER_MEMBERS + 1 }, (_, i) => ({
+      vmId: `vm${i}`,
+      vint0: `10.${i >> 8}.${i & 255}.1`,
+      endpoint: `172.${16 + (i >> 8)}.${i & 255}.1`,
+      description: "x".repeat(256),
+    }));
+    const tooMany = await api.call("POST", "/v1/clusters", { id: "big", vni: 7, tunnel: "vxlan", members });
+    expect(tooMany).toMatchObject({ status: 400, body: { code: "INVALID_FIELD" } });
+    const body = { id: "big", vni: 7, tunnel: "vxlan", members: members.slice(0, MAX_CLUSTER_MEMBERS) };
+    expect((await api.call("POST", "/v1/clusters", body)).status).toBe(201);
+    const full = await api.call("POST", "/v1/clusters/big/members", members[MAX_CLUSTER_MEMBERS]);
+    expect(full).toMatchObject({ status: 409, body: { code: "CONFLICT", field: "members" } });
+    expect(api.store.clusterState("big")?.members).toHaveLength(MAX_CLUSTER_MEMBERS);
   });
 });
 

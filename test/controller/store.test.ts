@@ -207,6 +207,25 @@ describe("ClusterStore on a real SQLite file", () => {
     expect(store.clusterState("web")).toBeUndefined();
   });
 
+  it("patches a cached state on member insert and delete, in vm_id order, as a fresh read gives it", () => {
+    const c = memberOf(web, { vmId: "c", vint0: "198.18.0.3", endpoint: "192.0.2.30", description: "" });
+    store.insertCluster(web, [a, c]);
+    const cached = store.clusterState("web")!;
+    store.insertMember(b);
+    const patched = store.clusterState("web")!;
+    expect(patched).not.toBe(cached);
+    expect(patched.members.map((m) => m.vmId)).toEqual(["a", "b", "c"]);
+    const reopened = ClusterStore.open(path);
+    expect(patched).toEqual(reopened.clusterState("web"));
+    store.deleteMember("web", "a");
+    expect(store.clusterState("web")).toEqual({ ...patched, members: [b, c] });
+    expect(reopened.listMembers("web")).toEqual([b, c]);
+    reopened.close();
+    // A refused insert leaves the cached state as it was.
+    expect(codeOf(() => store.insertMember({ ...a, vint0: "198.18.0.2" })).field).toBe("vint0");
+    expect(store.clusterState("web")?.members).toEqual([b, c]);
+  });
+
   it("keeps a member's announced next endpoint, and clears it", () => {
     store.insertCluster(web, [a, b]);
     store.updateMember({ ...a, nextEndpoint: "203.0.113.77" });

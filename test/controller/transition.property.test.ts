@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { compileCluster } from "../../controller/compiler/flow-compiler.ts";
 import type { Rule } from "../../controller/compiler/rule.ts";
 import {
+  planAdd,
   planRebind,
+  planRemove,
   planTransition,
   rebindState,
   type TransitionPlan,
@@ -239,6 +241,45 @@ describe("member add and remove", () => {
     }),
   );
 
+  /** Runs `plan` from `before` to `after` batch by batch, checking every stable path at every step. */
+  function holdsThroughout(
+    before: ClusterState,
+    after: ClusterState,
+    plan: TransitionPlan,
+    order: number[],
+  ): void {
+    const was = rulesByVm(before);
+    const added = new Set(
+      after.members.filter((m) => !before.members.some((o) => o.vmId === m.vmId)).map((m) => m.vmId),
+    );
+    const instances: Instance[] = [...before.members, ...after.members.filter((m) => added.has(m.vmId))]
+      .filter((m) => m.endpoint !== null)
+      .map((m) => ({
+        name: m.vmId,
+        vmId: m.vmId,
+        vint0: m.vint0,
+        endpoint: m.endpoint!,
+        rules: was.get(m.vmId) ?? [],
+      }));
+    const stable = instances.filter(
+      (i) => after.members.some((m) => m.vmId === i.vmId) && !added.has(i.vmId),
+    );
+    runInterleaved(
+      plan,
+      { instances, target: (vmId) => instances.find((i) => i.vmId === vmId) },
+      order,
+      () => {
+        for (const p of stable) {
+          for (const q of stable) if (p !== q) expect(deliver(instances, p, q.vint0)?.name).toBe(q.name);
+        }
+      },
+    );
+    const target = rulesByVm(after);
+    for (const i of instances) {
+      if (target.has(i.vmId)) expect(asSet(i.rules)).toEqual(asSet(target.get(i.vmId)!));
+    }
+  }
+
   it("keeps every path that exists before and after working at every step, and ends compiled", () => {
     fc.assert(
       fc.property(changeCase, ({ pool, before: b, after: a, order }) => {
@@ -246,36 +287,34 @@ describe("member add and remove", () => {
         const picksAfter = a.map((p, i) => (p === "absent" || b[i] === "absent" ? p : b[i]!));
         const before = stateFrom(pool, b);
         const after = stateFrom(pool, picksAfter);
-        const was = rulesByVm(before);
         const added = new Set(
           after.members.filter((m) => !before.members.some((o) => o.vmId === m.vmId)).map((m) => m.vmId),
         );
-        const instances: Instance[] = [...before.members, ...after.members.filter((m) => added.has(m.vmId))]
-          .filter((m) => m.endpoint !== null)
-          .map((m) => ({
-            name: m.vmId,
-            vmId: m.vmId,
-            vint0: m.vint0,
-            endpoint: m.endpoint!,
-            rules: was.get(m.vmId) ?? [],
-          }));
-        const stable = instances.filter(
-          (i) => after.members.some((m) => m.vmId === i.vmId) && !added.has(i.vmId),
-        );
-        const plan = planTransition(before, after, added);
-        runInterleaved(
-          plan,
-          { instances, target: (vmId) => instances.find((i) => i.vmId === vmId) },
-          order,
-          () => {
-            for (const p of stable) {
-              for (const q of stable) if (p !== q) expect(deliver(instances, p, q.vint0)?.name).toBe(q.name);
-            }
-          },
-        );
-        const target = rulesByVm(after);
-        for (const i of instances) {
-          if (target.has(i.vmId)) expect(asSet(i.rules)).toEqual(asSet(target.get(i.vmId)!));
+        holdsThroughout(before, after, planTransition(before, after, added), order);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("holds for one member added (planAdd) or removed (planRemove), the incremental planners", () => {
+    fc.assert(
+      fc.property(changeCase, fc.nat({ max: 5 }), ({ pool, before: b, order }, k) => {
+        const i = k % pool.members.length;
+        const before = stateFrom(pool, b);
+        const spec = pool.members[i]!;
+        if (before.members.some((m) => m.vmId === spec.vmId)) {
+          const after = stateFrom(
+            pool,
+            b.map((p, j) => (j === i ? "absent" : p)),
+          );
+          holdsThroughout(before, after, planRemove(before, spec.vmId), order);
+        } else {
+          const after = stateFrom(
+            pool,
+            b.map((p, j) => (j === i ? 0 : p)),
+          );
+          const member = after.members.find((m) => m.vmId === spec.vmId)!;
+          holdsThroughout(before, after, planAdd(before, member), order);
         }
       }),
       { numRuns: 300 },

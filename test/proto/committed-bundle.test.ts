@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  encodeBundleAdds,
+  encodeBundleCommit,
   encodeCommittedBundle,
   encodeMessage,
   MessageFramer,
@@ -50,6 +52,22 @@ describe("committed bundle", () => {
     expect(frames).toMatchObject({ xids: [101, 102, 103, 104], commitXid: 103, barrierXid: 104 });
     // The caller's message bytes are copied, not patched.
     expect(hex(inner[0]!)).toBe(hex(encodeMessage(add)));
+  });
+
+  it("in parts (encodeBundleAdds per slice, then encodeBundleCommit) is the same bytes and xids", () => {
+    const inner = [encodeMessage(add), encodeMessage(del), encodeMessage(add)];
+    const whole = encodeCommittedBundle(inner, 9, FLAGS, counter(101));
+    const next = counter(101);
+    const first = encodeBundleAdds(inner.slice(0, 2), 9, FLAGS, next);
+    const second = encodeBundleAdds(inner.slice(2), 9, FLAGS, next);
+    const commit = encodeBundleCommit(9, FLAGS, next);
+    expect(hex(Buffer.concat([first.bytes, second.bytes, commit.bytes]))).toBe(hex(whole.bytes));
+    expect([...first.xids, ...second.xids, commit.commitXid, commit.barrierXid]).toEqual(whole.xids);
+    expect(commit).toMatchObject({ commitXid: whole.commitXid, barrierXid: whole.barrierXid });
+    expect(protoErrorOf(() => encodeBundleAdds([inner[0]!.subarray(0, 20)], 9, FLAGS, next)).code).toBe(
+      "BAD_LENGTH",
+    );
+    expect(protoErrorOf(() => encodeBundleCommit(2 ** 32, FLAGS, next)).code).toBe("BAD_VALUE");
   });
 
   it("decodes in ovs-ofctl as OVS's own bundle messages and barrier", () => {

@@ -7,7 +7,8 @@ export const CONTROLLER_ERRORS = {
   CONFLICT: {
     status: 409,
     exit: EXIT.CONFLICT,
-    summary: "a duplicate id, VNI, vint0 or endpoint, or a cluster that still has members",
+    summary:
+      "a duplicate id, VNI, vint0 or endpoint, a cluster that still has members, or one already at its most members",
   },
   IMMUTABLE: {
     status: 409,

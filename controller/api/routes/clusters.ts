@@ -1,8 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { parseClusterCreate, parseClusterPatch } from "../../model/requests.ts";
+import { MAX_CLUSTER_MEMBERS, parseClusterCreate, parseClusterPatch } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { clusterStateView, clusterView } from "../views.ts";
+
+const CREATE_BODY_LIMIT = 8 * 1024 * 1024;
 
 type ClusterParams = { Params: { clusterId: string } };
 
@@ -10,9 +12,11 @@ export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void 
   app.post(
     "/clusters",
     {
+      // 5,000 members with 256-character descriptions do not fit the default 1 MiB.
+      bodyLimit: CREATE_BODY_LIMIT,
       schema: {
         tags: ["clusters"],
-        summary: "Create a cluster, optionally with its first members (all or nothing)",
+        summary: `Create a cluster, optionally with its first members (all or nothing; at most ${MAX_CLUSTER_MEMBERS})`,
         body: S.clusterInput,
         response: { 201: S.clusterWithMembers, ...S.errors(409, 502) },
       },

@@ -14,18 +14,9 @@ import {
 import { replaceMember } from "../../../controller/model/cluster-state.ts";
 import { OFPP } from "../../../proto/index.ts";
 import { announcedArb, endpointArb, picksArb, poolArb, stateFrom } from "../support/arbitraries.ts";
-import { makeState } from "../support/fixtures.ts";
+import { makeState, outcome } from "../support/fixtures.ts";
 
 const PROBE = 48879;
-
-/** What a planner returns, or what it throws: two planners must agree on both. */
-function outcome(plan: () => unknown): unknown {
-  try {
-    return plan();
-  } catch (err) {
-    return err;
-  }
-}
 
 const rebindCase = poolArb(7).chain((pool) =>
   fc.record({

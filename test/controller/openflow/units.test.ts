@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { addFlowMod, deleteFlowMod } from "../../../controller/compiler/flow-mod.ts";
 import { parseDurationMs, parseOpenFlowListen, parsePortOrOff } from "../../../controller/config.ts";
-import { BATCH_BUNDLE_FLAGS, batchFrames } from "../../../controller/openflow/batch-frames.ts";
+import {
+  BATCH_BUNDLE_FLAGS,
+  batchFrames,
+  batchSlices,
+  RULES_PER_SLICE,
+} from "../../../controller/openflow/batch-frames.ts";
 import { helloFailed, negotiate } from "../../../controller/openflow/handshake.ts";
 import { Keepalive } from "../../../controller/openflow/keepalive.ts";
 import { PROBE_KIND, probeFrame, readProbe } from "../../../controller/openflow/probe-packet.ts";
@@ -106,6 +111,21 @@ describe("batch frames", () => {
       xids: [101, 102, 103, 104, 105, 106],
     });
     expect(() => batchFrames({ add: [], delete: [] }, 9, () => xid++)).toThrow(/needs a FLOW_MOD/);
+  });
+
+  it("of a large batch, in slices of RULES_PER_SLICE FLOW_MODs then COMMIT and BARRIER, are the same bytes", () => {
+    const specs = Array.from(
+      { length: 1200 },
+      (_, i) => [`vm${i}`, `10.${i >> 8}.${i & 255}.1`, `172.${16 + (i >> 8)}.${i & 255}.1`] as const,
+    );
+    const rules = compileSwitch(makeState(42, specs), "vm0");
+    const batch = { add: rules.slice(0, 4000), delete: rules.slice(4000) };
+    let xid = 1;
+    const whole = batchFrames(batch, 9, () => xid++);
+    const slices = [...batchSlices(batch, 9, whole.xids)];
+    expect(slices).toHaveLength(Math.ceil(rules.length / RULES_PER_SLICE) + 1);
+    expect(Buffer.concat(slices)).toEqual(Buffer.from(whole.bytes));
+    expect(() => [...batchSlices(batch, 9, whole.xids.slice(1))]).toThrow(/xids for/);
   });
 });
 

@@ -23,3 +23,12 @@ export function tempDir(prefix = "icsdn-controller-"): { path: string; remove: (
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/** What a planner returns, or what it throws: two planners must agree on both. */
+export function outcome(plan: () => unknown): unknown {
+  try {
+    return plan();
+  } catch (err) {
+    return err;
+  }
+}

@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHistogram, monitorEventLoopDelay } from "node:perf_hooks";
+import { datapathIdFor } from "../contract/dataplane/index.ts";
+import { type RunningController, startController } from "../controller/server.ts";
+import { EmulatorProcess } from "../test/support/switch-emulator/emulator-process.ts";
+import { type Bench, type Figure, median } from "./figures.ts";
+
+// A member's add, removal and rebind in clusters of 1,000 and 5,000 members (issue 12): n - 1
+// members, and the n-th added and removed again. Each request's time (see call()), the event
+// loop's delay during each (monitorEventLoopDelay, 1 ms resolution; the worst request's p99 and
+// the longest delay), the main thread's own work (loopWork) and the controller's resident memory
+// once they are done. The controller is this process alone: the emulated switches run in a child
+// process (test/support/switch-emulator/emulator-process.ts). At 1,000 members every member's switch is emulated;
+// at 5,000 the first CONNECTED_AT_5000 are (all 5,000 would hold 100 million rules, beyond what
+// one emulator process on this shared machine holds and programs in a bench's time), the others
+// are unconnected members the plans still cover. The added member's switch is connected before
+// it joins (a booted VM's), so each add sends it its whole rule set (4 per peer); each removal
+// leaves it behind, and the next add sends it everything again.
+
+const PROBE_PORT = 48879;
+const CONNECTED_AT_5000 = 250;
+const ROUNDS = 7;
+const WARMUP = 2;
+
+const member = (i: number) => ({
+  vmId: `vm${i}`,
+  vint0: `10.${i >> 8}.${i & 255}.1`,
+  endpoint: `172.${16 + (i >> 8)}.${i & 255}.1`,
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Milliseconds the request took: its round trip, or for a rebind the controller's own totalMs (the
+ * round trip also waits for the downtime probes' tail, which is no work; see cluster-service.ts).
+ */
+async function call(base: string, method: string, path: string, body?: unknown): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(`${base}${path}`, {
+    method,
+    ...(body !== undefined && {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  });
+  const text = await res.text();
+  const ms = performance.now() - started;
+  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return path.endsWith("/rebind") ? (JSON.parse(text) as { totalMs: number }).totalMs : ms;
+}
+
+/**
+ * The main thread's CPU time between ticks of a 1 ms timer: how long the loop was held by the
+ * process's own work. On a shared, loaded machine the loop's delay (monitorEventLoopDelay) also
+ * counts the time the process was not scheduled at all; this leaves that out.
+ */
+function loopWork(): { stop(): { p99: number; max: number } } {
+  const blocks = createHistogram();
+  let last = process.threadCpuUsage();
+  const timer = setInterval(() => {
+    const now = process.threadCpuUsage();
+    blocks.record(Math.max(1, now.user - last.user + now.system - last.system));
+    last = now;
+  }, 1);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { p99: blocks.percentile(99) / 1000, max: blocks.max / 1000 };
+    },
+  };
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+interface SizeFigures {
+  readonly addMs: number;
+  readonly removeMs: number;
+  readonly rebindMs: number;
+  readonly loopP99Ms: number;
+  readonly loopMaxMs: number;
+  readonly workP99Ms: number;
+  readonly workMaxMs: number;
+  readonly rssMb: number;
+}
+
+async function measure(n: number, connected: number): Promise<SizeFigures> {
+  const dir = mkdtempSync(join(tmpdir(), "icsdn-bench-"));
+  let running: RunningController | undefined;
+  let emulator: EmulatorProcess | undefined;
+  try {
+    running = await startController({
+      dbPath: join(dir, "controller.db"),
+      listen: { host: "127.0.0.1", port: 0 },
+      auth: { mode: "none" },
+      compile: { probePort: PROBE_PORT },
+      openflow: {
+        tcp: { host: "127.0.0.1", port: 0 },
+        // One process emulates every switch on a shared 2-core machine: while it works through the
+        // setup's millions of FLOW_MODs, its echo replies and barriers can lag far beyond what a
+        // real switch's would, and a dropped switch is not dialled again.
+        session: { echoIntervalMs: 60_000, handshakeTimeoutMs: 300_000, requestTimeoutMs: 300_000 },
+      },
+    });
+    const { url } = running;
+    const fabric = running.openflow!.fabric;
+    // n - 1 members, so that the added one makes n (5,000 is the most a cluster may have).
+    const members = Array.from({ length: n - 1 }, (_, i) => member(i));
+    await call(url, "POST", "/v1/clusters", { id: "big", vni: 42, tunnel: "vxlan", members });
+    const joining = member(n - 1);
+    const dpids = [...members.slice(0, connected), joining].map((m) => datapathIdFor(42, m.vint0));
+    emulator = await EmulatorProcess.start({
+      controller: { host: "127.0.0.1", port: running.openflow!.addresses()[0]!.address.port },
+      switches: dpids.map((dpid) => ({ dpid })),
+      concurrency: 100,
+      timeoutMs: 900_000,
+    });
+    await until(
+      async () =>
+        (await fabric.switches()).filter((s) => s.ruleCount === (n - 2) * 4 + 1).length === connected,
+      `${connected} switches programmed`,
+      600_000,
+    );
+    // One monitor per request (one enabled again would count the pause between as a delay); the
+    // figures are the worst request's p99 and the longest delay of any.
+    const delay = { p99: 0, max: 0, workP99: 0, workMax: 0 };
+    const times = { add: [] as number[], remove: [] as number[], rebind: [] as number[] };
+    const timed = async (
+      what: keyof typeof times,
+      k: number,
+      method: string,
+      path: string,
+      body?: unknown,
+    ) => {
+      const monitor = monitorEventLoopDelay({ resolution: 1 });
+      monitor.enable();
+      const work = loopWork();
+      const ms = await call(url, method, path, body);
+      monitor.disable();
+      const held = work.stop();
+      if (k >= WARMUP) {
+        times[what].push(ms);
+        delay.p99 = Math.max(delay.p99, monitor.percentile(99) / 1e6);
+        delay.max = Math.max(delay.max, monitor.max / 1e6);
+        delay.workP99 = Math.max(delay.workP99, held.p99);
+        delay.workMax = Math.max(delay.workMax, held.max);
+      }
+      await sleep(n >= 5000 ? 1_500 : 500);
+    };
+    for (let k = 0; k < WARMUP + ROUNDS; k++) {
+      await timed("add", k, "POST", "/v1/clusters/big/members", joining);
+      await timed("remove", k, "DELETE", `/v1/clusters/big/members/${joining.vmId}`);
+      const endpoint = k % 2 === 0 ? "203.0.113.1" : member(1).endpoint;
+      await timed("rebind", k, "POST", "/v1/clusters/big/members/vm1/rebind", { endpoint });
+    }
+    return {
+      addMs: median(times.add),
+      removeMs: median(times.remove),
+      rebindMs: median(times.rebind),
+      loopP99Ms: delay.p99,
+      loopMaxMs: delay.max,
+      workP99Ms: delay.workP99,
+      workMaxMs: delay.workMax,
+      rssMb: process.memoryUsage().rss / 1e6,
+    };
+  } finally {
+    await emulator?.close();
+    await running?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const bench: Bench = {
+  title: "controller: one member's add, removal and rebind at 1,000 and 5,000 members (emulated switches)",
+  async run() {
+    const figures: Figure[] = [];
+    for (const [n, connected] of [
+      [1000, 999],
+      [5000, CONNECTED_AT_5000],
+    ] as const) {
+      const f = await measure(n, connected);
+      const size = `${n}_members`;
+      const how = `median of ${ROUNDS}, request round trip; ${connected + 1} of ${n} members' switches emulated`;
+      figures.push(
+        { name: `controller.add_member_ms.${size}`, value: f.addMs, unit: `ms (${how})` },
+        { name: `controller.remove_member_ms.${size}`, value: f.removeMs, unit: `ms (${how})` },
+        { name: `controller.rebind_ms.${size}`, value: f.rebindMs, unit: `ms (${how}, not announced)` },
+        {
+          name: `controller.add_vs_rebind.${size}`,
+          value: f.addMs / f.rebindMs,
+          unit: "add_member_ms / rebind_ms (goal at 5,000: at most 5)",
+        },
+        {
+          name: `controller.loop_delay_p99_ms.${size}`,
+          value: f.loopP99Ms,
+          unit: "ms, event-loop delay p99 of the worst measured request (goal: at most 20)",
+        },
+        {
+          name: `controller.loop_delay_max_ms.${size}`,
+          value: f.loopMaxMs,
+          unit: "ms, longest event-loop delay during every measured request",
+        },
+        {
+          name: `controller.loop_work_p99_ms.${size}`,
+          value: f.workP99Ms,
+          unit: "ms of the main thread's CPU between 1 ms ticks, p99 of the worst request (see loopWork)",
+        },
+        {
+          name: `controller.loop_work_max_ms.${size}`,
+          value: f.workMaxMs,
+          unit: "ms of the main thread's CPU between 1 ms ticks, the longest of any request",
+        },
+        {
+          name: `controller.rss_mb.${size}`,
+          value: f.rssMb,
+          unit: `MB resident, the controller's process after the requests (${connected + 1} switches connected)`,
+        },
+      );
+    }
+    return figures;
+  },
+};
+export default bench;
