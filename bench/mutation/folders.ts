@@ -37,7 +37,7 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
     ],
     tests: ["test/vm-init/plan.test.ts", "test/vm-init/ovsdb.test.ts", "test/vm-init/config.test.ts"],
   },
-  // The mediation's pure cores join here when mediation/ is merged (its planner and journal):
-  // "mediation/planner": { mutate: ["mediation/planner/**/*.ts"], tests: ["test/mediation/planner.test.ts"] },
-  // "mediation/journal": { mutate: ["mediation/journal/**/*.ts"], tests: ["test/mediation/journal.test.ts"] },
+  // The mediation's pure cores: its planner (pre-checks, flavor, security groups) and journal.
+  "mediation/planner": { mutate: ["mediation/planner/**/*.ts"], tests: ["test/mediation/planner.test.ts"] },
+  "mediation/journal": { mutate: ["mediation/journal/**/*.ts"], tests: ["test/mediation/journal.test.ts"] },
 };
