@@ -1,13 +1,14 @@
+import type {
+  DowntimeReport,
+  OpenFlowErrorInfo,
+  ProbeLinkReport,
+} from "../../contract/controller-api/index.ts";
 import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { SwitchBatch } from "../compiler/transition-planner.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 
-/** An OpenFlow error a switch answered with, by the names proto gives its type and code. */
-export interface OpenFlowErrorInfo {
-  readonly type: string;
-  readonly code: string;
-  readonly message: string;
-}
+// The REST API reports these as they are: one definition, in the contract.
+export type { DowntimeReport, OpenFlowErrorInfo, ProbeLinkReport };
 
 /** What became of one switch's batch. */
 export type BatchOutcome =
@@ -46,25 +47,6 @@ export interface SwitchStatus {
   readonly remoteAddress: string | null;
   /** Flow entries the switch holds, as of the fabric's last count; null if unknown. */
   readonly ruleCount: number | null;
-}
-
-/** One probed link of a rebind: probes sent at `from`'s switch toward `to`, caught at `to`'s. */
-export interface ProbeLinkReport {
-  readonly from: string;
-  readonly to: string;
-  readonly sent: number;
-  readonly received: number;
-  /** Longest time between two consecutive probes received (or from the last one to the end). */
-  readonly longestGapMs: number;
-}
-
-/** Downtime as the controller's own probes saw it across one rebind (see DESIGN.md, Downtime). */
-export interface DowntimeReport {
-  /** The longest gap over every probed link: the rebind's downtime. */
-  readonly ms: number;
-  /** Time between two probes on one link: the resolution of `ms`. */
-  readonly intervalMs: number;
-  readonly links: readonly ProbeLinkReport[];
 }
 
 /** What a fabric does around one rebind; `finish` ends it once every phase has run (or failed). */
