@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type DocRoute, type JsonSchema, openApiOf, routeName, routesOf } from "../support/openapi.ts";
-import { buildTestApi, snapshotOf, type TestApi } from "./support/test-api.ts";
+import { apiWithTwoMembers, buildTestApi, snapshotOf, type TestApi } from "./support/test-api.ts";
 
 // Every write route whose body carries an IPv4 address (found in the OpenAPI document, so a route
 // added later must be listed here or this test fails) refuses the addresses no packet can be
@@ -93,23 +93,6 @@ afterEach(async () => {
   api = undefined;
 });
 
-/** A cluster "db" with two members whose switches hold their rules, so a rebind would go through. */
-async function apiWithCluster(): Promise<TestApi> {
-  const a = await buildTestApi();
-  const created = await a.call("POST", "/v1/clusters", {
-    id: "db",
-    vni: 42,
-    tunnel: "vxlan",
-    members: [
-      { vmId: "vm1", vint0: "198.18.0.1", endpoint: "203.0.113.1" },
-      { vmId: "vm2", vint0: "198.18.0.2", endpoint: "203.0.113.2" },
-    ],
-  });
-  expect(created.status).toBe(201);
-  a.connectAll("db");
-  return a;
-}
-
 describe("address rules on every write route that takes an address", () => {
   it("the document's address-taking write routes are exactly those tested here", async () => {
     api = await buildTestApi();
@@ -132,7 +115,7 @@ describe("address rules on every write route that takes an address", () => {
       for (const field of route.fields)
         for (const [kind, address] of Object.entries(REFUSED))
           it(`refuses ${field} = ${address} (${kind}), naming the field, and changes nothing`, async () => {
-            api = await apiWithCluster();
+            api = await apiWithTwoMembers();
             const before = snapshotOf(api);
             const method = name.split(" ")[0] as "POST";
             const res = await api.call(method, route.url, withField(route.body, field, address));
@@ -143,7 +126,7 @@ describe("address rules on every write route that takes an address", () => {
           });
 
       it("accepts the same request with usable addresses (so the refusals above are the addresses')", async () => {
-        api = await apiWithCluster();
+        api = await apiWithTwoMembers();
         const method = name.split(" ")[0] as "POST";
         const res = await api.call(method, route.url, route.body);
         expect(res.status, res.text).toBe(route.status);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { buildTestApi, type TestApi } from "./support/test-api.ts";
+import { apiWithTwoMembers, buildTestApi, type TestApi } from "./support/test-api.ts";
 
 // The error answer every REST API shares (contract/http/error-handler.ts), where mutation testing
 // found it untested: an unexpected error leaks nothing, and each other kind of failure says what
@@ -12,17 +12,7 @@ afterEach(async () => {
 
 describe("error answers", () => {
   it("an unexpected error is a bare 500: no message, no stack, no internals", async () => {
-    api = await buildTestApi();
-    await api.call("POST", "/v1/clusters", {
-      id: "db",
-      vni: 42,
-      tunnel: "vxlan",
-      members: [
-        { vmId: "vm1", vint0: "198.18.0.1", endpoint: "203.0.113.1" },
-        { vmId: "vm2", vint0: "198.18.0.2", endpoint: "203.0.113.2" },
-      ],
-    });
-    api.connectAll("db");
+    api = await apiWithTwoMembers();
     api.fabric.apply = async () => {
       throw new Error("secret /etc/icsdn/token at fabric.ts:42");
     };

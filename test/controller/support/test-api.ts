@@ -85,6 +85,23 @@ export async function buildTestApi(
   };
 }
 
+/** A test API holding cluster "db" (VNI 42) with members vm1 and vm2, whose switches hold their rules. */
+export async function apiWithTwoMembers(): Promise<TestApi> {
+  const api = await buildTestApi();
+  const created = await api.call("POST", "/v1/clusters", {
+    id: "db",
+    vni: 42,
+    tunnel: "vxlan",
+    members: [
+      { vmId: "vm1", vint0: "198.18.0.1", endpoint: "203.0.113.1" },
+      { vmId: "vm2", vint0: "198.18.0.2", endpoint: "203.0.113.2" },
+    ],
+  });
+  if (created.status !== 201) throw new Error(`creating cluster db answered ${created.status}`);
+  api.connectAll("db");
+  return api;
+}
+
 /** Everything a request could change: stored state and history, and what was sent to switches. */
 export function snapshotOf({ store, fabric }: TestApi): string {
   return JSON.stringify(
