@@ -87,14 +87,15 @@ export async function createSourceServer(
   return { tag, serverName, serverId, fip, groupName, keyName, privateKeyFile };
 }
 
-/** Removes whatever a test left in either cloud under its tag (servers first: groups in use cannot go). */
+/** Removes whatever a test left in either cloud under its tag (servers first: groups in use cannot go).
+ * A lab server's delete once took over 60 s on a loaded machine. */
 export async function cleanClouds(names: readonly string[]): Promise<void> {
   for (const driver of [labDriver("lab-a"), labDriver("lab-b")] as CloudDriver[]) {
     for (const name of names) {
       for (const id of await driver.lookupByName("floating_ip", name)) await driver.deleteFloatingIp(id);
       for (const id of await driver.lookupByName("server", name)) {
         await driver.deleteServer(id);
-        await driver.waitServer(id, "gone", 60_000);
+        await driver.waitServer(id, "gone", 120_000);
       }
     }
     for (const name of names) {
