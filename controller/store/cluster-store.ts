@@ -1,11 +1,18 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { DowntimeReport, PhaseReport } from "../../contract/controller-api/index.ts";
 import { splitDatapathId, type TunnelType } from "../../contract/dataplane/index.ts";
 import { ControllerError, fieldPath } from "../errors.ts";
 import type { Cluster } from "../model/cluster.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import { type Member, memberOf } from "../model/member.ts";
-import type { LinkingRecord, RebindRecord, RebindResult } from "./records.ts";
-import { num, type Row, text, textOrNull } from "./rows.ts";
+import type {
+  LinkingRecord,
+  RebindCompletion,
+  RebindCompletionReport,
+  RebindRecord,
+  RebindResult,
+} from "./records.ts";
+import { json, num, numOrNull, type Row, text, textOrNull } from "./rows.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 
 export interface ClusterStoreOptions {
@@ -16,6 +23,8 @@ export interface ClusterStoreOptions {
 type Params = Record<string, SQLInputValue>;
 
 const MEMBER_COLUMNS = `m.cluster_id, m.vm_id, m.vint0, m.endpoint, m.next_endpoint, m.description, c.vni`;
+const REBIND_COLUMNS = `id, cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at, completion, total_ms,
+  cleanup, downtime`;
 
 /**
  * The controller's desired state and history on SQLite (node:sqlite). Every write runs in a
@@ -338,35 +347,62 @@ export class ClusterStore {
     }));
   }
 
-  recordRebind(entry: Omit<RebindRecord, "id" | "at">): RebindRecord {
+  /** A rebind attempt; an ok one is pending until completeRebind, a failed one is done at once. */
+  recordRebind(
+    entry: Omit<RebindRecord, "id" | "at" | "completion" | "cleanup" | "totalMs" | "downtime">,
+  ): RebindRecord {
     const at = this.#now().toISOString();
+    const completion: RebindCompletion = entry.result === "ok" ? "pending" : "done";
     const id = this.transaction(() => {
       this.#run(
-        `INSERT INTO rebinds (cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at)
-         VALUES (:clusterId, :vmId, :oldEndpoint, :newEndpoint, :updateMs, :result, :at)`,
-        { ...entry, at },
+        `INSERT INTO rebinds (cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at, completion)
+         VALUES (:clusterId, :vmId, :oldEndpoint, :newEndpoint, :updateMs, :result, :at, :completion)`,
+        { ...entry, at, completion },
         "",
       );
       return this.#lastId();
     });
-    return { id, ...entry, at };
+    return { id, ...entry, at, completion, cleanup: null, totalMs: null, downtime: null };
+  }
+
+  /** The work after rebind `id`'s answer has ended: writes what it found, once. */
+  completeRebind(id: number, report: RebindCompletionReport): void {
+    this.transaction(() => {
+      this.#run(
+        `UPDATE rebinds SET completion = 'done', total_ms = :totalMs, cleanup = :cleanup, downtime = :downtime
+         WHERE id = :id AND completion = 'pending'`,
+        {
+          id,
+          totalMs: report.totalMs,
+          cleanup: report.cleanup && JSON.stringify(report.cleanup),
+          downtime: report.downtime && JSON.stringify(report.downtime),
+        },
+        "",
+      );
+    });
+  }
+
+  /**
+   * Rebinds left pending by a controller that stopped before their cleanup ended: nothing will
+   * complete them (their switches are reconciled to the store when they reconnect). Called at start.
+   */
+  endInterruptedRebinds(): number {
+    return this.transaction(() =>
+      this.#run(`UPDATE rebinds SET completion = 'done' WHERE completion = 'pending'`, {}, ""),
+    );
   }
 
   listRebinds(filter: { clusterId?: string; vmId?: string } = {}): RebindRecord[] {
     return this.#all(
-      `SELECT id, cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at FROM rebinds
+      `SELECT ${REBIND_COLUMNS} FROM rebinds
        WHERE (:clusterId IS NULL OR cluster_id = :clusterId) AND (:vmId IS NULL OR vm_id = :vmId) ORDER BY id`,
       { clusterId: filter.clusterId ?? null, vmId: filter.vmId ?? null },
-    ).map((r) => ({
-      id: num(r, "id"),
-      clusterId: text(r, "cluster_id"),
-      vmId: text(r, "vm_id"),
-      oldEndpoint: textOrNull(r, "old_endpoint"),
-      newEndpoint: text(r, "new_endpoint"),
-      updateMs: num(r, "update_ms"),
-      result: text(r, "result") as RebindResult,
-      at: text(r, "at"),
-    }));
+    ).map(rebindOf);
+  }
+
+  getRebind(id: number): RebindRecord | undefined {
+    const row = this.#get(`SELECT ${REBIND_COLUMNS} FROM rebinds WHERE id = :id`, { id });
+    return row && rebindOf(row);
   }
 
   // ---- plumbing
@@ -468,4 +504,21 @@ function memberFromRow(r: Row): Member {
     },
     textOrNull(r, "next_endpoint"),
   );
+}
+
+function rebindOf(r: Row): RebindRecord {
+  return {
+    id: num(r, "id"),
+    clusterId: text(r, "cluster_id"),
+    vmId: text(r, "vm_id"),
+    oldEndpoint: textOrNull(r, "old_endpoint"),
+    newEndpoint: text(r, "new_endpoint"),
+    updateMs: num(r, "update_ms"),
+    result: text(r, "result") as RebindResult,
+    at: text(r, "at"),
+    completion: text(r, "completion") as RebindCompletion,
+    cleanup: json<PhaseReport>(r, "cleanup"),
+    totalMs: numOrNull(r, "total_ms"),
+    downtime: json<DowntimeReport>(r, "downtime"),
+  };
 }

@@ -225,11 +225,19 @@ describe("ControllerClient against a real controller", () => {
         changed: true,
       });
       expect(report.updateMs).toBeGreaterThan(0);
-      expect(report.totalMs).toBeGreaterThanOrEqual(report.updateMs);
       expect(report.phases.flatMap((p) => p.switches).every((s) => s.status === "confirmed")).toBe(true);
-      expect(await client.listRebinds("moving", "a")).toEqual([
-        expect.objectContaining({ oldEndpoint: "192.0.2.1", newEndpoint: "192.0.2.11", result: "ok" }),
-      ]);
+      const record = await client.getRebind("moving", "a", report.rebindId!, { settled: true });
+      expect(record).toMatchObject({
+        id: report.rebindId,
+        oldEndpoint: "192.0.2.1",
+        newEndpoint: "192.0.2.11",
+        result: "ok",
+        updateMs: report.updateMs,
+        completion: "done",
+        cleanup: { phase: "cleanup" },
+      });
+      expect(record.totalMs).toBeGreaterThanOrEqual(report.updateMs);
+      expect(await client.listRebinds("moving", "a")).toEqual([record]);
       expect((await client.getMember("moving", "a")).endpoint).toBe("192.0.2.11");
     },
     60_000,
