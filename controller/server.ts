@@ -92,6 +92,7 @@ export async function startController(config: ControllerConfig): Promise<Running
         // Answered rebinds finish their cleanup and write their records before the store closes.
         await service.settle();
         await switchSide?.close();
+        await store.flushed();
         store.close();
       },
     };

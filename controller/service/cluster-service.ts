@@ -305,6 +305,8 @@ export class ClusterService {
     const completed = Promise.withResolvers<void>();
     this.#completing.set(id, completed.promise);
     answer({ ...report, changed: true, rebindId: id, updateMs, phases: run.phases });
+    // The answer leaves first: encoding and writing cleanup's batches would hold it back.
+    await new Promise((resolve) => setImmediate(resolve));
     const cleaned = await this.#cleanUp(cleanup);
     const totalMs = this.#clock() - receivedAt;
     return async () => {

@@ -50,6 +50,16 @@ describe("ClusterStore on a real SQLite file", () => {
     raw.close();
   });
 
+  it("syncs its WAL in the background after a commit; the commit is there for another connection", async () => {
+    store.insertCluster(web, [a]);
+    await store.flushed();
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    // Every commit was written to the WAL and survives a crash: a second connection sees it.
+    const other = ClusterStore.open(path);
+    expect(other.listMembers("web")).toEqual([a]);
+    other.close();
+  });
+
   it("keeps clusters, members and history across a re-open", () => {
     store.insertCluster(web, [a, b]);
     store.recordLinking({ clusterId: "web", vmId: "a", linkingMs: 63.5 });

@@ -164,6 +164,33 @@ describe("switch sessions (emulated switches over TCP)", () => {
     expect(h.server.probes.active).toBe(0);
   });
 
+  it("after an announcement, the rebind primes nothing again (announce and reconcile did) and still measures downtime", async () => {
+    const h = await harness();
+    await h.api("POST", "/v1/clusters", { id: "web", vni: 42, tunnel: "vxlan", members: members(3) });
+    const network = new EmulatedNetwork();
+    const emu = emulator(h, network);
+    const peers = [1, 2].map((i) => emu.add({ dpid: dpid(`198.18.0.${i}`), endpoint: `192.0.2.${i}` }));
+    emu.add({ dpid: dpid("198.18.0.3"), endpoint: "192.0.2.3" });
+    await emu.connectAll();
+    await waitFor(() => reconciledCount(h) === 3, "reconciles");
+    emu.add({ dpid: dpid("198.18.0.3"), endpoint: "203.0.113.30" });
+    await emu.connectAll();
+    await waitFor(() => reconciledCount(h) === 4, "the new instance's reconcile");
+    const announced = await h.api("PUT", "/v1/clusters/web/members/vm3/next-endpoint", {
+      endpoint: "203.0.113.30",
+    });
+    expect(announced.status).toBe(200);
+    // The announcement primed every peer's next hop toward the new endpoint.
+    await waitFor(() => peers.every((p) => p.counters.packetOuts >= 1), "priming at the announcement");
+    const res = await h.api<RebindBody>("POST", "/v1/clusters/web/members/vm3/rebind", {
+      endpoint: "203.0.113.30",
+    });
+    expect(res.status).toBe(200);
+    expect(h.log.entries.filter((e) => e.msg === "primed tunnel next hops")).toEqual([]);
+    const record = await h.rebindRecord("web", "vm3", res.body.rebindId);
+    expect(record.downtime!.links.map((l) => l.received > 0)).toEqual([true, true]);
+  });
+
   it("fails a batch with the switch's error, counts it by type and code, commits nothing, and reconciles the switch", async () => {
     const h = await harness();
     await h.api("POST", "/v1/clusters", { id: "web", vni: 42, tunnel: "vxlan", members: members(2) });
