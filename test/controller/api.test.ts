@@ -304,6 +304,7 @@ describe("rebind", () => {
 
   it("is a no-op when repeated with the same endpoint", async () => {
     await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    await api.settled();
     const calls = api.fabric.calls.length;
     const again = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
     expect(again).toMatchObject({ status: 200, body: { changed: false, phases: [] } });
@@ -324,7 +325,36 @@ describe("rebind", () => {
     const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.body)).toContain('"vmId":"c","status":"not-connected"');
+    await api.settled();
     expectSwitchesMatchStore("web");
+  });
+
+  it("records a cleanup that fails after the answer; the member stays rebound", async () => {
+    api.fabric.failWhen = (batch, call) =>
+      call === 2 && batch.vmId === "c" ? { type: "BAD_MATCH", code: "BAD_PREREQ", message: "no" } : undefined;
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res.status).toBe(200);
+    const { rebindId } = res.body as { rebindId: number };
+    const record = await api.call("GET", `/v1/clusters/web/members/a/rebinds/${rebindId}?settled=true`);
+    expect(record.body).toMatchObject({
+      result: "ok",
+      completion: "done",
+      cleanup: {
+        phase: "cleanup",
+        switches: [
+          { vmId: "b", status: "confirmed" },
+          { vmId: "c", status: "failed", error: { type: "BAD_MATCH", code: "BAD_PREREQ" } },
+        ],
+      },
+    });
+    // Every switch sends to the new endpoint: that is committed. c still accepts the old one.
+    expect(api.store.getMember("web", "a")?.endpoint).toBe("203.0.113.77");
+    const c = api.fabric.rulesOf(dpidOf("198.18.0.3"));
+    expect(
+      c.some((r) =>
+        JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? String(v) : v)).includes("192.0.2.10"),
+      ),
+    ).toBe(true);
   });
 
   it("stops before the next phase when a switch fails, and commits nothing", async () => {
@@ -344,6 +374,7 @@ describe("rebind", () => {
     expect(
       (await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" })).status,
     ).toBe(200);
+    await api.settled();
     expectSwitchesMatchStore("web");
   });
 
