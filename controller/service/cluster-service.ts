@@ -323,8 +323,8 @@ export class ClusterService {
 
   /**
    * A rebind's cleanup, after its answer: peers stop accepting the old endpoint. A switch that
-   * fails it keeps accepting that endpoint (harmless: nobody else uses it) until it is reconciled;
-   * the record shows it. Null when the fabric itself broke.
+   * fails it still accepts that endpoint until the fabric's resync reconciles it; the record shows
+   * it. Null when the fabric itself broke.
    */
   async #cleanUp(cleanup: TransitionPhase): Promise<PhaseReport | null> {
     try {
