@@ -100,16 +100,21 @@ async function measure(vms: number, rebinds: number): Promise<Sample[]> {
         { rate: 1000, count: 1500, leadMs: 500 },
         () => client.rebind(CLUSTER, "vm1", endpoint),
       );
+      // Answered at update time; cleanup and the controller's probes complete its history record.
+      const record =
+        during.rebindId === null
+          ? null
+          : await client.getRebind(CLUSTER, "vm1", during.rebindId, { settled: true });
       samples.push({
         updateMs: during.updateMs,
         downtimeMs: stream.longestGapMs,
-        probeDowntimeMs: during.downtime?.ms ?? null,
+        probeDowntimeMs: record?.downtime?.ms ?? null,
         lost: stream.lost,
       });
       console.log(
-        `  ${vms} VMs, rebind ${i + 1}/${rebinds}: update ${during.updateMs.toFixed(1)} ms (total ${during.totalMs.toFixed(1)}), stream gap ${stream.longestGapMs.toFixed(
+        `  ${vms} VMs, rebind ${i + 1}/${rebinds}: update ${during.updateMs.toFixed(1)} ms (total ${record?.totalMs?.toFixed(1) ?? "-"}), stream gap ${stream.longestGapMs.toFixed(
           1,
-        )} ms, controller probes ${during.downtime?.ms.toFixed(1) ?? "-"} ms, lost ${stream.lost}/${stream.sent}`,
+        )} ms, controller probes ${record?.downtime?.ms.toFixed(1) ?? "-"} ms, lost ${stream.lost}/${stream.sent}`,
       );
       await release(LAB, "vm1");
     }

@@ -33,8 +33,9 @@ const member = (i: number) => ({
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Milliseconds the request took: its round trip, or for a rebind the controller's own totalMs (the
- * round trip also waits for the downtime probes' tail, which is no work; see cluster-service.ts).
+ * Milliseconds the request took: its round trip, or for a rebind the controller's own totalMs from
+ * its history record (the answer comes at update time; cleanup follows it, then the downtime
+ * probes' tail, which is no work; see cluster-service.ts).
  */
 async function call(base: string, method: string, path: string, body?: unknown): Promise<number> {
   const started = performance.now();
@@ -48,7 +49,10 @@ async function call(base: string, method: string, path: string, body?: unknown):
   const text = await res.text();
   const ms = performance.now() - started;
   if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-  return path.endsWith("/rebind") ? (JSON.parse(text) as { totalMs: number }).totalMs : ms;
+  if (!path.endsWith("/rebind")) return ms;
+  const { rebindId } = JSON.parse(text) as { rebindId: number };
+  const record = await fetch(`${base}${path}s/${rebindId}?settled=true`);
+  return ((await record.json()) as { totalMs: number }).totalMs;
 }
 
 /**

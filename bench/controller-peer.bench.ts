@@ -22,7 +22,8 @@ import { OskenPeer, oskenAvailable } from "./peer/osken.ts";
 // Each round runs ours (announced, as a mediator does), os-ken, the floor, and ours bare, one
 // after the other, so the ratios are taken round by round on the same machine state. Ours is
 // timed as the REST API reports it (updateMs: request received -> last barrier reply); the REST
-// answer's own arrival, as the caller sees it, is rest_answer_ms.
+// answer's own arrival, as the caller sees it (request sent -> answer read, HTTP both ways), is
+// rest_answer_ms. The answer comes at update time; cleanup and the probes' tail follow it.
 
 const WARMUP = 2;
 const ROUNDS = 9;

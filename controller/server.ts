@@ -32,6 +32,8 @@ export interface RunningController {
   readonly metrics: ControllerMetrics;
   /** The switch side, when `openflow` was configured. */
   readonly openflow: OpenFlowServer | undefined;
+  /** Resolves once every rebind answered so far has finished its cleanup and completed its record. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export interface RunningController {
  */
 export async function startController(config: ControllerConfig): Promise<RunningController> {
   const store = ClusterStore.open(config.dbPath);
+  store.endInterruptedRebinds();
   const planner = new RulePlanner(config.compile ?? {});
   const locks = new ClusterLocks();
   let openflow: OpenFlowServer | undefined;
@@ -83,9 +86,13 @@ export async function startController(config: ControllerConfig): Promise<Running
       store,
       metrics,
       openflow,
+      settled: () => service.settle(),
       async close() {
         await app.close();
+        // Answered rebinds finish their cleanup and write their records before the store closes.
+        await service.settle();
         await switchSide?.close();
+        await store.flushed();
         store.close();
       },
     };

@@ -101,9 +101,24 @@ export class ControllerClient {
     return this.#call("POST", `${memberPath(clusterId, vmId)}/rebind`, { endpoint });
   }
 
+  /** The member's rebind history, oldest first (a record may still be pending). */
   async listRebinds(clusterId: string, vmId: string): Promise<RebindRecord[]> {
     return (await this.#call<{ rebinds: RebindRecord[] }>("GET", `${memberPath(clusterId, vmId)}/rebinds`))
       .rebinds;
+  }
+
+  /**
+   * One rebind's history record (RebindReport.rebindId). With `settled`, the controller answers
+   * once its cleanup and downtime measurement are done (completion "done"), not before.
+   */
+  getRebind(
+    clusterId: string,
+    vmId: string,
+    rebindId: number,
+    options: { settled?: boolean } = {},
+  ): Promise<RebindRecord> {
+    const query = options.settled ? "?settled=true" : "";
+    return this.#call("GET", `${memberPath(clusterId, vmId)}/rebinds/${rebindId}${query}`);
   }
 
   /** Every member's switch (connected or not) and every connected switch that is no member. */

@@ -113,24 +113,33 @@ export interface DowntimeReport {
   readonly links: readonly ProbeLinkReport[];
 }
 
-/** POST .../rebind's answer. */
+/**
+ * POST .../rebind's answer, sent at update time: once every affected switch has confirmed the
+ * new rules. Cleanup (peers stop accepting the old endpoint) and the downtime measurement run
+ * after it; the rebind's history record (`rebindId`, GET .../rebinds/{rebindId}) gets them.
+ */
 export interface RebindReport {
   readonly clusterId: string;
   readonly vmId: string;
   readonly oldEndpoint: Ipv4 | null;
   readonly endpoint: Ipv4;
-  /** False when the member already had this endpoint: nothing was sent. */
+  /** False when the member already had this endpoint: nothing was sent, nothing recorded. */
   readonly changed: boolean;
+  /** The rebind's history record (GET .../rebinds/{rebindId}); null when nothing changed. */
+  readonly rebindId: number | null;
   /** Request received -> every affected switch confirmed its new rules (before cleanup). */
   readonly updateMs: number;
-  /** Request received -> every phase confirmed, cleanup included. */
-  readonly totalMs: number;
+  /** The phases run before the answer (prepare, switch); cleanup is in the history record. */
   readonly phases: readonly PhaseReport[];
-  /** Null when the controller does not probe. */
-  readonly downtime: DowntimeReport | null;
 }
 
-/** GET .../rebinds: one rebind attempt that reached the switches. */
+/**
+ * A rebind's work after its answer: "pending" while cleanup and the downtime probes run, "done"
+ * once the record's `cleanup`, `totalMs` and `downtime` are final. A failed rebind is done at once.
+ */
+export type RebindCompletion = "pending" | "done";
+
+/** GET .../rebinds and GET .../rebinds/{rebindId}: one rebind attempt that reached the switches. */
 export interface RebindRecord {
   readonly id: number;
   readonly clusterId: string;
@@ -138,9 +147,20 @@ export interface RebindRecord {
   readonly oldEndpoint: Ipv4 | null;
   readonly newEndpoint: Ipv4;
   readonly updateMs: number;
+  /** ok: every switch sends to the new endpoint and the store has it; failed: nothing was committed. */
   readonly result: "ok" | "failed";
   /** ISO 8601, UTC. */
   readonly at: string;
+  readonly completion: RebindCompletion;
+  /**
+   * The cleanup phase as it ran (a switch that failed it still accepts the old endpoint until it
+   * is reconciled); null while pending and for a failed rebind.
+   */
+  readonly cleanup: PhaseReport | null;
+  /** Request received -> cleanup ended; null while pending and for a failed rebind. */
+  readonly totalMs: number | null;
+  /** The controller's probes across the rebind; null while pending, or when nothing was measured. */
+  readonly downtime: DowntimeReport | null;
 }
 
 /** POST /v1/linking: vm-init's linking time of one VM. */

@@ -119,9 +119,42 @@ const switchReport = {
   },
 } as const;
 
+const phaseReport = {
+  type: "object",
+  required: ["phase", "ms", "switches"],
+  properties: {
+    phase: { type: "string", enum: ["prepare", "switch", "cleanup"] },
+    ms: { type: "number" },
+    switches: { type: "array", items: switchReport },
+  },
+} as const;
+
+const downtimeReport = {
+  type: "object",
+  required: ["ms", "intervalMs", "links"],
+  properties: {
+    ms: { type: "number" },
+    intervalMs: { type: "number" },
+    links: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["from", "to", "sent", "received", "longestGapMs"],
+        properties: {
+          from: slug,
+          to: slug,
+          sent: { type: "integer" },
+          received: { type: "integer" },
+          longestGapMs: { type: "number" },
+        },
+      },
+    },
+  },
+} as const;
+
 export const rebindReport = {
   type: "object",
-  required: ["clusterId", "vmId", "oldEndpoint", "endpoint", "changed", "updateMs", "totalMs", "phases"],
+  required: ["clusterId", "vmId", "oldEndpoint", "endpoint", "changed", "rebindId", "updateMs", "phases"],
   properties: {
     clusterId: slug,
     vmId: slug,
@@ -129,56 +162,37 @@ export const rebindReport = {
     endpoint: ipv4,
     changed: {
       type: "boolean",
-      description: "false: the member already had this endpoint, nothing was sent",
+      description: "false: the member already had this endpoint, nothing was sent or recorded",
+    },
+    rebindId: {
+      type: ["integer", "null"],
+      description: "the rebind's history record (GET .../rebinds/{rebindId}: cleanup, totalMs, downtime)",
     },
     updateMs: {
       type: "number",
-      description: "request received -> every affected switch confirmed its new rules (before cleanup)",
-    },
-    totalMs: { type: "number", description: "request received -> every phase confirmed, cleanup included" },
-    downtime: {
-      type: ["object", "null"],
       description:
-        "the controller's probes across the rebind (PACKET_OUT at a peer, PACKET_IN at the moving member): " +
-        "the longest gap between two probes received; null when not measured",
-      required: ["ms", "intervalMs", "links"],
-      properties: {
-        ms: { type: "number" },
-        intervalMs: { type: "number" },
-        links: {
-          type: "array",
-          items: {
-            type: "object",
-            required: ["from", "to", "sent", "received", "longestGapMs"],
-            properties: {
-              from: slug,
-              to: slug,
-              sent: { type: "integer" },
-              received: { type: "integer" },
-              longestGapMs: { type: "number" },
-            },
-          },
-        },
-      },
+        "request received -> every affected switch confirmed its new rules (the answer is sent then)",
     },
-    phases: {
-      type: "array",
-      items: {
-        type: "object",
-        required: ["phase", "ms", "switches"],
-        properties: {
-          phase: { type: "string", enum: ["prepare", "switch", "cleanup"] },
-          ms: { type: "number" },
-          switches: { type: "array", items: switchReport },
-        },
-      },
-    },
+    phases: { type: "array", description: "the phases run before the answer", items: phaseReport },
   },
 } as const;
 
 export const rebindRecord = {
   type: "object",
-  required: ["id", "clusterId", "vmId", "oldEndpoint", "newEndpoint", "updateMs", "result", "at"],
+  required: [
+    "id",
+    "clusterId",
+    "vmId",
+    "oldEndpoint",
+    "newEndpoint",
+    "updateMs",
+    "result",
+    "at",
+    "completion",
+    "cleanup",
+    "totalMs",
+    "downtime",
+  ],
   properties: {
     id: { type: "integer" },
     clusterId: slug,
@@ -188,6 +202,50 @@ export const rebindRecord = {
     updateMs: { type: "number" },
     result: { type: "string", enum: ["ok", "failed"] },
     at: { type: "string", format: "date-time" },
+    completion: {
+      type: "string",
+      enum: ["pending", "done"],
+      description: "pending while cleanup and the downtime probes run after the answer; done when final",
+    },
+    cleanup: {
+      ...phaseReport,
+      type: ["object", "null"],
+      description: "the cleanup phase as it ran; null while pending and for a failed rebind",
+    },
+    totalMs: {
+      type: ["number", "null"],
+      description: "request received -> cleanup ended; null while pending and for a failed rebind",
+    },
+    downtime: {
+      ...downtimeReport,
+      type: ["object", "null"],
+      description:
+        "the controller's probes across the rebind (PACKET_OUT at a peer, PACKET_IN at the moving member): " +
+        "the longest gap between two probes received; null while pending or when not measured",
+    },
+  },
+} as const;
+
+export const rebindParams = {
+  type: "object",
+  required: ["clusterId", "vmId", "rebindId"],
+  properties: {
+    clusterId: slug,
+    vmId: slug,
+    // Path and query strings are not coerced (contract/http/rest-app.ts): digits, read by the route.
+    rebindId: { type: "string", pattern: "^[1-9][0-9]{0,14}$", description: "RebindReport.rebindId" },
+  },
+} as const;
+
+export const rebindQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    settled: {
+      type: "string",
+      enum: ["true", "false"],
+      description: "answer once the rebind's completion is done (its cleanup and downtime are final)",
+    },
   },
 } as const;
 

@@ -13,14 +13,22 @@ interface LinkState {
   received: number;
   lastRx: number | undefined;
   longestGap: number;
+  firstSentAt: number | undefined;
   lastSentAt: number | undefined;
 }
 
 /**
  * One rebind's probe streams (see RebindProbes): a probe per link every interval, PACKET_OUT at
  * the peer with in_port=vint0 and output:TABLE; the receive times of the PACKET_INs give the
- * longest gap per link. Probing goes on for `tailMs` after the last phase, to see the stream
+ * longest gap per link, counted from the link's first probe sent (a stream that starts dead
+ * shows as a gap too). Probing goes on for `tailMs` after the last phase, to see the stream
  * come back (or not).
+ *
+ * The first probes leave after the batches written in the same turn (`start` defers them): a
+ * switch handles its connection's messages in order, so a probe written first would hold the
+ * phase's bundle and barrier back (on real OVS, three probed peers doubled a 4-switch rebind's
+ * update time). A phase that goes to the peers first (announced: the switch phase) is thus
+ * probed from its new path on; the gap before the first probe arrives is part of the downtime.
  */
 export class DowntimeWatch {
   readonly #id: number;
@@ -43,21 +51,26 @@ export class DowntimeWatch {
       received: 0,
       lastRx: undefined,
       longestGap: 0,
+      firstSentAt: undefined,
       lastSentAt: undefined,
     }));
     this.#settings = settings;
     this.#pick = pick;
   }
 
+  /** Probing starts once this turn's writes have left (channel.ts uncorks after this turn too). */
   start(): void {
-    this.#tick();
     this.#timer = setInterval(() => this.#tick(), this.#settings.intervalMs);
+    setImmediate(() => {
+      if (this.#timer !== undefined) this.#tick();
+    });
   }
 
   received(tag: ProbeTag, now: number): void {
     const link = this.#links[tag.link];
     if (!link || this.#timer === undefined) return;
-    if (link.lastRx !== undefined) link.longestGap = Math.max(link.longestGap, now - link.lastRx);
+    const since = link.lastRx ?? link.firstSentAt;
+    if (since !== undefined) link.longestGap = Math.max(link.longestGap, now - since);
     link.lastRx = now;
     link.received++;
   }
@@ -106,6 +119,7 @@ export class DowntimeWatch {
         data: probeFrame(link.from.vint0, link.to.vint0, this.#settings.probePort, tag),
       });
       link.sent++;
+      link.firstSentAt ??= now;
       link.lastSentAt = now;
     });
   }

@@ -42,6 +42,8 @@ export type Endpointed = Member & { readonly endpoint: string };
  * drops packets meanwhile (up to ~2 s, LAB-NOTES). Before the first phase, every peer sends one
  * probe through enc0 to E (PACKET_OUT with explicit tunnel actions), and X's new instance one to
  * each peer endpoint, so both directions' next hops are being resolved while the rules go in.
+ * When E was announced, both happened already (at the announcement and at the new instance's
+ * reconcile), and the rebind sends no priming.
  *
  * Downtime probes. On up to `maxLinks` peers P, a probe every `intervalMs`: PACKET_OUT at P with
  * in_port=vint0 and output:TABLE, so it follows P's real egress rule for X's vint0 (to X's old
@@ -71,7 +73,10 @@ export class RebindProbes {
     const mover = state.members.find((m) => m.vmId === vmId);
     if (!mover) return undefined;
     const peers = reachablePeers(state, vmId, endpoint);
-    this.#prime(state.cluster.vni, mover, endpoint, peers);
+    // An announced endpoint was primed when announced (primeAnnounced), and the new instance
+    // primed its own next hops when it was reconciled (primeConnected): priming again would only
+    // put packets ahead of this rebind's batches on every peer's connection.
+    if (mover.nextEndpoint !== endpoint) this.#prime(state.cluster.vni, mover, endpoint, peers);
     const { probePort, maxLinks } = this.#settings;
     if (probePort === undefined || maxLinks === 0) return undefined;
     const links = peers

@@ -1,8 +1,8 @@
 import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
-import type { TransitionPlan } from "../compiler/transition-planner.ts";
+import type { TransitionPhase, TransitionPlan } from "../compiler/transition-planner.ts";
 import { ControllerError } from "../errors.ts";
-import type { SwitchFabric } from "../fabric/switch-fabric.ts";
+import type { DowntimeReport, RebindWatch, SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
 import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
@@ -53,6 +53,8 @@ export class ClusterService {
   readonly #clock: () => number;
   readonly #locks: ClusterLocks;
   readonly #planner: RulePlanner;
+  /** Rebinds answered whose record is not complete yet, by record id. */
+  readonly #completing = new Map<number, Promise<void>>();
 
   constructor(deps: ClusterServiceDeps) {
     this.#store = deps.store;
@@ -214,8 +216,11 @@ export class ClusterService {
 
   /**
    * Member `vmId` now runs at `input.endpoint`. `receivedAt` (this.clock's time base) is when the
-   * request arrived: update time runs from there to the last barrier reply. Outcomes are counted
-   * (icsdn_rebinds_total) where every one of them is seen, at the HTTP route.
+   * request arrived: update time runs from there to the last barrier reply of the switch phase,
+   * and the answer comes then, with the new endpoint committed and a pending history record.
+   * Cleanup follows under the cluster's lock, then the probes' tail outside it; both are written
+   * to that record (completion "done"). Outcomes are counted (icsdn_rebinds_total) where every
+   * one of them is seen, at the HTTP route.
    */
   async rebind(
     clusterId: string,
@@ -223,44 +228,110 @@ export class ClusterService {
     input: RebindInput,
     receivedAt: number,
   ): Promise<RebindReport> {
-    const { endpoint } = input;
-    return this.#locks.cluster(clusterId, async () => {
-      const state = this.getCluster(clusterId);
-      const member = findMember(state, vmId);
-      if (!member) throw noMember(clusterId, vmId);
-      const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
-      if (member.endpoint === endpoint) {
-        const ms = this.#clock() - receivedAt;
-        return { ...report, changed: false, updateMs: ms, totalMs: ms, phases: [], downtime: null };
-      }
-      refuseTakenEndpoint(state, vmId, endpoint);
-      this.#requireConnected(member);
-      const plan = this.#planner.rebind(state, vmId, endpoint);
-      const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
-      let run: Awaited<ReturnType<typeof runPlan>>;
-      try {
-        run = await runPlan(this.#fabric, plan, { mustConfirm: new Set([member.dpid]), clock: this.#clock });
-      } catch (err) {
-        await watch?.finish();
-        throw err;
-      }
-      const totalMs = this.#clock() - receivedAt;
-      const updateMs = run.addedAt === null ? totalMs : run.addedAt - receivedAt;
-      // After update time is taken: the probes' tail (catching the last gap) is not update time.
-      const downtime = (await watch?.finish()) ?? null;
-      const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
-      if (!run.ok) {
-        this.#store.recordRebind({ ...record, result: "failed" });
-        throw fabricFailed(`rebind of ${clusterId}/${vmId} to ${endpoint}`, run.phases);
-      }
-      this.#store.transaction(() => {
-        this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
-        this.#store.recordRebind({ ...record, result: "ok" });
+    const answered = Promise.withResolvers<RebindReport>();
+    const work = this.#locks
+      .cluster(clusterId, () =>
+        this.#rebindLocked(clusterId, vmId, input.endpoint, receivedAt, answered.resolve),
+      )
+      .then((afterLock) => afterLock?.());
+    // The answer, or the refusal or failure that comes before it.
+    return Promise.race([answered.promise, work.then(() => answered.promise)]);
+  }
+
+  /** Rebind `id`'s record; with `settled`, once the work after its answer has ended. */
+  async getRebind(clusterId: string, vmId: string, id: number, settled: boolean): Promise<RebindRecord> {
+    this.getMember(clusterId, vmId);
+    if (settled) await this.#completing.get(id);
+    const record = this.#store.getRebind(id);
+    if (!record || record.clusterId !== clusterId || record.vmId !== vmId) {
+      throw new ControllerError("NOT_FOUND", `rebindId: member ${clusterId}/${vmId} has no rebind ${id}`, {
+        field: "rebindId",
       });
-      this.#metrics.updateSeconds.observe(updateMs / 1000);
-      if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
-      return { ...report, changed: true, updateMs, totalMs, phases: run.phases, downtime };
+    }
+    return record;
+  }
+
+  /** Resolves once every rebind answered so far has its record completed (before closing the store). */
+  async settle(): Promise<void> {
+    while (this.#completing.size > 0) await Promise.all(this.#completing.values());
+  }
+
+  /**
+   * A rebind under the cluster's lock, up to the end of its cleanup; `answer` is called at update
+   * time. Returns what remains to do after the lock (the probes' tail and the record's completion).
+   */
+  async #rebindLocked(
+    clusterId: string,
+    vmId: string,
+    endpoint: Ipv4,
+    receivedAt: number,
+    answer: (report: RebindReport) => void,
+  ): Promise<(() => Promise<void>) | undefined> {
+    const state = this.getCluster(clusterId);
+    const member = findMember(state, vmId);
+    if (!member) throw noMember(clusterId, vmId);
+    const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
+    if (member.endpoint === endpoint) {
+      answer({ ...report, changed: false, rebindId: null, updateMs: this.#clock() - receivedAt, phases: [] });
+      return undefined;
+    }
+    refuseTakenEndpoint(state, vmId, endpoint);
+    this.#requireConnected(member);
+    const [prepare, switchOver, cleanup] = this.#planner.rebind(state, vmId, endpoint);
+    const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
+    let run: Awaited<ReturnType<typeof runPlan>>;
+    try {
+      run = await runPlan(this.#fabric, [prepare, switchOver], {
+        mustConfirm: new Set([member.dpid]),
+        clock: this.#clock,
+      });
+    } catch (err) {
+      await watch?.finish();
+      throw err;
+    }
+    const updateMs = (run.addedAt ?? this.#clock()) - receivedAt;
+    const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
+    if (!run.ok) {
+      await watch?.finish();
+      this.#store.recordRebind({ ...record, result: "failed" });
+      throw fabricFailed(`rebind of ${clusterId}/${vmId} to ${endpoint}`, run.phases);
+    }
+    // Every switch sends to the new endpoint: that is the member's endpoint from now on.
+    const { id } = this.#store.transaction(() => {
+      this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
+      return this.#store.recordRebind({ ...record, result: "ok" });
     });
+    this.#metrics.updateSeconds.observe(updateMs / 1000);
+    const completed = Promise.withResolvers<void>();
+    this.#completing.set(id, completed.promise);
+    answer({ ...report, changed: true, rebindId: id, updateMs, phases: run.phases });
+    // The answer leaves first: encoding and writing cleanup's batches would hold it back.
+    await new Promise((resolve) => setImmediate(resolve));
+    const cleaned = await this.#cleanUp(cleanup);
+    const totalMs = this.#clock() - receivedAt;
+    return async () => {
+      try {
+        const downtime = await finishWatch(watch);
+        this.#store.completeRebind(id, { cleanup: cleaned, totalMs, downtime });
+        if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
+      } finally {
+        this.#completing.delete(id);
+        completed.resolve();
+      }
+    };
+  }
+
+  /**
+   * A rebind's cleanup, after its answer: peers stop accepting the old endpoint. A switch that
+   * fails it still accepts that endpoint until the fabric's resync reconciles it; the record shows
+   * it. Null when the fabric itself broke.
+   */
+  async #cleanUp(cleanup: TransitionPhase): Promise<PhaseReport | null> {
+    try {
+      return (await runPlan(this.#fabric, [cleanup], { clock: this.#clock })).phases[0] ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -354,6 +425,15 @@ function refuseTakenEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4):
       details: { conflictsWith: holder.vmId },
     },
   );
+}
+
+/** The probes' tail; a watch that breaks measured nothing. */
+async function finishWatch(watch: RebindWatch | undefined): Promise<DowntimeReport | null> {
+  try {
+    return (await watch?.finish()) ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function noCluster(clusterId: string): ControllerError {

@@ -1,5 +1,5 @@
 import { formatDpid } from "../../contract/dataplane/index.ts";
-import type { TransitionPlan } from "../compiler/transition-planner.ts";
+import type { TransitionPhase } from "../compiler/transition-planner.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { PhaseReport, SwitchReport } from "./reports.ts";
 
@@ -22,7 +22,7 @@ export interface PlanRunResult {
  */
 export async function runPlan(
   fabric: SwitchFabric,
-  plan: TransitionPlan,
+  plan: readonly TransitionPhase[],
   options: { mustConfirm?: ReadonlySet<bigint>; clock?: () => number } = {},
 ): Promise<PlanRunResult> {
   const clock = options.clock ?? (() => performance.now());

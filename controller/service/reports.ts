@@ -1,5 +1,5 @@
 import type { PhaseName } from "../compiler/transition-planner.ts";
-import type { DowntimeReport, OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
+import type { OpenFlowErrorInfo } from "../fabric/switch-fabric.ts";
 
 /** One switch's part in one phase, as the API returns it. */
 export interface SwitchReport {
@@ -20,22 +20,24 @@ export interface PhaseReport {
   readonly switches: readonly SwitchReport[];
 }
 
+/**
+ * A rebind's answer, at update time. Cleanup and the downtime probes run after it and are
+ * written to the rebind's history record (`rebindId`).
+ */
 export interface RebindReport {
   readonly clusterId: string;
   readonly vmId: string;
   readonly oldEndpoint: string | null;
   readonly endpoint: string;
-  /** False when the member already had this endpoint: nothing was sent. */
+  /** False when the member already had this endpoint: nothing was sent, nothing recorded. */
   readonly changed: boolean;
+  /** The history record (store RebindRecord.id); null when nothing changed. */
+  readonly rebindId: number | null;
   /**
    * Update time: request received -> every affected switch confirmed the new rules (see
-   * DESIGN.md): the end of the last phase that adds rules. Cleanup (removing what the old
-   * endpoint needed) runs after it, before the answer; `totalMs` includes it.
+   * DESIGN.md): the end of the last phase that adds rules, when the answer is sent.
    */
   readonly updateMs: number;
-  /** Request received -> every phase confirmed, cleanup included. */
-  readonly totalMs: number;
+  /** The phases run before the answer (prepare, switch). */
   readonly phases: readonly PhaseReport[];
-  /** The controller's probes across the rebind; null when the fabric does not probe. */
-  readonly downtime: DowntimeReport | null;
 }

@@ -1,12 +1,20 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { DowntimeReport, PhaseReport } from "../../contract/controller-api/index.ts";
 import { splitDatapathId, type TunnelType } from "../../contract/dataplane/index.ts";
 import { ControllerError, fieldPath } from "../errors.ts";
 import type { Cluster } from "../model/cluster.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import { type Member, memberOf } from "../model/member.ts";
-import type { LinkingRecord, RebindRecord, RebindResult } from "./records.ts";
-import { num, type Row, text, textOrNull } from "./rows.ts";
+import type {
+  LinkingRecord,
+  RebindCompletion,
+  RebindCompletionReport,
+  RebindRecord,
+  RebindResult,
+} from "./records.ts";
+import { json, num, numOrNull, type Row, text, textOrNull } from "./rows.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
+import { WalFlusher } from "./wal-flush.ts";
 
 export interface ClusterStoreOptions {
   /** Clock for history timestamps (tests pin it). */
@@ -16,12 +24,15 @@ export interface ClusterStoreOptions {
 type Params = Record<string, SQLInputValue>;
 
 const MEMBER_COLUMNS = `m.cluster_id, m.vm_id, m.vint0, m.endpoint, m.next_endpoint, m.description, c.vni`;
+const REBIND_COLUMNS = `id, cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at, completion, total_ms,
+  cleanup, downtime`;
 
 /**
  * The controller's desired state and history on SQLite (node:sqlite). Every write runs in a
  * transaction, so a refused change (a constraint, a thrown error) leaves nothing half-applied.
  * Synchronous on purpose: writes are small and rare, and a sync API cannot interleave two
- * transactions on one connection.
+ * transactions on one connection. A commit survives a controller crash at once and a power loss
+ * one background fsync later (WalFlusher), so no commit holds the event loop on the disk.
  */
 export class ClusterStore {
   readonly path: string;
@@ -36,11 +47,13 @@ export class ClusterStore {
    */
   readonly #states = new Map<string, ClusterState>();
   #depth = 0;
+  readonly #flusher: WalFlusher | undefined;
 
   private constructor(path: string, db: DatabaseSync, now: () => Date) {
     this.path = path;
     this.#db = db;
     this.#now = now;
+    this.#flusher = path === ":memory:" ? undefined : new WalFlusher(path);
   }
 
   /** Opens (creating if needed) the database at `path` (":memory:" for a throwaway one) and migrates it. */
@@ -67,7 +80,8 @@ export class ClusterStore {
   #configure(): void {
     this.#db.exec("PRAGMA foreign_keys = ON");
     // WAL: readers never wait for the writer, and a crash mid-write leaves the last commit intact.
-    if (this.path !== ":memory:") this.#db.exec("PRAGMA journal_mode = WAL");
+    // NORMAL: a commit does not fsync on the event loop; the WalFlusher does it in the background.
+    if (this.path !== ":memory:") this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
     this.#db.exec("PRAGMA busy_timeout = 5000");
   }
 
@@ -91,6 +105,12 @@ export class ClusterStore {
     return num(this.#db.prepare("PRAGMA user_version").get() as Row, "user_version");
   }
 
+  /** Resolves once every commit so far is on disk (see WalFlusher); tests and shutdown wait here. */
+  flushed(): Promise<void> {
+    return this.#flusher?.flushed() ?? Promise.resolve();
+  }
+
+  /** Closing checkpoints the WAL into the database file and syncs it: every commit is on disk. */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
@@ -124,6 +144,7 @@ export class ClusterStore {
     }
     this.#depth--;
     this.#db.exec(this.#depth === 0 ? "COMMIT" : `RELEASE ${savepoint}`);
+    if (this.#depth === 0) this.#flusher?.request();
     return result;
   }
 
@@ -338,35 +359,62 @@ export class ClusterStore {
     }));
   }
 
-  recordRebind(entry: Omit<RebindRecord, "id" | "at">): RebindRecord {
+  /** A rebind attempt; an ok one is pending until completeRebind, a failed one is done at once. */
+  recordRebind(
+    entry: Omit<RebindRecord, "id" | "at" | "completion" | "cleanup" | "totalMs" | "downtime">,
+  ): RebindRecord {
     const at = this.#now().toISOString();
+    const completion: RebindCompletion = entry.result === "ok" ? "pending" : "done";
     const id = this.transaction(() => {
       this.#run(
-        `INSERT INTO rebinds (cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at)
-         VALUES (:clusterId, :vmId, :oldEndpoint, :newEndpoint, :updateMs, :result, :at)`,
-        { ...entry, at },
+        `INSERT INTO rebinds (cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at, completion)
+         VALUES (:clusterId, :vmId, :oldEndpoint, :newEndpoint, :updateMs, :result, :at, :completion)`,
+        { ...entry, at, completion },
         "",
       );
       return this.#lastId();
     });
-    return { id, ...entry, at };
+    return { id, ...entry, at, completion, cleanup: null, totalMs: null, downtime: null };
+  }
+
+  /** The work after rebind `id`'s answer has ended: writes what it found, once. */
+  completeRebind(id: number, report: RebindCompletionReport): void {
+    this.transaction(() => {
+      this.#run(
+        `UPDATE rebinds SET completion = 'done', total_ms = :totalMs, cleanup = :cleanup, downtime = :downtime
+         WHERE id = :id AND completion = 'pending'`,
+        {
+          id,
+          totalMs: report.totalMs,
+          cleanup: report.cleanup && JSON.stringify(report.cleanup),
+          downtime: report.downtime && JSON.stringify(report.downtime),
+        },
+        "",
+      );
+    });
+  }
+
+  /**
+   * Rebinds left pending by a controller that stopped before their cleanup ended: nothing will
+   * complete them (their switches are reconciled to the store when they reconnect). Called at start.
+   */
+  endInterruptedRebinds(): number {
+    return this.transaction(() =>
+      this.#run(`UPDATE rebinds SET completion = 'done' WHERE completion = 'pending'`, {}, ""),
+    );
   }
 
   listRebinds(filter: { clusterId?: string; vmId?: string } = {}): RebindRecord[] {
     return this.#all(
-      `SELECT id, cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at FROM rebinds
+      `SELECT ${REBIND_COLUMNS} FROM rebinds
        WHERE (:clusterId IS NULL OR cluster_id = :clusterId) AND (:vmId IS NULL OR vm_id = :vmId) ORDER BY id`,
       { clusterId: filter.clusterId ?? null, vmId: filter.vmId ?? null },
-    ).map((r) => ({
-      id: num(r, "id"),
-      clusterId: text(r, "cluster_id"),
-      vmId: text(r, "vm_id"),
-      oldEndpoint: textOrNull(r, "old_endpoint"),
-      newEndpoint: text(r, "new_endpoint"),
-      updateMs: num(r, "update_ms"),
-      result: text(r, "result") as RebindResult,
-      at: text(r, "at"),
-    }));
+    ).map(rebindOf);
+  }
+
+  getRebind(id: number): RebindRecord | undefined {
+    const row = this.#get(`SELECT ${REBIND_COLUMNS} FROM rebinds WHERE id = :id`, { id });
+    return row && rebindOf(row);
   }
 
   // ---- plumbing
@@ -468,4 +516,21 @@ function memberFromRow(r: Row): Member {
     },
     textOrNull(r, "next_endpoint"),
   );
+}
+
+function rebindOf(r: Row): RebindRecord {
+  return {
+    id: num(r, "id"),
+    clusterId: text(r, "cluster_id"),
+    vmId: text(r, "vm_id"),
+    oldEndpoint: textOrNull(r, "old_endpoint"),
+    newEndpoint: text(r, "new_endpoint"),
+    updateMs: num(r, "update_ms"),
+    result: text(r, "result") as RebindResult,
+    at: text(r, "at"),
+    completion: text(r, "completion") as RebindCompletion,
+    cleanup: json<PhaseReport>(r, "cleanup"),
+    totalMs: numOrNull(r, "total_ms"),
+    downtime: json<DowntimeReport>(r, "downtime"),
+  };
 }

@@ -27,3 +27,18 @@ export function num(row: Row, column: string): number {
   if (typeof v !== "number") throw corrupt(column, v);
   return v;
 }
+
+export function numOrNull(row: Row, column: string): number | null {
+  return row[column] === null ? null : num(row, column);
+}
+
+/** A JSON column the store itself wrote (a report kept whole); null stays null. */
+export function json<T>(row: Row, column: string): T | null {
+  const v = textOrNull(row, column);
+  if (v === null) return null;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    throw corrupt(column, v);
+  }
+}

@@ -50,6 +50,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE members ADD COLUMN next_endpoint TEXT;
   `,
+  // A rebind answers at update time; its cleanup and downtime are written when they end. Rows from
+  // before had both in the answer only: they are done, with nothing recorded.
+  `
+  ALTER TABLE rebinds ADD COLUMN completion TEXT NOT NULL DEFAULT 'done' CHECK (completion IN ('pending', 'done'));
+  ALTER TABLE rebinds ADD COLUMN total_ms REAL;
+  ALTER TABLE rebinds ADD COLUMN cleanup TEXT;  -- JSON: the cleanup PhaseReport
+  ALTER TABLE rebinds ADD COLUMN downtime TEXT; -- JSON: the DowntimeReport
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -132,6 +132,7 @@ describe("ControllerClient against a real controller", () => {
     const cases: [() => Promise<unknown>, number, string, string | undefined][] = [
       [() => client.getMember("refusals", "vm9"), 404, "NOT_FOUND", "vmId"],
       [() => client.rebind("refusals", "vm1", "192.0.2.1"), 409, "NOT_CONNECTED", "vmId"],
+      [() => client.getRebind("refusals", "vm1", 7, { settled: true }), 404, "NOT_FOUND", "rebindId"],
       [() => client.deleteCluster("refusals"), 409, "CONFLICT", "members"],
       [
         () => client.announceNextEndpoint("refusals", "vm1", "not-an-address"),
@@ -225,11 +226,19 @@ describe("ControllerClient against a real controller", () => {
         changed: true,
       });
       expect(report.updateMs).toBeGreaterThan(0);
-      expect(report.totalMs).toBeGreaterThanOrEqual(report.updateMs);
       expect(report.phases.flatMap((p) => p.switches).every((s) => s.status === "confirmed")).toBe(true);
-      expect(await client.listRebinds("moving", "a")).toEqual([
-        expect.objectContaining({ oldEndpoint: "192.0.2.1", newEndpoint: "192.0.2.11", result: "ok" }),
-      ]);
+      const record = await client.getRebind("moving", "a", report.rebindId!, { settled: true });
+      expect(record).toMatchObject({
+        id: report.rebindId,
+        oldEndpoint: "192.0.2.1",
+        newEndpoint: "192.0.2.11",
+        result: "ok",
+        updateMs: report.updateMs,
+        completion: "done",
+        cleanup: { phase: "cleanup" },
+      });
+      expect(record.totalMs).toBeGreaterThanOrEqual(report.updateMs);
+      expect(await client.listRebinds("moving", "a")).toEqual([record]);
       expect((await client.getMember("moving", "a")).endpoint).toBe("192.0.2.11");
     },
     60_000,

@@ -141,8 +141,15 @@ describe("rebind", () => {
     api.fabric.calls.length = 0;
   });
 
-  it("moves a member in three confirmed phases, records it, and leaves every switch compiled", async () => {
+  it("moves a member in three confirmed phases, answers after the second, records the third, and leaves every switch compiled", async () => {
     api.fabric.connect(dpidOf("198.18.0.1"), "203.0.113.77"); // the new instance: an empty switch
+    // Cleanup (the third apply) waits until the test has seen the answer and the pending record.
+    const cleanupHeld = Promise.withResolvers<void>();
+    const apply = api.fabric.apply.bind(api.fabric);
+    api.fabric.apply = async (batches) => {
+      if (api.fabric.calls.length === 2) await cleanupHeld.promise;
+      return apply(batches);
+    };
     const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -153,28 +160,77 @@ describe("rebind", () => {
       changed: true,
     });
     const body = res.body as {
+      rebindId: number;
       updateMs: number;
-      totalMs: number;
       phases: { phase: string; ms: number; switches: { vmId: string; status: string; ms: number }[] }[];
     };
     expect(body.updateMs).toBeGreaterThan(0);
-    // Update time ends when the new rules are confirmed: cleanup (deletes only) comes after it.
-    expect(body.totalMs).toBeGreaterThanOrEqual(body.updateMs + body.phases[2]!.ms);
     expect(body.phases.map((p) => [p.phase, p.switches.map((s) => `${s.vmId}:${s.status}`)])).toEqual([
       ["prepare", ["a:confirmed", "b:confirmed", "c:confirmed"]],
       ["switch", ["b:confirmed", "c:confirmed"]],
-      ["cleanup", ["b:confirmed", "c:confirmed"]],
     ]);
     expect(body.phases[0]!.switches[0]!.ms).toBeGreaterThanOrEqual(0);
-    expect(api.fabric.calls).toHaveLength(3);
+    // Answered at update time: the endpoint is committed, the record waits for cleanup.
     expect((await api.call("GET", "/v1/clusters/web/members/a")).body).toMatchObject({
       endpoint: "203.0.113.77",
     });
+    const recordPath = `/v1/clusters/web/members/a/rebinds/${body.rebindId}`;
+    expect((await api.call("GET", recordPath)).body).toMatchObject({
+      id: body.rebindId,
+      result: "ok",
+      completion: "pending",
+      cleanup: null,
+      totalMs: null,
+      downtime: null,
+    });
+    expect(api.fabric.calls).toHaveLength(2);
+    cleanupHeld.resolve();
+    const settled = await api.call("GET", `${recordPath}?settled=true`);
+    const record = settled.body as { totalMs: number; cleanup: { ms: number } };
+    expect(settled.body).toMatchObject({
+      completion: "done",
+      updateMs: body.updateMs,
+      cleanup: {
+        phase: "cleanup",
+        switches: [
+          { vmId: "b", status: "confirmed" },
+          { vmId: "c", status: "confirmed" },
+        ],
+      },
+      // The fake fabric probes nothing.
+      downtime: null,
+    });
+    // Update time ends when the new rules are confirmed: cleanup (deletes only) comes after it.
+    expect(record.totalMs).toBeGreaterThanOrEqual(body.updateMs + record.cleanup.ms);
+    expect(api.fabric.calls).toHaveLength(3);
     expectSwitchesMatchStore("web");
     const history = await api.call("GET", "/v1/clusters/web/members/a/rebinds");
+    expect(history.body).toEqual({ rebinds: [settled.body] });
     expect(history.body).toMatchObject({
       rebinds: [{ oldEndpoint: "192.0.2.10", newEndpoint: "203.0.113.77", result: "ok" }],
     });
+  });
+
+  it("finds one rebind's record only under its own member, and refuses a malformed id", async () => {
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    const { rebindId } = res.body as { rebindId: number };
+    expect(
+      (await api.call("GET", `/v1/clusters/web/members/a/rebinds/${rebindId}?settled=true`)).status,
+    ).toBe(200);
+    expect(await api.call("GET", `/v1/clusters/web/members/b/rebinds/${rebindId}`)).toMatchObject({
+      status: 404,
+      body: { code: "NOT_FOUND", field: "rebindId" },
+    });
+    expect(await api.call("GET", "/v1/clusters/web/members/a/rebinds/999")).toMatchObject({
+      status: 404,
+      body: { code: "NOT_FOUND", field: "rebindId" },
+    });
+    for (const bad of ["0", "x", "1.5", "-1"]) {
+      expect((await api.call("GET", `/v1/clusters/web/members/a/rebinds/${bad}`)).status, bad).toBe(400);
+    }
+    expect((await api.call("GET", `/v1/clusters/web/members/a/rebinds/${rebindId}?settled=yes`)).status).toBe(
+      400,
+    );
   });
 
   it("after an announced next endpoint, only switches peers' egress: prepare is the member's switch alone", async () => {
@@ -201,9 +257,10 @@ describe("rebind", () => {
     expect(phases.map((p) => [p.phase, p.switches.map((s) => s.vmId)])).toEqual([
       ["prepare", ["a"]],
       ["switch", ["b", "c"]],
-      ["cleanup", ["b", "c"]],
     ]);
     expect(api.store.getMember("web", "a")).toMatchObject({ endpoint: "203.0.113.77", nextEndpoint: null });
+    await api.settled();
+    expect(api.store.listRebinds()[0]?.cleanup?.switches.map((s) => s.vmId)).toEqual(["b", "c"]);
     expectSwitchesMatchStore("web");
   });
 
@@ -247,6 +304,7 @@ describe("rebind", () => {
 
   it("is a no-op when repeated with the same endpoint", async () => {
     await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    await api.settled();
     const calls = api.fabric.calls.length;
     const again = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
     expect(again).toMatchObject({ status: 200, body: { changed: false, phases: [] } });
@@ -267,7 +325,36 @@ describe("rebind", () => {
     const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.body)).toContain('"vmId":"c","status":"not-connected"');
+    await api.settled();
     expectSwitchesMatchStore("web");
+  });
+
+  it("records a cleanup that fails after the answer; the member stays rebound", async () => {
+    api.fabric.failWhen = (batch, call) =>
+      call === 2 && batch.vmId === "c" ? { type: "BAD_MATCH", code: "BAD_PREREQ", message: "no" } : undefined;
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res.status).toBe(200);
+    const { rebindId } = res.body as { rebindId: number };
+    const record = await api.call("GET", `/v1/clusters/web/members/a/rebinds/${rebindId}?settled=true`);
+    expect(record.body).toMatchObject({
+      result: "ok",
+      completion: "done",
+      cleanup: {
+        phase: "cleanup",
+        switches: [
+          { vmId: "b", status: "confirmed" },
+          { vmId: "c", status: "failed", error: { type: "BAD_MATCH", code: "BAD_PREREQ" } },
+        ],
+      },
+    });
+    // Every switch sends to the new endpoint: that is committed. c still accepts the old one.
+    expect(api.store.getMember("web", "a")?.endpoint).toBe("203.0.113.77");
+    const c = api.fabric.rulesOf(dpidOf("198.18.0.3"));
+    expect(
+      c.some((r) =>
+        JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? String(v) : v)).includes("192.0.2.10"),
+      ),
+    ).toBe(true);
   });
 
   it("stops before the next phase when a switch fails, and commits nothing", async () => {
@@ -287,6 +374,7 @@ describe("rebind", () => {
     expect(
       (await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" })).status,
     ).toBe(200);
+    await api.settled();
     expectSwitchesMatchStore("web");
   });
 
@@ -308,6 +396,8 @@ describe("rebind", () => {
       api.call("POST", "/v1/clusters/web/members/c/rebind", { endpoint: "192.0.2.10" }),
     ]);
     expect(same.map((r) => r.status)).toEqual([200, 200, 200]);
+    await api.settled();
+    // Cleanup runs after the answer but still under the cluster's lock.
     expect(api.fabric.maxInFlight).toBe(1);
     expectSwitchesMatchStore("web");
 
@@ -316,6 +406,7 @@ describe("rebind", () => {
       api.call("POST", "/v1/clusters/db/members/p/rebind", { endpoint: "192.0.2.60" }),
     ]);
     expect(both.map((r) => r.status)).toEqual([200, 200]);
+    await api.settled();
     expect(api.fabric.maxInFlight).toBe(2);
     expectSwitchesMatchStore("web");
     expectSwitchesMatchStore("db");
@@ -449,6 +540,7 @@ describe("health and OpenAPI", () => {
         "PUT /v1/clusters/{clusterId}/members/{vmId}/next-endpoint",
         "DELETE /v1/clusters/{clusterId}/members/{vmId}/next-endpoint",
         "GET /v1/clusters/{clusterId}/members/{vmId}/rebinds",
+        "GET /v1/clusters/{clusterId}/members/{vmId}/rebinds/{rebindId}",
         "GET /v1/switches",
         "POST /v1/linking",
         "GET /v1/linking",

@@ -50,6 +50,16 @@ describe("ClusterStore on a real SQLite file", () => {
     raw.close();
   });
 
+  it("syncs its WAL in the background after a commit; the commit is there for another connection", async () => {
+    store.insertCluster(web, [a]);
+    await store.flushed();
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    // Every commit was written to the WAL and survives a crash: a second connection sees it.
+    const other = ClusterStore.open(path);
+    expect(other.listMembers("web")).toEqual([a]);
+    other.close();
+  });
+
   it("keeps clusters, members and history across a re-open", () => {
     store.insertCluster(web, [a, b]);
     store.recordLinking({ clusterId: "web", vmId: "a", linkingMs: 63.5 });
@@ -252,6 +262,85 @@ describe("ClusterStore on a real SQLite file", () => {
     const check = new DatabaseSync(v1);
     expect(check.prepare("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     check.close();
+  });
+
+  it("completes a rebind record once, after its answer; a failed one is done at once", () => {
+    const entry = { clusterId: "web", vmId: "a", oldEndpoint: "192.0.2.10", updateMs: 2.5 };
+    const ok = store.recordRebind({ ...entry, newEndpoint: "203.0.113.5", result: "ok" });
+    const failed = store.recordRebind({ ...entry, newEndpoint: "203.0.113.6", result: "failed" });
+    expect(ok).toMatchObject({ completion: "pending", cleanup: null, totalMs: null, downtime: null });
+    expect(failed).toMatchObject({ completion: "done", cleanup: null, totalMs: null, downtime: null });
+    const cleanup = {
+      phase: "cleanup" as const,
+      ms: 1.25,
+      switches: [
+        { dpid: "0000002ac6120002", vmId: "b", status: "confirmed" as const, ms: 1.2, added: 0, deleted: 2 },
+      ],
+    };
+    const downtime = {
+      ms: 3.5,
+      intervalMs: 1,
+      links: [{ from: "b", to: "a", sent: 30, received: 27, longestGapMs: 3.5 }],
+    };
+    store.completeRebind(ok.id, { cleanup, totalMs: 4.25, downtime });
+    // Written once: a second completion (there is none in the service) changes nothing.
+    store.completeRebind(ok.id, { cleanup: null, totalMs: 99, downtime: null });
+    store.close();
+    store = ClusterStore.open(path, { now: () => at });
+    expect(store.getRebind(ok.id)).toEqual({
+      ...ok,
+      completion: "done",
+      cleanup,
+      totalMs: 4.25,
+      downtime,
+    });
+    expect(store.listRebinds()).toEqual([store.getRebind(ok.id), failed]);
+    expect(store.getRebind(99)).toBeUndefined();
+  });
+
+  it("ends the rebinds a stopped controller left pending, with nothing recorded", () => {
+    const pending = store.recordRebind({
+      clusterId: "web",
+      vmId: "a",
+      oldEndpoint: null,
+      newEndpoint: "203.0.113.5",
+      updateMs: 1,
+      result: "ok",
+    });
+    expect(store.endInterruptedRebinds()).toBe(1);
+    expect(store.getRebind(pending.id)).toEqual({ ...pending, completion: "done" });
+    expect(store.endInterruptedRebinds()).toBe(0);
+  });
+
+  it("migrates a v2 database's rebinds: done, with no cleanup or downtime recorded", () => {
+    store.close();
+    const v2 = join(dir.path, "v2.db");
+    const raw = new DatabaseSync(v2);
+    raw.exec(MIGRATIONS[0]!);
+    raw.exec(MIGRATIONS[1]!);
+    raw.exec("PRAGMA user_version = 2");
+    raw.exec(
+      "INSERT INTO rebinds (cluster_id, vm_id, old_endpoint, new_endpoint, update_ms, result, at) " +
+        "VALUES ('web', 'a', '192.0.2.10', '203.0.113.5', 3.5, 'ok', '2025-01-02T03:04:05.000Z')",
+    );
+    raw.close();
+    store = ClusterStore.open(v2, { now: () => at });
+    expect(store.listRebinds()).toEqual([
+      {
+        id: 1,
+        clusterId: "web",
+        vmId: "a",
+        oldEndpoint: "192.0.2.10",
+        newEndpoint: "203.0.113.5",
+        updateMs: 3.5,
+        result: "ok",
+        at: "2025-01-02T03:04:05.000Z",
+        completion: "done",
+        cleanup: null,
+        totalMs: null,
+        downtime: null,
+      },
+    ]);
   });
 
   it("refuses a database from a newer controller, and an unopenable path", () => {

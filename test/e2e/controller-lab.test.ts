@@ -15,7 +15,7 @@
  *   never reach vint0 (the table-miss rule counts them); the right VNI from a member does (control).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ControllerClient, RebindReport } from "../../contract/controller-api/index.ts";
+import type { ControllerClient, RebindRecord, RebindReport } from "../../contract/controller-api/index.ts";
 import type { TunnelType } from "../../contract/dataplane/index.ts";
 import {
   type ControllerProcess,
@@ -139,6 +139,8 @@ async function expectInjectionDropped(tunnel: TunnelType): Promise<void> {
 
 interface MoveOutcome {
   readonly report: RebindReport;
+  /** Its history record once complete: cleanup and the controller's probes. */
+  readonly record: RebindRecord;
   readonly stream: Awaited<ReturnType<typeof probeStream>>["stream"];
   readonly newFloating: string;
 }
@@ -191,23 +193,26 @@ async function moveWithStream(
     },
   );
   const gapAfterRebindMs = stream.gapAt === null ? null : stream.gapAt - during.at;
+  const record = await client.getRebind(CLUSTER, vm, during.report.rebindId!, { settled: true });
   console.log(
     `move ${vm} -> ${to}: updateMs ${during.report.updateMs.toFixed(2)}, controller probes ${
-      during.report.downtime ? `${during.report.downtime.ms.toFixed(2)} ms` : "none"
+      record.downtime ? `${record.downtime.ms.toFixed(2)} ms` : "none"
     }; stream: sent ${stream.sent}, received ${stream.received}, lost ${stream.lost}, longest gap ${stream.longestGapMs.toFixed(
       2,
     )} ms at rebind+${gapAfterRebindMs?.toFixed(1)} ms, per receiver ${JSON.stringify(stream.perReceiver)}`,
   );
-  return { report: during.report, stream, newFloating };
+  return { report: during.report, record, stream, newFloating };
 }
 
 function expectGoodRebind(out: MoveOutcome, vm: string): void {
   expect(out.report.changed).toBe(true);
   expect(out.report.endpoint).toBe(out.newFloating);
   expect(out.report.updateMs).toBeGreaterThan(0);
-  for (const phase of out.report.phases) {
+  for (const phase of [...out.report.phases, out.record.cleanup!]) {
     for (const sw of phase.switches) expect(sw.status, `${phase.phase} ${sw.vmId}`).toBe("confirmed");
   }
+  expect(out.record).toMatchObject({ completion: "done", result: "ok", newEndpoint: out.newFloating });
+  expect(out.record.totalMs).toBeGreaterThanOrEqual(out.report.updateMs);
   // The stream crossed over: both instances received part of it, and it was not cut for long.
   const perInstance = Object.values(out.stream.perReceiver);
   expect(perInstance.length).toBe(2);

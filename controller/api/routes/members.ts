@@ -10,6 +10,11 @@ type ClusterParams = { Params: { clusterId: string } };
 type MemberParams = { Params: { clusterId: string; vmId: string } };
 /** What the route schema S.rebindInput lets through. */
 type RebindRequest = MemberParams & { Body: { endpoint: string } };
+/** What S.rebindParams and S.rebindQuery let through. */
+type RebindParams = {
+  Params: { clusterId: string; vmId: string; rebindId: string };
+  Querystring: { settled?: "true" | "false" };
+};
 
 export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps): void {
   app.post<ClusterParams>(
@@ -108,9 +113,12 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
         description:
           "Phases: prepare (peers accept the new endpoint unless it was announced with PUT .../next-endpoint; " +
           "the member's switch gets all its rules), switch (peers send to the new endpoint), cleanup (peers stop " +
-          "accepting the old one). updateMs ends when the switch phase is confirmed; totalMs includes cleanup. " +
+          "accepting the old one). The answer comes when the switch phase is confirmed (updateMs), with the new " +
+          "endpoint committed; cleanup and the downtime probes follow and are written to the rebind's history " +
+          "record (rebindId: GET .../rebinds/{rebindId}, ?settled=true waits for them). " +
           "Repeating it with the same endpoint is a no-op. 409 NOT_CONNECTED if the member's switch is not connected; " +
-          "502 FABRIC_FAILED (with each switch's outcome) if a switch fails, and then nothing is committed.",
+          "502 FABRIC_FAILED (with each switch's outcome) if a switch fails before the answer, and then nothing is " +
+          "committed.",
         params: S.memberParams,
         body: S.rebindInput,
         response: { 200: S.rebindReport, ...S.errors(404, 409, 502) },
@@ -179,7 +187,7 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     {
       schema: {
         tags: ["members"],
-        summary: "The member's rebind history (with update times)",
+        summary: "The member's rebind history (update times; cleanup and downtime once complete)",
         params: S.memberParams,
         response: {
           200: {
@@ -192,6 +200,27 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
       },
     },
     async (request) => ({ rebinds: service.listRebinds(request.params.clusterId, request.params.vmId) }),
+  );
+
+  app.get<RebindParams>(
+    "/clusters/:clusterId/members/:vmId/rebinds/:rebindId",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "One rebind's history record",
+        description:
+          "completion is pending while the rebind's cleanup and downtime probes run after its answer. With " +
+          "?settled=true the answer waits until they are done (a few tens of ms), so cleanup, totalMs and " +
+          "downtime are final.",
+        params: S.rebindParams,
+        querystring: S.rebindQuery,
+        response: { 200: S.rebindRecord, ...S.errors(404) },
+      },
+    },
+    async (request) => {
+      const { clusterId, vmId, rebindId } = request.params;
+      return service.getRebind(clusterId, vmId, Number(rebindId), request.query.settled === "true");
+    },
   );
 }
 

@@ -104,6 +104,7 @@ describe("switch sessions (emulated switches over TCP)", () => {
     await emu.connectAll();
     await waitFor(() => reconciledCount(h) === 4, "the new instance's reconcile");
 
+    const release = h.holdProbes();
     const res = await h.api<RebindBody>("POST", "/v1/clusters/web/members/vm3/rebind", {
       endpoint: "203.0.113.30",
     });
@@ -112,7 +113,17 @@ describe("switch sessions (emulated switches over TCP)", () => {
     expect(body.phases.map((p) => [p.phase, p.switches.map((s) => `${s.vmId}:${s.status}`)])).toEqual([
       ["prepare", ["vm1:confirmed", "vm2:confirmed", "vm3:confirmed"]],
       ["switch", ["vm1:confirmed", "vm2:confirmed"]],
-      ["cleanup", ["vm1:confirmed", "vm2:confirmed"]],
+    ]);
+    // Answered before the downtime is known; the history gets it once the probes' tail is over.
+    expect(await h.rebindRecord("web", "vm3", body.rebindId, false)).toMatchObject({
+      completion: "pending",
+      downtime: null,
+    });
+    release();
+    const record = await h.rebindRecord("web", "vm3", body.rebindId);
+    expect(record.cleanup!.switches.map((s) => `${s.vmId}:${s.status}`)).toEqual([
+      "vm1:confirmed",
+      "vm2:confirmed",
     ]);
     const after = h.controller.store.clusterState("web")!;
     expect(contents(tableRules(fresh))).toEqual(expectedContents(after, "vm3", probes));
@@ -126,15 +137,15 @@ describe("switch sessions (emulated switches over TCP)", () => {
     expect(vm3).toHaveLength(2);
 
     // Probes: from each peer to vm3, first reaching the old instance, then the new one.
-    expect(body.downtime).toMatchObject({
+    expect(record.downtime).toMatchObject({
       intervalMs: 1,
       links: [
         { from: "vm1", to: "vm3" },
         { from: "vm2", to: "vm3" },
       ],
     });
-    for (const link of body.downtime!.links) expect(link.received).toBeGreaterThan(0);
-    expect(body.downtime!.ms).toBeLessThan(100);
+    for (const link of record.downtime!.links) expect(link.received).toBeGreaterThan(0);
+    expect(record.downtime!.ms).toBeLessThan(100);
     expect(old.counters.packetIns).toBeGreaterThan(0);
     expect(fresh.counters.packetIns).toBeGreaterThan(0);
     // Priming: each peer sent a probe straight into the tunnel to the new endpoint before any phase.
@@ -151,6 +162,33 @@ describe("switch sessions (emulated switches over TCP)", () => {
     const metrics = await (await fetch(`${h.controller.url}/metrics`)).text();
     expect(metrics).toMatch(/^icsdn_downtime_seconds_count 1$/m);
     expect(h.server.probes.active).toBe(0);
+  });
+
+  it("after an announcement, the rebind primes nothing again (announce and reconcile did) and still measures downtime", async () => {
+    const h = await harness();
+    await h.api("POST", "/v1/clusters", { id: "web", vni: 42, tunnel: "vxlan", members: members(3) });
+    const network = new EmulatedNetwork();
+    const emu = emulator(h, network);
+    const peers = [1, 2].map((i) => emu.add({ dpid: dpid(`198.18.0.${i}`), endpoint: `192.0.2.${i}` }));
+    emu.add({ dpid: dpid("198.18.0.3"), endpoint: "192.0.2.3" });
+    await emu.connectAll();
+    await waitFor(() => reconciledCount(h) === 3, "reconciles");
+    emu.add({ dpid: dpid("198.18.0.3"), endpoint: "203.0.113.30" });
+    await emu.connectAll();
+    await waitFor(() => reconciledCount(h) === 4, "the new instance's reconcile");
+    const announced = await h.api("PUT", "/v1/clusters/web/members/vm3/next-endpoint", {
+      endpoint: "203.0.113.30",
+    });
+    expect(announced.status).toBe(200);
+    // The announcement primed every peer's next hop toward the new endpoint.
+    await waitFor(() => peers.every((p) => p.counters.packetOuts >= 1), "priming at the announcement");
+    const res = await h.api<RebindBody>("POST", "/v1/clusters/web/members/vm3/rebind", {
+      endpoint: "203.0.113.30",
+    });
+    expect(res.status).toBe(200);
+    expect(h.log.entries.filter((e) => e.msg === "primed tunnel next hops")).toEqual([]);
+    const record = await h.rebindRecord("web", "vm3", res.body.rebindId);
+    expect(record.downtime!.links.map((l) => l.received > 0)).toEqual([true, true]);
   });
 
   it("fails a batch with the switch's error, counts it by type and code, commits nothing, and reconciles the switch", async () => {
@@ -323,7 +361,7 @@ describe("a 16-member cluster of emulated switches", () => {
       const res = await h.api<RebindBody>("POST", "/v1/clusters/web/members/vm5/rebind", { endpoint });
       expect(res.status).toBe(200);
       times.push(res.body.updateMs);
-      expect(res.body.downtime!.links).toHaveLength(4);
+      expect((await h.rebindRecord("web", "vm5", res.body.rebindId)).downtime!.links).toHaveLength(4);
       const state = h.controller.store.clusterState("web")!;
       expect(contents(tableRules(moved))).toEqual(expectedContents(state, "vm5", probes));
       expect(contents(tableRules(all[0]!))).toEqual(expectedContents(state, "vm1", probes));

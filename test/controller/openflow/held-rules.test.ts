@@ -104,6 +104,8 @@ describe("batches leave out what a switch holds (emulated switches)", () => {
       const before = moved.counters.flowMods;
       const res = await h.api<RebindBody>("POST", "/v1/clusters/web/members/vm3/rebind", { endpoint });
       expect(res.status).toBe(200);
+      // Peers' cleanup follows the answer.
+      await h.controller.settled();
       expect(moved.counters.flowMods - before).toBe(expectedOwn);
       expect(expectedOwn).toBeLessThan(full);
       const own = res.body.phases[0]!.switches.find((s) => s.vmId === "vm3")!;
@@ -179,8 +181,10 @@ describe.skipIf(!hasOvs)("batches leave out what a switch holds (real Open vSwit
       const before = await flowModsTotal(h);
       const res = await h.api<RebindBody>("POST", "/v1/clusters/web/members/vm2/rebind", { endpoint });
       expect(res.status).toBe(200);
-      // vm1 (the peer) gets its real changes; vm2's switch only what its own rules change by.
-      const peer = res.body.phases.flatMap((p) => p.switches.filter((s) => s.vmId === "vm1"));
+      // vm1 (the peer) gets its real changes (cleanup's after the answer); vm2's switch only what
+      // its own rules change by.
+      const { cleanup } = await h.rebindRecord("web", "vm2", res.body.rebindId);
+      const peer = [...res.body.phases, cleanup!].flatMap((p) => p.switches.filter((s) => s.vmId === "vm1"));
       const peerMods = peer.reduce((n, s) => n + s.added + s.deleted, 0);
       expect((await flowModsTotal(h)) - before).toBe(peerMods + own);
     }

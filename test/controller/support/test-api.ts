@@ -27,6 +27,8 @@ export interface TestApi {
     body?: unknown,
     options?: { token?: string | null; rawBody?: string; contentType?: string },
   ): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }>;
+  /** Resolves once every answered rebind's cleanup and history record are complete. */
+  settled(): Promise<void>;
   /** Connects every member's switch in the fake, holding what the compiler says (as if reconciled). */
   connectAll(clusterId: string): void;
   close(): Promise<void>;
@@ -71,6 +73,7 @@ export async function buildTestApi(
       }
       return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers };
     },
+    settled: () => service.settle(),
     connectAll(clusterId) {
       const state = store.clusterState(clusterId)!;
       for (const sw of compileCluster(state)) {
@@ -80,6 +83,7 @@ export async function buildTestApi(
     },
     async close() {
       await app.close();
+      await service.settle();
       store.close();
     },
   };

@@ -7,6 +7,7 @@ import type { SwitchSession } from "../../../../controller/openflow/session.ts";
 import { type RunningController, startController } from "../../../../controller/server.ts";
 import type { PhaseReport, RebindReport } from "../../../../controller/service/reports.ts";
 import type { SwitchEntry } from "../../../../controller/service/switch-inventory.ts";
+import type { RebindRecord } from "../../../../controller/store/records.ts";
 
 /** Response bodies the tests read. */
 export type RebindBody = RebindReport;
@@ -35,6 +36,16 @@ export interface OfHarness {
   readonly closes: { session: SwitchSession; reason: CloseReason; at: number }[];
   /** JSON request to the REST API (auth is off); `T` is what the test expects the body to be. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /**
+   * A rebind's history record (GET .../rebinds/{id}); `settled`: once its cleanup and downtime
+   * probes are done (what a test reads switches after, since they run after the answer).
+   */
+  rebindRecord(clusterId: string, vmId: string, id: number | null, settled?: boolean): Promise<RebindRecord>;
+  /**
+   * Holds every rebind's downtime probes open (and so its record pending) until the returned
+   * function is called: what a test needs to see the answer come before the downtime is known.
+   */
+  holdProbes(): () => void;
   close(): Promise<void>;
 }
 
@@ -77,6 +88,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<OfHarn
   const server = controller.openflow!;
   const addresses = server.addresses();
   const port = (t: "tcp" | "tls") => addresses.find((a) => a.transport === t)?.address.port;
+  async function api<T>(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${controller.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
+  }
   return {
     controller,
     server,
@@ -86,14 +106,31 @@ export async function startHarness(options: HarnessOptions = {}): Promise<OfHarn
     dbPath,
     reconciles,
     closes,
-    async api<T>(method: string, path: string, body?: unknown) {
-      const res = await fetch(`${controller.url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text === "" ? undefined : JSON.parse(text)) as T };
+    api,
+    async rebindRecord(clusterId, vmId, id, settled = true) {
+      if (id === null) throw new Error(`rebind of ${clusterId}/${vmId} changed nothing: it has no record`);
+      const path = `/v1/clusters/${clusterId}/members/${vmId}/rebinds/${id}${settled ? "?settled=true" : ""}`;
+      const res = await api<RebindRecord>("GET", path);
+      if (res.status !== 200)
+        throw new Error(`GET ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    holdProbes() {
+      const fabric = server.fabric;
+      const begin = fabric.beginRebind.bind(fabric);
+      const held = Promise.withResolvers<void>();
+      fabric.beginRebind = (intent) => {
+        const watch = begin(intent);
+        return (
+          watch && {
+            finish: async () => {
+              await held.promise;
+              return watch.finish();
+            },
+          }
+        );
+      };
+      return () => held.resolve();
     },
     async close() {
       await controller.close();
