@@ -67,6 +67,7 @@ export async function startController(config: ControllerConfig): Promise<Running
           store: () => store.isHealthy(),
           ...(switchSide && { openflow: () => switchSide.ready() }),
         },
+        durable: () => store.durable(),
       },
       { logger: config.logger },
     );
