@@ -46,8 +46,11 @@ export class ClusterStore {
   #depth = 0;
   /** The WAL file, opened at the first `durable()`; each call fdatasyncs it on libuv's pool. */
   #wal: Promise<FileHandle> | undefined;
-  /** The fsync in flight and the one queued behind it (commits made while the first runs). */
-  #syncing: Promise<void> | undefined;
+  /** Top-level commits so far, and how many of them are known to be on disk. */
+  #commits = 0;
+  #synced = 0;
+  /** The fsync in flight (covering the commits made before it started), and one queued behind it. */
+  #running: { readonly upTo: number; readonly done: Promise<void> } | undefined;
   #queued: Promise<void> | undefined;
 
   private constructor(path: string, db: DatabaseSync, now: () => Date) {
@@ -116,28 +119,36 @@ export class ClusterStore {
 
   /**
    * Resolves once every transaction committed before the call is on disk (the WAL's fdatasync, on
-   * libuv's thread pool; the event loop goes on meanwhile). Calls while one runs share the next.
+   * libuv's thread pool; the event loop goes on meanwhile). At once when nothing was committed
+   * since the last sync; calls made while one runs share the next.
    */
   durable(): Promise<void> {
-    if (this.path === ":memory:" || !this.#db.isOpen) return Promise.resolve();
-    if (!this.#syncing) {
-      this.#syncing = this.#sync().finally(() => {
-        this.#syncing = undefined;
-      });
-      return this.#syncing;
+    const target = this.#commits;
+    if (this.path === ":memory:" || !this.#db.isOpen || this.#synced >= target) return Promise.resolve();
+    const running = this.#running;
+    if (!running) {
+      const upTo = this.#commits;
+      const done = this.#sync().then(
+        () => {
+          this.#synced = Math.max(this.#synced, upTo);
+          this.#running = undefined;
+        },
+        (err: unknown) => {
+          this.#running = undefined;
+          throw err;
+        },
+      );
+      this.#running = { upTo, done };
+      return done;
     }
-    // One already runs, perhaps started before this call's commit: one more after it serves all
-    // the calls made meanwhile.
-    this.#queued ??= this.#syncing.then(
-      () => {
+    if (running.upTo >= target) return running.done;
+    // The one running started before this call's commit: one more after it serves every call made meanwhile.
+    this.#queued ??= running.done
+      .catch(() => {})
+      .then(() => {
         this.#queued = undefined;
         return this.durable();
-      },
-      () => {
-        this.#queued = undefined;
-        return this.durable();
-      },
-    );
+      });
     return this.#queued;
   }
 
@@ -182,6 +193,7 @@ export class ClusterStore {
     }
     this.#depth--;
     this.#db.exec(this.#depth === 0 ? "COMMIT" : `RELEASE ${savepoint}`);
+    if (this.#depth === 0) this.#commits++;
     return result;
   }
 
