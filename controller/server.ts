@@ -70,6 +70,7 @@ export async function startController(config: ControllerConfig): Promise<Running
           store: () => store.isHealthy(),
           ...(switchSide && { openflow: () => switchSide.ready() }),
         },
+        durable: () => store.durable(),
       },
       { logger: config.logger },
     );
@@ -92,7 +93,7 @@ export async function startController(config: ControllerConfig): Promise<Running
         // Answered rebinds finish their cleanup and write their records before the store closes.
         await service.settle();
         await switchSide?.close();
-        await store.flushed();
+        await store.durable();
         store.close();
       },
     };

@@ -34,6 +34,12 @@ export async function buildApi(deps: ApiDeps, options: ApiOptions = {}): Promise
   app.addHook("onRequest", async (request) => {
     request.receivedAt = deps.clock();
   });
+  // The store commits without an fsync on the event loop (cluster-store.ts): no write is
+  // acknowledged, refused or not, before what it committed is on disk.
+  app.addHook("onSend", async (request, _reply, payload) => {
+    if (request.method !== "GET" && request.method !== "HEAD") await deps.durable();
+    return payload;
+  });
 
   healthRoutes(app, "controller", () => deps.readiness);
   metricsRoute(app, () => deps.metrics.exposition());

@@ -11,4 +11,6 @@ export interface ApiDeps {
   readonly clock: () => number;
   /** Readiness checks by name (the store's, the OpenFlow listeners'): /readyz is ready when all pass. */
   readonly readiness: Readonly<Record<string, () => boolean | Promise<boolean>>>;
+  /** Resolves once every committed write is on disk (ClusterStore.durable): writes are answered after it. */
+  readonly durable: () => Promise<void>;
 }

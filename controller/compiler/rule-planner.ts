@@ -2,7 +2,7 @@ import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
 import type { Member } from "../model/member.ts";
 import { diffRules, type RuleDiff } from "./diff.ts";
-import { type CompileOptions, compileSwitch, forgetVni } from "./flow-compiler.ts";
+import { type CompileOptions, compileSwitch, countSwitch, forgetVni } from "./flow-compiler.ts";
 import type { Rule } from "./rule.ts";
 import {
   planAdd,
@@ -33,6 +33,11 @@ export class RulePlanner {
   /** The rules member `vmId`'s switch should hold. */
   desired(state: ClusterState, vmId: string): Rule[] {
     return compileSwitch(state, vmId, this.#options);
+  }
+
+  /** How many rules member `vmId`'s switch should hold: desired(state, vmId).length, cheaper. */
+  desiredCount(state: ClusterState, vmId: string): number {
+    return countSwitch(state, vmId, this.#options);
   }
 
   /** A switch that holds `current` of ours: what it should hold, and the difference to send. */

@@ -57,6 +57,35 @@ export function checkMemberConflicts(members: readonly Member[], pathOf: (index:
   });
 }
 
+/**
+ * checkMemberConflicts(members plus `added`, () => "") when `members` are conflict-free already
+ * (a stored cluster): the same refusal, in one pass and without building maps of every member
+ * (an add to 5,000 members would otherwise build four maps of 5,000 entries each time).
+ */
+export function checkAddedMember(members: readonly Member[], added: Member): void {
+  const holder = (has: (m: Member) => boolean) => members.find(has);
+  const refuse = (key: string, value: string, other: Member, what: string): never => {
+    throw new ControllerError(
+      "CONFLICT",
+      `${key}: ${value} is already the ${what} of member '${other.vmId}'`,
+      {
+        field: key,
+        details: { conflictsWith: other.vmId },
+      },
+    );
+  };
+  const sameVm = holder((m) => m.vmId === added.vmId);
+  if (sameVm) refuse("vmId", added.vmId, sameVm, "vmId");
+  const sameVint0 = holder((m) => m.vint0 === added.vint0);
+  if (sameVint0) refuse("vint0", added.vint0, sameVint0, "vint0");
+  const { endpoint } = added;
+  if (endpoint === null) return;
+  const sameEndpoint = holder((m) => m.endpoint === endpoint);
+  if (sameEndpoint) refuse("endpoint", endpoint, sameEndpoint, "endpoint");
+  const announcer = holder((m) => m.nextEndpoint === endpoint);
+  if (announcer) refuse("endpoint", endpoint, announcer, "next endpoint");
+}
+
 export function findMember(state: ClusterState, vmId: string): Member | undefined {
   return state.members.find((m) => m.vmId === vmId);
 }

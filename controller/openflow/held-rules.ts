@@ -1,6 +1,7 @@
 import { type FlowStats, type FlowStatsFilter, OFPG, OFPP, OFPTT } from "../../proto/index.ts";
 import { COOKIE_MARK, OURS_COOKIE_MASK } from "../compiler/cookie.ts";
-import { type Rule, ruleContent, ruleIdentity } from "../compiler/rule.ts";
+import type { Rule } from "../compiler/rule.ts";
+import type { HeldRuleIndex, RuleSpace } from "./held-rule-index.ts";
 
 const MARKED = COOKIE_MARK << 56n;
 
@@ -36,22 +37,24 @@ const isOurs = (r: Rule) => (r.cookie & OURS_COOKIE_MASK) === MARKED;
  * progress, failed or timed-out batch, an ERROR for no request) and only a reconcile sets it
  * again, from a flow dump (SwitchSession.dumpOurRules, holdsExactly). A new session (reconnect) starts unknown and is reconciled.
  * Rules without our mark are never in the set and never left out of a batch.
+ *
+ * The set is a bitset per rule space over the numbers of the shared HeldRuleIndex
+ * (held-rule-index.ts): about 2.5 KB for a switch of 20,000 rules. A set that is dropped must be
+ * `release`d, so the index stops counting this switch.
  */
 export class HeldRules {
-  /**
-   * identity -> the held rule with that identity. The rule itself, not a record per entry: the
-   * compiler's rules are shared by every switch of a cluster and their content is memoized
-   * (rule.ts), so a switch's set costs one map entry per rule (1,000 switches of 4,000 rules each
-   * are 4 million entries).
-   */
-  readonly #rules = new Map<string, Rule>();
+  readonly #index: HeldRuleIndex;
+  /** Per rule space this switch holds rules of: bit n is rule number n, and how many are set. */
+  readonly #parts = new Map<RuleSpace, { bits: Uint32Array; count: number }>();
+  #size = 0;
 
-  constructor(rules: readonly Rule[]) {
+  constructor(index: HeldRuleIndex, rules: readonly Rule[]) {
+    this.#index = index;
     for (const r of rules) if (isOurs(r)) this.#hold(r);
   }
 
   get size(): number {
-    return this.#rules.size;
+    return this.#size;
   }
 
   /** `batch` without what the switch already has (adds) or already lacks (deletes). */
@@ -60,9 +63,7 @@ export class HeldRules {
     delete: Rule[];
   } {
     const add = batch.add.filter((r) => !isOurs(r) || !this.#holdsSame(r));
-    const del = batch.delete.filter(
-      (r) => !isOurs(r) || this.#rules.get(ruleIdentity(r))?.cookie === r.cookie,
-    );
+    const del = batch.delete.filter((r) => !isOurs(r) || this.#heldLike(r)?.rule.cookie === r.cookie);
     return { add, delete: del };
   }
 
@@ -70,21 +71,80 @@ export class HeldRules {
   confirmed(batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }): void {
     for (const r of batch.add) {
       // An ADD replaces whatever had this identity, ours or not.
+      if (isOurs(r) && this.#holdsSame(r)) continue;
+      this.#dropIdentity(r, () => true);
       if (isOurs(r)) this.#hold(r);
-      else this.#rules.delete(ruleIdentity(r));
     }
-    for (const r of batch.delete) {
-      const id = ruleIdentity(r);
-      if (this.#rules.get(id)?.cookie === r.cookie) this.#rules.delete(id);
+    for (const r of batch.delete) this.#dropIdentity(r, (held) => held.cookie === r.cookie);
+  }
+
+  /** Stops counting this switch in the index: the set is no longer used. */
+  release(): void {
+    for (const [space, part] of this.#parts) {
+      const { bits } = part;
+      for (let w = 0; w < bits.length; w++) {
+        let word = bits[w]!;
+        while (word !== 0) {
+          const bit = 31 - Math.clz32(word);
+          word &= ~(1 << bit);
+          space.release(w * 32 + bit);
+        }
+      }
     }
+    this.#parts.clear();
+    this.#size = 0;
   }
 
   #hold(r: Rule): void {
-    this.#rules.set(ruleIdentity(r), r);
+    const space = this.#index.spaceOf(r);
+    let part = this.#parts.get(space);
+    if (!part) {
+      part = { bits: new Uint32Array(0), count: 0 };
+      this.#parts.set(space, part);
+    }
+    const n = space.find(r);
+    if (n !== undefined && isSet(part.bits, n)) return;
+    const held = space.hold(r);
+    const word = held >>> 5;
+    if (word >= part.bits.length) {
+      const grown = new Uint32Array(Math.max(word + 1, part.bits.length * 2, 4));
+      grown.set(part.bits);
+      part.bits = grown;
+    }
+    part.bits[word]! |= 1 << (held & 31);
+    part.count++;
+    this.#size++;
+  }
+
+  /** The held rule with `r`'s identity, if any (a switch holds one entry per identity, in any space). */
+  #heldLike(r: Rule): { space: RuleSpace; n: number; rule: Rule } | undefined {
+    for (const [space, part] of this.#parts) {
+      for (const n of space.sameIdentity(r))
+        if (isSet(part.bits, n)) return { space, n, rule: space.rule(n) };
+    }
+    return undefined;
   }
 
   #holdsSame(r: Rule): boolean {
-    const held = this.#rules.get(ruleIdentity(r));
-    return held !== undefined && (held === r || ruleContent(held) === ruleContent(r));
+    const space = this.#index.findSpace(r);
+    const part = space && this.#parts.get(space);
+    if (!space || !part) return false;
+    const n = space.find(r);
+    return n !== undefined && isSet(part.bits, n);
+  }
+
+  /** Forgets the held rule with `r`'s identity when `which` says so. */
+  #dropIdentity(r: Rule, which: (held: Rule) => boolean): void {
+    const held = this.#heldLike(r);
+    if (!held || !which(held.rule)) return;
+    const part = this.#parts.get(held.space)!;
+    part.bits[held.n >>> 5]! &= ~(1 << (held.n & 31));
+    part.count--;
+    this.#size--;
+    if (part.count === 0) this.#parts.delete(held.space);
+    held.space.release(held.n);
   }
 }
+
+const isSet = (bits: Uint32Array, n: number) =>
+  (n >>> 5 < bits.length ? (bits[n >>> 5]! >>> (n & 31)) & 1 : 0) === 1;

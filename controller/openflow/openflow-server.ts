@@ -5,6 +5,7 @@ import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { CloseReason } from "./channel.ts";
 import { CrlWatch } from "./crl-watch.ts";
 import { HandshakeFailureLog } from "./handshake-failures.ts";
+import { HeldRuleIndex } from "./held-rule-index.ts";
 import { OpenFlowListener, type TlsMaterial } from "./listener.ts";
 import { type OfLog, silentLog } from "./log.ts";
 import { OpenFlowFabric } from "./openflow-fabric.ts";
@@ -63,6 +64,8 @@ export interface SwitchSideParts {
  */
 export class OpenFlowServer {
   readonly registry = new SessionRegistry();
+  /** What every session's switch is known to hold, numbered once for all of them (held-rule-index.ts). */
+  readonly heldRules = new HeldRuleIndex();
   readonly probes: RebindProbes;
   readonly fabric: OpenFlowFabric;
   readonly #listeners: OpenFlowListener[] = [];
@@ -224,6 +227,7 @@ export class OpenFlowServer {
         flowModsSent: (n) => metrics.flowModsTotal.inc(n),
       },
       this.#log,
+      this.heldRules,
     );
     if (session.isClosed) return;
     this.#sessions.add(session);

@@ -17,6 +17,7 @@ import { batchFrames, batchSlices, RULES_PER_SLICE } from "./batch-frames.ts";
 import { type CloseReason, OfChannel } from "./channel.ts";
 import { errorInfo, SwitchRequestError } from "./errors.ts";
 import { helloFailed, negotiate, ourHello } from "./handshake.ts";
+import type { HeldRuleIndex } from "./held-rule-index.ts";
 import { HeldRules, OUR_FLOWS, ruleOf } from "./held-rules.ts";
 import { Keepalive } from "./keepalive.ts";
 import type { OfLog } from "./log.ts";
@@ -128,6 +129,7 @@ export class SwitchSession {
   readonly #config: SessionConfig;
   readonly #hooks: SessionHooks;
   readonly #log: OfLog;
+  readonly #heldIndex: HeldRuleIndex;
   readonly #tracker: RequestTracker;
   readonly #keepalive: Keepalive;
   readonly #handshakeTimer: ReturnType<typeof setTimeout>;
@@ -151,8 +153,10 @@ export class SwitchSession {
     config: SessionConfig,
     hooks: SessionHooks,
     log: OfLog,
+    heldIndex: HeldRuleIndex,
   ) {
     this.transport = transport;
+    this.#heldIndex = heldIndex;
     this.remoteAddress = plainAddress(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
     this.#config = config;
@@ -215,6 +219,7 @@ export class SwitchSession {
 
   /** Stops trusting what we think the switch holds: batches go whole until the next reconcile. */
   forgetHeldRules(): void {
+    this.#held?.release();
     this.#held = null;
   }
 
@@ -258,7 +263,7 @@ export class SwitchSession {
       return { ms, sent, countKnown: true };
     } catch (err) {
       // Whatever the switch did with it, what it holds is no longer known (a reconcile sets it again).
-      this.#held = null;
+      this.forgetHeldRules();
       throw err;
     }
   }
@@ -268,13 +273,14 @@ export class SwitchSession {
    * known to hold is forgotten until `holdsExactly`, so a failure in between leaves it unknown.
    */
   async dumpOurRules(): Promise<Rule[]> {
-    this.#held = null;
+    this.forgetHeldRules();
     return (await this.flowStats(OUR_FLOWS)).map(ruleOf);
   }
 
   /** Reconcile, second half: the switch holds exactly `rules` of ours (the dump plus the confirmed diff). */
   holdsExactly(rules: readonly Rule[]): void {
-    this.#held = new HeldRules(rules);
+    this.forgetHeldRules();
+    this.#held = new HeldRules(this.#heldIndex, rules);
     this.#ruleCount = this.#held.size;
   }
 
@@ -477,7 +483,7 @@ export class SwitchSession {
     if (!this.#tracker.route(m)) {
       // An error we cannot attribute: whatever it was about, stop trusting what we think the
       // switch holds (batches are sent whole until the next reconcile sets it again).
-      this.#held = null;
+      this.forgetHeldRules();
       this.#log.warn("switch error for no request in flight", { switch: this.label, error: info.message });
     }
   }
@@ -504,6 +510,7 @@ export class SwitchSession {
   #closed(reason: CloseReason): void {
     const wasReady = this.#state === "ready";
     this.#state = "closed";
+    this.forgetHeldRules();
     clearTimeout(this.#handshakeTimer);
     this.#keepalive.stop();
     this.#tracker.abortAll(new SwitchRequestError("DISCONNECTED", `session closed: ${reason.reason}`));

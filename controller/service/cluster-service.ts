@@ -5,7 +5,12 @@ import { ControllerError } from "../errors.ts";
 import type { DowntimeReport, RebindWatch, SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
 import type { Cluster } from "../model/cluster.ts";
-import { type ClusterState, checkMemberConflicts, findMember } from "../model/cluster-state.ts";
+import {
+  type ClusterState,
+  checkAddedMember,
+  checkMemberConflicts,
+  findMember,
+} from "../model/cluster-state.ts";
 import { type Member, type MemberInput, memberOf } from "../model/member.ts";
 import {
   type ClusterCreateInput,
@@ -174,7 +179,7 @@ export class ClusterService {
       }
       const member = memberOf(state.cluster, input);
       // Existing members are conflict-free, so any conflict is reported on the new one's fields.
-      checkMemberConflicts([...state.members, member], () => "");
+      checkAddedMember(state.members, member);
       await this.#push(this.#planner.add(state, member), clusterId);
       this.#store.insertMember(member);
       return member;

@@ -48,7 +48,7 @@ export async function listSwitches(
       clusterId: member.clusterId,
       vmId: member.vmId,
       endpoint: member.endpoint,
-      desiredRuleCount: planner.desired(state, member.vmId).length,
+      desiredRuleCount: planner.desiredCount(state, member.vmId),
     };
     const mine = byDpid.get(member.dpid) ?? [];
     if (mine.length === 0) {

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ruleKind } from "../../controller/compiler/cookie.ts";
 import { diffRules } from "../../controller/compiler/diff.ts";
-import { compileCluster, compileSwitch } from "../../controller/compiler/flow-compiler.ts";
+import { compileCluster, compileSwitch, countSwitch } from "../../controller/compiler/flow-compiler.ts";
 import { checkRules } from "../../controller/compiler/pipeline.ts";
 import type { Rule } from "../../controller/compiler/rule.ts";
 import { announcedArb, picksArb, poolArb, stateArb, stateFrom } from "./support/arbitraries.ts";
@@ -27,6 +27,27 @@ describe("FlowCompiler properties", () => {
           expect(compileCluster(state)).toEqual(compileCluster(state));
         },
       ),
+      runs,
+    );
+  });
+
+  it("counts a switch's rules (countSwitch) as many as it compiles, failing alike", () => {
+    const outcome = (fn: () => number) => {
+      try {
+        return fn();
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    fc.assert(
+      fc.property(stateArb, fc.boolean(), (state, probes) => {
+        const options = probes ? { probePort: 48879 } : {};
+        for (const m of state.members) {
+          expect(outcome(() => countSwitch(state, m.vmId, options))).toEqual(
+            outcome(() => compileSwitch(state, m.vmId, options).length),
+          );
+        }
+      }),
       runs,
     );
   });

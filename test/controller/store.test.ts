@@ -50,9 +50,9 @@ describe("ClusterStore on a real SQLite file", () => {
     raw.close();
   });
 
-  it("syncs its WAL in the background after a commit; the commit is there for another connection", async () => {
+  it("syncs its WAL after a commit (durable()); the commit is there for another connection", async () => {
     store.insertCluster(web, [a]);
-    await store.flushed();
+    await store.durable();
     expect(existsSync(`${path}-wal`)).toBe(true);
     // Every commit was written to the WAL and survives a crash: a second connection sees it.
     const other = ClusterStore.open(path);

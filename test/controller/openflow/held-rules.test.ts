@@ -4,6 +4,7 @@ import { diffRules } from "../../../controller/compiler/diff.ts";
 import { compileSwitch } from "../../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../../controller/compiler/format.ts";
 import type { SwitchBatch } from "../../../controller/compiler/transition-planner.ts";
+import { HeldRuleIndex } from "../../../controller/openflow/held-rule-index.ts";
 import { HeldRules } from "../../../controller/openflow/held-rules.ts";
 import { requirePart } from "../../support/parts.ts";
 import { SwitchEmulator } from "../../support/switch-emulator/emulator.ts";
@@ -71,7 +72,8 @@ describe("HeldRules", () => {
         { kind: "APPLY_ACTIONS" as const, actions: [{ kind: "OUTPUT" as const, port, maxLen: 0 }] },
       ],
     });
-    const held = new HeldRules([rule(1, mark | 1n), rule(2, mark | 2n)]);
+    const index = new HeldRuleIndex();
+    const held = new HeldRules(index, [rule(1, mark | 1n), rule(2, mark | 2n)]);
     const send = held.toSend({
       add: [rule(1, mark | 1n), rule(2, mark | 2n, 9), rule(3, mark | 3n), rule(4, 5n)],
       delete: [rule(1, mark | 1n), rule(2, mark | 7n), rule(5, mark | 5n), rule(6, 6n)],

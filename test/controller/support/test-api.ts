@@ -35,7 +35,13 @@ export interface TestApi {
 }
 
 export async function buildTestApi(
-  options: { auth?: AuthConfig; dbPath?: string; logger?: FastifyServerOptions["logger"] } = {},
+  options: {
+    auth?: AuthConfig;
+    dbPath?: string;
+    logger?: FastifyServerOptions["logger"];
+    /** Instead of the store's own (a test that holds writes back). */
+    durable?: () => Promise<void>;
+  } = {},
 ): Promise<TestApi> {
   const store = ClusterStore.open(options.dbPath ?? ":memory:");
   const fabric = new FakeFabric();
@@ -49,7 +55,11 @@ export async function buildTestApi(
   const service = new ClusterService({ store, fabric, metrics, clock, locks, planner });
   const auth = options.auth ?? { mode: "token", token: TOKEN };
   const readiness = { store: () => store.isHealthy() };
-  const app = await buildApi({ service, metrics, auth, clock, readiness }, { logger: options.logger });
+  const durable = options.durable ?? (() => store.durable());
+  const app = await buildApi(
+    { service, metrics, auth, clock, readiness, durable },
+    { logger: options.logger },
+  );
   await app.ready();
   return {
     app,

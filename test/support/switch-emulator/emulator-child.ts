@@ -1,3 +1,4 @@
+import { setPriority } from "node:os";
 import { EmulatedNetwork } from "./dataplane.ts";
 import { SwitchEmulator } from "./emulator.ts";
 import type {
@@ -11,12 +12,17 @@ import type {
 const send = (m: EmulatorProcessReply) => process.send!(m);
 
 process.once("message", (setup: EmulatorProcessSetup) => {
+  if (setup.nice !== undefined) setPriority(setup.nice);
   const network = setup.switches.some((s) => s.endpoint !== undefined)
     ? new EmulatedNetwork({ neighborDelayMs: setup.neighborDelayMs ?? 0 })
     : undefined;
   const emu = new SwitchEmulator({ controller: setup.controller, ...(network && { network }) });
   for (const s of setup.switches)
-    emu.add({ dpid: s.dpid, ...(s.endpoint !== undefined && { endpoint: s.endpoint }) });
+    emu.add({
+      dpid: s.dpid,
+      ...(s.endpoint !== undefined && { endpoint: s.endpoint }),
+      ...(s.keepsTable !== undefined && { keepsTable: s.keepsTable }),
+    });
   const floor = setup.floor && new SwitchEmulator({ controller: setup.floor });
   for (const s of floor ? setup.switches : []) floor!.add({ dpid: s.dpid });
   const closeAll = () => {

@@ -3,13 +3,24 @@ import { type ChildProcess, fork } from "node:child_process";
 export interface EmulatorProcessSetup {
   readonly controller: { readonly host: string; readonly port: number };
   /** One entry per switch; with endpoints, the switches share an emulated underlay (probes flow). */
-  readonly switches: readonly { readonly dpid: bigint; readonly endpoint?: string }[];
+  readonly switches: readonly {
+    readonly dpid: bigint;
+    readonly endpoint?: string;
+    /** False: a sink that confirms FLOW_MODs without keeping them (EmulatedSwitchOptions.keepsTable). */
+    readonly keepsTable?: boolean;
+  }[];
   /**
    * A second controller (a bench's bare OpenFlow speaker): each switch also dials it over a
    * connection of its own, in the same process, to measure the floor of a round to every switch.
    */
   readonly floor?: { readonly host: string; readonly port: number };
   readonly neighborDelayMs?: number;
+  /**
+   * The process's niceness (os.setPriority): a bench whose subject is the controller lowers the
+   * emulator's, so that on a machine of few cores the switches (which would be other machines)
+   * do not take the controller's CPU.
+   */
+  readonly nice?: number;
   readonly concurrency?: number;
   readonly timeoutMs?: number;
 }
