@@ -39,5 +39,5 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
   },
   // The mediation's pure cores: its planner (pre-checks, flavor, security groups) and journal.
   "mediation/planner": { mutate: ["mediation/planner/**/*.ts"], tests: ["test/mediation/planner.test.ts"] },
-  "mediation/journal": { mutate: ["mediation/journal/**/*.ts"], tests: ["test/mediation/journal.test.ts"] },
+  "mediation/journal": { mutate: ["mediation/journal/**/*.ts"], tests: ["test/mediation/journal*.test.ts"] },
 };
