@@ -37,7 +37,9 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
     ],
     tests: ["test/vm-init/plan.test.ts", "test/vm-init/ovsdb.test.ts", "test/vm-init/config.test.ts"],
   },
-  // The mediation's pure cores: its planner (pre-checks, flavor, security groups) and journal.
-  "mediation/planner": { mutate: ["mediation/planner/**/*.ts"], tests: ["test/mediation/planner.test.ts"] },
+  // The mediation's pure cores: its planner (pre-checks, flavor, security groups), its model (the
+  // undo and release plans, recovery after a restart) and its journal.
+  "mediation/planner": { mutate: ["mediation/planner/**/*.ts"], tests: ["test/mediation/planner*.test.ts"] },
+  "mediation/model": { mutate: ["mediation/model/**/*.ts"], tests: ["test/mediation/planner*.test.ts"] },
   "mediation/journal": { mutate: ["mediation/journal/**/*.ts"], tests: ["test/mediation/journal*.test.ts"] },
 };
