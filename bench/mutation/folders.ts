@@ -22,8 +22,20 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
     mutate: ["proto/**/*.ts"],
     tests: ["test/proto/*.test.ts", "test/cli/ofp.test.ts"],
   },
-  // Shared contracts: bearer auth and the error answer of every REST API (security-relevant).
-  contract: { mutate: ["contract/**/*.ts"], tests: controllerUnitTests },
+  // Shared contracts: bearer auth and the error answer of every REST API (security-relevant), the
+  // data-plane rules, the error registry, the CLI plumbing and the controller's client (against a
+  // real controller in this process; its rebind over real OVS is left out, see vitest.config.ts).
+  contract: {
+    mutate: ["contract/**/*.ts"],
+    tests: [
+      ...controllerUnitTests,
+      "test/contract/dataplane.test.ts",
+      "test/contract/registry.test.ts",
+      "test/contract/cli-args.test.ts",
+      "test/contract/http.test.ts",
+      "test/contract/controller-client.test.ts",
+    ],
+  },
   "controller/compiler": { mutate: ["controller/compiler/**/*.ts"], tests: controllerUnitTests },
   "controller/service": { mutate: ["controller/service/**/*.ts"], tests: controllerUnitTests },
   "controller/store": { mutate: ["controller/store/**/*.ts"], tests: controllerUnitTests },
