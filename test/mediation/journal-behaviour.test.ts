@@ -14,7 +14,9 @@ import { ManifestBuilder } from "../../mediation/transfer/manifest.ts";
 // - `PRAGMA foreign_keys = ON` and `PRAGMA synchronous = FULL` removed or emptied: node:sqlite
 //   opens with foreign keys enforced and SQLite's default synchronous is FULL, so nothing changes;
 //   the foreign-key test below still pins that a resource of an unknown migration is refused.
-// - `if (path !== ":memory:")` mutated to always true: an in-memory database ignores WAL.
+// - `if (path !== ":memory:")` always true, or against "": an in-memory database ignores WAL.
+// - isHealthy's `isOpen && ...` as `||` or `true`: a query on a closed database throws, and the
+//   catch answers false all the same (that catch is reached only so, hence "no coverage" there).
 
 const dir = mkdtempSync(join(tmpdir(), "icsdn-journal-b-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
