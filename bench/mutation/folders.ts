@@ -22,6 +22,18 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
     mutate: ["proto/**/*.ts"],
     tests: ["test/proto/*.test.ts", "test/cli/ofp.test.ts"],
   },
+  // proto whole is about 2.5 h on one worker; these two parts of it run in minutes. What decodes
+  // a switch's bytes (framing, the bounds-checked reader, the header and body dispatch):
+  // security-relevant, the controller reads them from the network.
+  "proto/decode": {
+    mutate: ["proto/framer.ts", "proto/wire/reader.ts", "proto/message.ts"],
+    tests: ["test/proto/*.test.ts"],
+  },
+  // What makes a rule change atomic on the switch (bundles, flow-mods): make-before-break.
+  "proto/bundle": {
+    mutate: ["proto/committed-bundle.ts", "proto/messages/bundle.ts", "proto/messages/flow-mod.ts"],
+    tests: ["test/proto/*.test.ts"],
+  },
   // Shared contracts: bearer auth and the error answer of every REST API (security-relevant), the
   // data-plane rules, the error registry, the CLI plumbing and the controller's client (against a
   // real controller in this process; its rebind over real OVS is left out, see vitest.config.ts).
