@@ -15,6 +15,8 @@ import { planSecurityGroups } from "../../mediation/planner/security.ts";
 // boundaries of "fits" and "quota left", each problem's exact field and message, and which
 // resources an undo or a release touches (a wrong one deletes a live VM, or leaves a tunnel
 // pointing at a deleted one).
+// Equivalent mutant, left alive on purpose: releasePlan without its isCloudResource filter (the
+// source side and the floating IP, server and image kinds it keeps are cloud resources anyway).
 
 const flavor = (id: string, name: string, vcpus: number, ramMb: number, diskGb: number): Flavor => ({
   id,
@@ -264,6 +266,19 @@ describe("undo and release plans", () => {
       ]),
     ).toEqual([{ do: "delete", seq: 2, side: "target", kind: "keypair", id: null, name: "keypair-2" }]);
     expect(rollbackPlan([])).toEqual([]);
+  });
+
+  it("never deletes a controller effect in a cloud, nor a controller-side record, however written", () => {
+    expect(
+      rollbackPlan([
+        res(1, "target", "rebind", { name: "192.0.2.1" }),
+        res(2, "source", "announcement"),
+        res(3, "controller", "server"),
+      ]),
+    ).toEqual([
+      { do: "rebind_back", seq: 1, endpoint: "192.0.2.1" },
+      { do: "withdraw", seq: 2 },
+    ]);
   });
 
   it("releases the source's floating IP, server and image in that order, owned or not, never anything else", () => {
