@@ -59,7 +59,12 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
       "vm-init/ip-observed.ts",
       "vm-init/ovs-observed.ts",
     ],
-    tests: ["test/vm-init/plan.test.ts", "test/vm-init/ovsdb.test.ts", "test/vm-init/config.test.ts"],
+    tests: [
+      "test/vm-init/plan.test.ts",
+      "test/vm-init/planners-edges.test.ts",
+      "test/vm-init/ovsdb.test.ts",
+      "test/vm-init/config.test.ts",
+    ],
   },
   // The mediation's pure cores: its planner (pre-checks, flavor, security groups), its model (the
   // undo and release plans, recovery after a restart) and its journal.
