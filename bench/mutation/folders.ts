@@ -46,6 +46,7 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
       "test/contract/cli-args.test.ts",
       "test/contract/http.test.ts",
       "test/contract/controller-client.test.ts",
+      "test/contract/controller-client-wire.test.ts",
     ],
   },
   "controller/compiler": { mutate: ["controller/compiler/**/*.ts"], tests: controllerUnitTests },

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { IcsdnError } from "../../contract/errors/index.ts";
 import { describeValidation } from "../../contract/http/error-handler.ts";
 import { createRestApp, healthRoutes, metricsRoute } from "../../contract/http/rest-app.ts";
@@ -18,6 +21,9 @@ import { boundUrl, loadAuth, parseListen } from "../../contract/http/serve-confi
 //   both refused; `update(value, "")`: an empty encoding is utf8.
 // - rest-app.ts `typeof options.logger === "object" ? ... : {}` always true: spreading `true` adds
 //   nothing; `useDefaults: true`: no schema of ours declares a default.
+
+const dir = mkdtempSync(join(tmpdir(), "icsdn-http-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -79,9 +85,10 @@ describe("the REST app's logs", () => {
       const { status } = request.params as { status: string };
       if (status === "409") throw new IcsdnError("CONFLICT", "taken");
       if (status === "502") throw new IcsdnError("FABRIC_FAILED", "a switch failed");
+      if (status === "store") throw new IcsdnError("STORE_FAILED", "the disk is full");
       throw new Error("a bug");
     });
-    for (const status of ["409", "502", "500"])
+    for (const status of ["409", "502", "500", "store"])
       await app.inject({
         method: "GET",
         url: `/fail/${status}`,
@@ -92,12 +99,13 @@ describe("the REST app's logs", () => {
     const headers = lines.flatMap((l) =>
       l.req ? [(l.req as { headers: Record<string, string> }).headers] : [],
     );
-    expect(headers).toHaveLength(3);
+    expect(headers).toHaveLength(4);
     for (const h of headers) expect(h.authorization).toBe("[redacted]");
     const errors = lines.filter((l) => l.level === 50);
     expect(errors.map((l) => [l.msg, (l.err as { message: string }).message])).toEqual([
       ["request failed", "a switch failed"],
       ["unexpected error", "a bug"],
+      ["request failed", "the disk is full"],
     ]);
   });
 });
@@ -271,6 +279,9 @@ describe("serve flags", () => {
     const unreadable = refused(() => loadAuth({ tokenEnv: "T", tokenFile: "/nonexistent/token", env: {} }));
     expect(unreadable?.field).toBe("--token-file");
     expect(unreadable?.message).toMatch(/^cannot read \/nonexistent\/token: ENOENT/);
+    const file = join(dir, "short");
+    writeFileSync(file, "short\n");
+    expect(refused(() => loadAuth({ tokenEnv: "T", tokenFile: file, env: {} }))?.field).toBe("--token-file");
   });
 
   it("gives the URL a server bound, with the port it picked", () => {
