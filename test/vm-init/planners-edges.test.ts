@@ -11,6 +11,14 @@ import { applyTableUpdates, type Tables } from "../../vm-init/ovsdb/replica.ts";
 // The planners' and readers' edges, where mutation testing found them untested: TLS, what OVSDB
 // leaves unset (an absent column stays absent: toStrictEqual), rows a reference names but the
 // replica lacks, and the plans for changed bridge columns, controllers and bond members.
+// Equivalent mutants, left alive on purpose:
+// - an optional column or key written as undefined instead of left out (ovs-plan.ts fail_mode,
+//   max_backoff): JSON drops it, the transaction is the same;
+// - sameList without sorting `have`: observedFrom sorts the protocols it reads;
+// - planControllerRestart's unused `ops` list, ip-plan's `mac` default, ip-observed's defaults
+//   for absent flags and addresses (filled with junk, nothing matches "UP" or family "inet"), and
+//   sslOf looking up an undefined uuid (no row has the uuid "undefined");
+// - planBridgeChanges' `p.name !== want.name`: a desired bridge always lists its own port.
 
 const config = (over: Record<string, unknown> = {}): VmInitConfig =>
   parseConfig({
@@ -152,6 +160,12 @@ describe("planning ip", () => {
       ),
     ).toEqual(["link set eth0 arp off", "link set eth0 up"]);
     expect(planIp({ links: [{ name: "eth0", up: false }], routeDevs: [] }, kernel(new Map()))).toEqual([]);
+    const up = new Map([
+      ["eth0", { name: "eth0", up: true, noarp: true, mtu: 1500, mac: "m", addresses: [] }],
+    ]);
+    expect(planIp({ links: [{ name: "eth0", up: false, noarp: false }], routeDevs: [] }, kernel(up))).toEqual(
+      ["link set eth0 arp on", "link set eth0 down"],
+    );
   });
 
   it("deletes a route on a device that keeps some of its addresses", () => {
@@ -211,7 +225,7 @@ function tables(): Tables {
           fail_mode: "secure",
           other_config: M({ "disable-in-band": "true" }),
           external_ids: M({ "icsdn-cluster": "c1" }),
-          controller: S(U("c2"), U("c1"), U("gone")),
+          controller: S(U("c1"), U("c2"), U("gone")),
           ports: S(U("p2"), U("p1"), U("gone")),
           datapath_id: "0000002ac6120001",
         },
@@ -359,8 +373,8 @@ describe("reading OVSDB", () => {
       { name: "eth1" },
     ]);
     expect(o.controllers).toStrictEqual([
-      { bridge: "icbr0", target: "tcp:a", uuid: "c2", isConnected: false },
       { bridge: "icbr0", target: "tcp:b", uuid: "c1", isConnected: true, state: "ACTIVE" },
+      { bridge: "icbr0", target: "tcp:a", uuid: "c2", isConnected: false },
     ]);
     expect([...o.datapathIds]).toEqual([["icbr0", "0000002ac6120001"]]);
     expect(o.uuids.interface.get("eth1")).toBe("i4");
@@ -432,8 +446,56 @@ describe("planning OVS", () => {
     ]);
     const reordered = { ...have, protocols: ["OpenFlow13", "OpenFlow10"] };
     expect(planOvs({ bridges: [o.state.bridges[0]!, reordered] }, o.state, o.uuids).ops).toEqual([]);
+    const shorter = { ...have, protocols: ["OpenFlow10"] };
+    expect(planOvs({ bridges: [o.state.bridges[0]!, shorter] }, o.state, o.uuids).ops).toHaveLength(1);
     const longer = { ...have, protocols: ["OpenFlow10", "OpenFlow13", "OpenFlow14"] };
     expect(planOvs({ bridges: [o.state.bridges[0]!, longer] }, o.state, o.uuids).ops).toHaveLength(1);
+  });
+
+  it("rewrites an interface's options when one of its keys goes; changes external ids by mutation", () => {
+    const o = observed();
+    const have = icbr0(o);
+    const enc0 = have.ports.find((p) => p.name === "enc0")!;
+    const want = {
+      ...have,
+      externalIds: { "icsdn-cluster": "c2" },
+      ports: have.ports.map((p) =>
+        p === enc0 ? { ...p, interfaces: [{ ...p.interfaces[0]!, options: { key: "flow" } }] } : p,
+      ),
+    };
+    expect(planOvs({ bridges: [o.state.bridges[0]!, want] }, o.state, o.uuids).ops).toEqual([
+      {
+        op: "mutate",
+        table: "Bridge",
+        where: [["name", "==", "icbr0"]],
+        mutations: [
+          ["external_ids", "delete", ["set", ["icsdn-cluster"]]],
+          ["external_ids", "insert", ["map", [["icsdn-cluster", "c2"]]]],
+        ],
+      },
+      {
+        op: "update",
+        table: "Interface",
+        where: [["name", "==", "enc0"]],
+        row: { options: ["map", [["key", "flow"]]] },
+      },
+    ]);
+  });
+
+  it("a new LACP bond gets its fallback to active-backup when it is inserted", () => {
+    const c = config({
+      underlay: { nics: ["eth0", "eth1"], address: "203.0.113.10/24", bondMode: "balance-tcp" },
+    });
+    const ports = planOvs(desiredOvs(c, facts), { bridges: [] }, noUuids()).ops.filter(
+      (op) => op.op === "insert" && op.table === "Port",
+    );
+    expect(ports.find((p) => p.op === "insert" && p.row.name === "icbond0-nics")).toMatchObject({
+      row: {
+        bond_mode: "balance-tcp",
+        lacp: "active",
+        other_config: ["map", [["lacp-fallback-ab", "true"]]],
+      },
+    });
   });
 
   it("changes a controller's backoff in place, and adds a target with or without a backoff", () => {
