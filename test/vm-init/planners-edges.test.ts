@@ -18,7 +18,8 @@ import { applyTableUpdates, type Tables } from "../../vm-init/ovsdb/replica.ts";
 // - planControllerRestart's unused `ops` list, ip-plan's `mac` default, ip-observed's defaults
 //   for absent flags and addresses (filled with junk, nothing matches "UP" or family "inet"), and
 //   sslOf looking up an undefined uuid (no row has the uuid "undefined");
-// - planBridgeChanges' `p.name !== want.name`: a desired bridge always lists its own port.
+// - planBridgeChanges' `p.name !== want.name`: a desired bridge always lists its own port; a
+//   bridge or port deleted without its uuid (`&& id` as true): observedFrom reads both together.
 
 const config = (over: Record<string, unknown> = {}): VmInitConfig =>
   parseConfig({
@@ -448,6 +449,8 @@ describe("planning OVS", () => {
     expect(planOvs({ bridges: [o.state.bridges[0]!, reordered] }, o.state, o.uuids).ops).toEqual([]);
     const shorter = { ...have, protocols: ["OpenFlow10"] };
     expect(planOvs({ bridges: [o.state.bridges[0]!, shorter] }, o.state, o.uuids).ops).toHaveLength(1);
+    const other = { ...have, protocols: ["OpenFlow13", "OpenFlow14"] };
+    expect(planOvs({ bridges: [o.state.bridges[0]!, other] }, o.state, o.uuids).ops).toHaveLength(1);
     const longer = { ...have, protocols: ["OpenFlow10", "OpenFlow13", "OpenFlow14"] };
     expect(planOvs({ bridges: [o.state.bridges[0]!, longer] }, o.state, o.uuids).ops).toHaveLength(1);
   });
@@ -480,6 +483,20 @@ describe("planning OVS", () => {
         row: { options: ["map", [["key", "flow"]]] },
       },
     ]);
+  });
+
+  it("rewrites options whose value changed under the same keys", () => {
+    const o = observed();
+    const have = icbr0(o);
+    const want = {
+      ...have,
+      ports: have.ports.map((p) =>
+        p.name === "enc0"
+          ? { ...p, interfaces: [{ ...p.interfaces[0]!, options: { key: "flow", remote_ip: "192.0.2.1" } }] }
+          : p,
+      ),
+    };
+    expect(planOvs({ bridges: [o.state.bridges[0]!, want] }, o.state, o.uuids).ops).toHaveLength(1);
   });
 
   it("a new LACP bond gets its fallback to active-backup when it is inserted", () => {
