@@ -86,6 +86,12 @@ describe("intFlag", () => {
   });
 });
 
+describe("UsageError", () => {
+  it("is named so in a stack, with code USAGE", () => {
+    expect([new UsageError("x").name, new UsageError("x").code]).toEqual(["UsageError", "USAGE"]);
+  });
+});
+
 describe("isHelp", () => {
   it("knows -h, --help and help, and nothing else", () => {
     expect(["-h", "--help", "help"].map(isHelp)).toEqual([true, true, true]);

@@ -5,6 +5,9 @@ import { ControllerClient, type ControllerClientError } from "../../contract/con
 // What the controller's client puts on the wire and how it reads odd answers, against a local
 // HTTP server that records each request and answers as told (controller-client.test.ts drives a
 // real controller): no credentials unless configured, ids escaped, no body where none is due.
+// Equivalent mutants, left alive on purpose: the token check's `!== undefined` as true (the text
+// "undefined" passes it), a body spread of `body: undefined` (fetch sends none), and `code` or
+// `field` spread as undefined into details (JSON drops it).
 
 interface Seen {
   method: string;
@@ -112,6 +115,13 @@ describe("the controller client on the wire", () => {
     const invalid = await failure(client.getCluster("c"));
     expect(invalid.message).toMatch(/answered 400 \(INVALID_FIELD\)$/);
     expect(invalid.details).toEqual({ status: 400, code: "INVALID_FIELD", field: "vni" });
+  });
+
+  it("names its errors ControllerClientError", async () => {
+    answer = { status: 409, body: "{}" };
+    expect((await failure(new ControllerClient({ url: base }).listSwitches())).name).toBe(
+      "ControllerClientError",
+    );
   });
 
   it("refuses a token a header cannot carry without quoting it, and says so before sending anything", async () => {
