@@ -127,6 +127,8 @@ describe("encoding a message", () => {
     expect(encodeMessage({ type: "HELLO", xid: 1, version: 6, elements: [] })[0]).toBe(6);
     expect(encodeMessage({ type: "HELLO", xid: 1, elements: [] })[0]).toBe(4);
     expect(encodeMessage({ type: "BARRIER_REQUEST", xid: 1 })[0]).toBe(4);
+    // A version on another message (an object from JSON, say) is not ours to write.
+    expect(encodeMessage({ type: "BARRIER_REQUEST", xid: 1, version: 6 } as never)[0]).toBe(4);
   });
 
   it("names the header field a value does not fit", () => {
@@ -178,6 +180,14 @@ describe("the framer", () => {
     ]);
     const short = new MessageFramer();
     short.push(new Uint8Array([4, 0, 0, 8, 0, 0, 0, 1]));
+    const sameChunk = refusal(() =>
+      new MessageFramer().push(new Uint8Array([4, 0, 0, 8, 0, 0, 0, 1, 9, 0, 0, 8, 0, 0, 0, 2])),
+    );
+    expect([sameChunk.code, sameChunk.offset]).toEqual(["BAD_VERSION", 8]);
+    const shortInChunk = refusal(() =>
+      new MessageFramer().push(new Uint8Array([4, 0, 0, 8, 0, 0, 0, 1, 4, 0, 0, 7, 0, 0, 0, 2])),
+    );
+    expect([shortInChunk.code, shortInChunk.offset]).toEqual(["BAD_LENGTH", 10]);
     const tooShort = refusal(() => short.push(new Uint8Array([4, 0, 0, 7, 0, 0, 0, 1])));
     expect([tooShort.code, tooShort.offset]).toEqual(["BAD_LENGTH", 10]);
   });
