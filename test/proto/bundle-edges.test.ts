@@ -4,6 +4,8 @@ import { decodeMessage, encodeMessage, type FlowMod, ProtoError } from "../../pr
 
 // What makes a rule change atomic on a switch (make-before-break): the committed bundle's
 // refusals at their exact bounds, and the bundle and flow-mod codecs naming the field at fault.
+// Equivalent mutant, left alive on purpose: the "bundled message" label of decodeBundleAdd's
+// bytesCopy (the length was checked against what is left just before; it cannot fail).
 
 function refusal(fn: () => unknown): ProtoError {
   try {
@@ -201,6 +203,7 @@ describe("FLOW_MOD fields", () => {
       [25, "command"],
       [26, "idle_timeout"],
       [28, "hard_timeout"],
+      [30, "priority"],
       [32, "buffer_id"],
       [36, "out_port"],
       [40, "out_group"],
