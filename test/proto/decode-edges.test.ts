@@ -7,7 +7,8 @@ import { unhex } from "./helpers.ts";
 // and where, and nothing reads past its window).
 // Equivalent mutants, left alive on purpose: the framer copying an empty `pending` (`> 0` as
 // `>= 0` or true) or slicing an empty tail instead of a new empty array; encodeMessage without
-// its `finally` (the spare writer is then never reused: slower, same bytes).
+// its `finally` (the spare writer is then never reused: slower, same bytes). decodeMessage's
+// wrapping of a non-ProtoError (a decoder bug) is reached by no input we know: that is its point.
 
 function refusal(fn: () => unknown): ProtoError {
   try {
