@@ -1,3 +1,4 @@
+import { IcsdnError } from "../errors/index.ts";
 import type { ErrorBody } from "../http/error-body.ts";
 import { ControllerClientError } from "./client-error.ts";
 import type {
@@ -25,6 +26,8 @@ export interface ControllerClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** What a bearer token may hold: visible ASCII, as the servers' `Bearer (\S+)` takes it. */
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -140,6 +143,14 @@ export class ControllerClient {
 
   async #call<T>(method: Method, path: string, body?: unknown): Promise<T> {
     const where = `${method} ${this.url}${path}`;
+    // fetch quotes a header value it refuses in its error: such a token is refused here, unquoted.
+    if (this.#token !== undefined && !HEADER_TOKEN.test(this.#token)) {
+      throw new IcsdnError(
+        "INVALID_ARGUMENT",
+        `${where}: the token must be visible ASCII characters (no whitespace or control characters)`,
+        { field: "token" },
+      );
+    }
     const headers: Record<string, string> = {};
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (body !== undefined) headers["content-type"] = "application/json";

@@ -21,12 +21,17 @@ function pathToField(pointer: string): string {
     );
 }
 
+/** `members[0]` + `vint0` -> "members[0].vint0"; the name as sent (ajv gives it raw, unescaped). */
+function childField(parent: string, name: unknown): string {
+  return parent === "" ? String(name) : `${parent}.${String(name)}`;
+}
+
 /** The field an ajv error is about, and a message that names it. */
 export function describeValidation(e: AjvError, context: string): { field: string; error: string } {
   let field = pathToField(e.instancePath);
-  if (e.keyword === "required") field = pathToField(`${e.instancePath}/${String(e.params.missingProperty)}`);
+  if (e.keyword === "required") field = childField(field, e.params.missingProperty);
   if (e.keyword === "additionalProperties") {
-    field = pathToField(`${e.instancePath}/${String(e.params.additionalProperty)}`);
+    field = childField(field, e.params.additionalProperty);
     return { field, error: `${field}: unknown field` };
   }
   const name = field === "" ? context : field;

@@ -3,8 +3,9 @@ import { TUNNEL_TYPES, VNI_MAX, VNI_MIN } from "../../contract/dataplane/index.t
 import { DESCRIPTION_MAX } from "../model/fields.ts";
 import { MAX_CLUSTER_MEMBERS, MAX_LINKING_MS } from "../model/requests.ts";
 
-// JSON Schemas for every route: the first check of every request, and the OpenAPI document.
-// The model's parsers check again (and more: loopback, multicast...), so the core never trusts HTTP.
+// JSON Schemas for every route: the check of every request's shape, types, patterns and ranges, and
+// the OpenAPI document. The model (controller/model/requests.ts) adds only what a schema cannot
+// say: the address rules (loopback, multicast...) and canonical addresses.
 
 const slug = { type: "string", pattern: SLUG_PATTERN, maxLength: 63 } as const;
 const ipv4 = { type: "string", format: "ipv4", maxLength: 15 } as const;

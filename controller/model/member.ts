@@ -1,7 +1,6 @@
 import { datapathIdFor, type Ipv4 } from "../../contract/dataplane/index.ts";
 import { fieldPath } from "../errors.ts";
 import type { Cluster } from "./cluster.ts";
-import { asRecord, parseDescription, parseSlug } from "./fields.ts";
 import { parseHostIpv4 } from "./ipv4.ts";
 
 /** What a caller says about a member; the cluster supplies the rest. */
@@ -25,13 +24,21 @@ export interface Member extends MemberInput {
   readonly nextEndpoint: Ipv4 | null;
 }
 
-export function parseMemberInput(value: unknown, prefix = ""): MemberInput {
-  const body = asRecord(value, prefix);
+/** What the route schema S.memberInput lets through (also as each member of a cluster's creation). */
+export interface MemberBody {
+  readonly vmId: string;
+  readonly vint0: string;
+  readonly endpoint?: string | null;
+  readonly description?: string;
+}
+
+/** The schema has checked the shape; the addresses get the host rules and their canonical form. */
+export function memberInput(body: MemberBody, prefix = ""): MemberInput {
   return {
-    vmId: parseSlug(body.vmId, fieldPath(prefix, "vmId")),
+    vmId: body.vmId,
     vint0: parseHostIpv4(body.vint0, fieldPath(prefix, "vint0")),
     endpoint: parseEndpoint(body.endpoint, fieldPath(prefix, "endpoint")),
-    description: parseDescription(body.description, fieldPath(prefix, "description")),
+    description: body.description ?? "",
   };
 }
 

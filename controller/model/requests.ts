@@ -1,9 +1,11 @@
 import type { Ipv4, TunnelType } from "../../contract/dataplane/index.ts";
-import { invalidField } from "../errors.ts";
-import { type Cluster, parseCluster } from "./cluster.ts";
-import { asRecord, parseDescription, parseSlug, parseTunnel, parseVni } from "./fields.ts";
+import type { Cluster } from "./cluster.ts";
 import { parseHostIpv4 } from "./ipv4.ts";
-import { type MemberInput, parseEndpoint, parseMemberInput } from "./member.ts";
+import { type MemberBody, type MemberInput, memberInput, parseEndpoint } from "./member.ts";
+
+// The route schemas (controller/api/schemas.ts) check each body's shape, types, patterns and
+// ranges before a handler runs; what is left here is what a schema cannot say: the address rules
+// (no loopback, multicast...), canonical addresses, and defaults.
 
 /**
  * Members a cluster may have, whether created at once or added one by one. Each switch holds about
@@ -14,36 +16,36 @@ export const MAX_CLUSTER_MEMBERS = 5_000;
 /** A linking time above an hour is a broken clock, not a measurement. */
 export const MAX_LINKING_MS = 3_600_000;
 
+/** What the route schema S.clusterInput lets through. */
+export interface ClusterCreateBody {
+  readonly id: string;
+  readonly vni: number;
+  readonly tunnel: TunnelType;
+  readonly description?: string;
+  readonly members?: readonly MemberBody[];
+}
+
 /** A cluster, optionally with its first members, created together or not at all. */
 export interface ClusterCreateInput {
   readonly cluster: Cluster;
   readonly members: readonly MemberInput[];
 }
 
-export function parseClusterCreate(value: unknown): { cluster: Cluster; members: MemberInput[] } {
-  const body = asRecord(value, "");
-  const cluster = parseCluster(body);
-  if (body.members === undefined) return { cluster, members: [] };
-  if (!Array.isArray(body.members) || body.members.length > MAX_CLUSTER_MEMBERS) {
-    throw invalidField("members", `must be an array of at most ${MAX_CLUSTER_MEMBERS} members`);
-  }
-  return { cluster, members: body.members.map((m, i) => parseMemberInput(m, `members[${i}]`)) };
+export function clusterCreateInput(body: ClusterCreateBody): ClusterCreateInput {
+  return {
+    cluster: { id: body.id, vni: body.vni, tunnel: body.tunnel, description: body.description ?? "" },
+    members: (body.members ?? []).map((m, i) => memberInput(m, `members[${i}]`)),
+  };
 }
 
-/** Fields a cluster update may name; only the description may differ from the stored value. */
+/**
+ * Fields a cluster update may name (what S.clusterPatch lets through); only the description may
+ * differ from the stored value.
+ */
 export interface ClusterPatch {
   readonly description?: string;
   readonly vni?: number;
   readonly tunnel?: TunnelType;
-}
-
-export function parseClusterPatch(value: unknown): ClusterPatch {
-  const body = asRecord(value, "");
-  return {
-    ...(body.description !== undefined && { description: parseDescription(body.description, "description") }),
-    ...(body.vni !== undefined && { vni: parseVni(body.vni, "vni") }),
-    ...(body.tunnel !== undefined && { tunnel: parseTunnel(body.tunnel, "tunnel") }),
-  };
 }
 
 /** Fields a member update may name; vint0 is immutable and endpoints change only by rebind. */
@@ -53,10 +55,17 @@ export interface MemberPatch {
   readonly endpoint?: Ipv4 | null;
 }
 
-export function parseMemberPatch(value: unknown): MemberPatch {
-  const body = asRecord(value, "");
+/** What the route schema S.memberPatch lets through. */
+export interface MemberPatchBody {
+  readonly description?: string;
+  readonly vint0?: string;
+  readonly endpoint?: string | null;
+}
+
+/** An absent endpoint (leave it) differs from an explicit null (unknown). */
+export function memberPatch(body: MemberPatchBody): MemberPatch {
   return {
-    ...(body.description !== undefined && { description: parseDescription(body.description, "description") }),
+    ...(body.description !== undefined && { description: body.description }),
     ...(body.vint0 !== undefined && { vint0: parseHostIpv4(body.vint0, "vint0") }),
     ...("endpoint" in body && { endpoint: parseEndpoint(body.endpoint, "endpoint") }),
   };
@@ -67,34 +76,14 @@ export interface RebindInput {
   readonly endpoint: Ipv4;
 }
 
-/**
- * The route schema has checked the body's shape (an object with one IPv4 string); what remains
- * is the address rule a schema cannot say (no loopback, multicast...), and its canonical form.
- */
+/** S.rebindInput has checked the body (an object with one IPv4 string). */
 export function rebindInput(body: { readonly endpoint: string }): RebindInput {
   return { endpoint: parseHostIpv4(body.endpoint, "endpoint") };
 }
 
+/** A linking report as S.linkingInput lets it through (slugs, 0..MAX_LINKING_MS): nothing is left to check. */
 export interface LinkingReportInput {
   readonly clusterId: string;
   readonly vmId: string;
   readonly linkingMs: number;
-}
-
-export function parseLinkingReport(value: unknown): LinkingReportInput {
-  const body = asRecord(value, "");
-  const linkingMs = body.linkingMs;
-  if (
-    typeof linkingMs !== "number" ||
-    !Number.isFinite(linkingMs) ||
-    linkingMs < 0 ||
-    linkingMs > MAX_LINKING_MS
-  ) {
-    throw invalidField("linkingMs", `must be a number of milliseconds in 0..${MAX_LINKING_MS}`);
-  }
-  return {
-    clusterId: parseSlug(body.clusterId, "clusterId"),
-    vmId: parseSlug(body.vmId, "vmId"),
-    linkingMs,
-  };
 }

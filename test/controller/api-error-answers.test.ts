@@ -53,6 +53,13 @@ describe("error answers", () => {
         "members[0].vmId: required",
       ],
       [{ id: "db", vni: 42, tunnel: "vxlan", extra: 1 }, "extra", "extra: unknown field"],
+      // An unknown name is given as sent: its "/" is not a path separator.
+      [{ id: "db", vni: 42, tunnel: "vxlan", "a/b~1": 1 }, "a/b~1", "a/b~1: unknown field"],
+      [
+        { id: "db", vni: 42, tunnel: "vxlan", members: [{ vmId: "a", vint0: "198.18.0.1", "x/y": 1 }] },
+        "members[0].x/y",
+        "members[0].x/y: unknown field",
+      ],
       [
         {
           id: "db",

@@ -6,7 +6,7 @@ import { loadAuth, parseListen } from "../../contract/http/serve-config.ts";
 import { TOKEN_ENV } from "../../controller/config.ts";
 import { checkMemberConflicts } from "../../controller/model/cluster-state.ts";
 import { parseHostIpv4 } from "../../controller/model/ipv4.ts";
-import { parseClusterCreate, parseLinkingReport, parseMemberPatch } from "../../controller/model/requests.ts";
+import { clusterCreateInput, memberPatch } from "../../controller/model/requests.ts";
 import { KeyedMutex } from "../../controller/service/keyed-mutex.ts";
 import { makeState, tempDir } from "./support/fixtures.ts";
 
@@ -44,37 +44,64 @@ describe("host IPv4 addresses", () => {
   });
 });
 
-describe("request parsing", () => {
-  it("names the offending member and field", () => {
+// The route schemas check shapes, types and ranges (test/controller/api-errors.test.ts); the
+// model's input functions add the address rules and the defaults.
+describe("request input", () => {
+  it("applies the address rules to each member, naming the offending member and field", () => {
     const body = {
       id: "web",
       vni: 42,
       tunnel: "gre",
       members: [
         { vmId: "a", vint0: "198.18.0.1" },
-        { vmId: "b", vint0: "198.18.0.2", endpoint: "10.0.0.256" },
+        { vmId: "b", vint0: "198.18.0.2", endpoint: "127.0.0.1" },
       ],
-    };
-    expect(refusal(() => parseClusterCreate(body)).field).toBe("members[1].endpoint");
-    expect(refusal(() => parseClusterCreate({ ...body, members: {} })).field).toBe("members");
-    expect(refusal(() => parseClusterCreate({ ...body, vni: 0 })).field).toBe("vni");
-    expect(refusal(() => parseClusterCreate({ ...body, id: "-web" })).field).toBe("id");
-    expect(refusal(() => parseClusterCreate({ ...body, tunnel: "VXLAN" })).field).toBe("tunnel");
-    expect(refusal(() => parseClusterCreate(null)).field).toBe("body");
-    expect(parseClusterCreate({ ...body, members: undefined }).members).toEqual([]);
+    } as const;
+    expect(refusal(() => clusterCreateInput(body))).toMatchObject({
+      code: "INVALID_FIELD",
+      field: "members[1].endpoint",
+    });
+    expect(
+      refusal(() => clusterCreateInput({ ...body, members: [{ vmId: "a", vint0: "0.0.0.0" }] })).field,
+    ).toBe("members[0].vint0");
   });
 
-  it("tells an absent endpoint from an explicit null in a patch", () => {
-    expect(parseMemberPatch({ description: "x" })).toEqual({ description: "x" });
-    expect(parseMemberPatch({ endpoint: null })).toEqual({ endpoint: null });
+  it("fills what a body may leave out: no members, no description, an unknown endpoint", () => {
+    expect(clusterCreateInput({ id: "web", vni: 42, tunnel: "gre" })).toEqual({
+      cluster: { id: "web", vni: 42, tunnel: "gre", description: "" },
+      members: [],
+    });
+    expect(
+      clusterCreateInput({
+        id: "web",
+        vni: 42,
+        tunnel: "vxlan",
+        description: "d",
+        members: [
+          { vmId: "a", vint0: "198.18.0.1" },
+          { vmId: "b", vint0: "198.18.0.2", endpoint: null, description: "x" },
+          { vmId: "c", vint0: "198.18.0.3", endpoint: "192.0.2.1" },
+        ],
+      }),
+    ).toEqual({
+      cluster: { id: "web", vni: 42, tunnel: "vxlan", description: "d" },
+      members: [
+        { vmId: "a", vint0: "198.18.0.1", endpoint: null, description: "" },
+        { vmId: "b", vint0: "198.18.0.2", endpoint: null, description: "x" },
+        { vmId: "c", vint0: "198.18.0.3", endpoint: "192.0.2.1", description: "" },
+      ],
+    });
   });
 
-  it("refuses impossible linking times", () => {
-    for (const linkingMs of [-1, Number.NaN, 3_600_001, "63"]) {
-      expect(refusal(() => parseLinkingReport({ vmId: "a", clusterId: "web", linkingMs })).field).toBe(
-        "linkingMs",
-      );
-    }
+  it("tells an absent endpoint from an explicit null in a patch, and checks its addresses", () => {
+    expect(memberPatch({ description: "x" })).toEqual({ description: "x" });
+    expect(memberPatch({ endpoint: null })).toEqual({ endpoint: null });
+    expect(memberPatch({ vint0: "198.18.0.1", endpoint: "192.0.2.1" })).toEqual({
+      vint0: "198.18.0.1",
+      endpoint: "192.0.2.1",
+    });
+    expect(refusal(() => memberPatch({ vint0: "224.0.0.1" })).field).toBe("vint0");
+    expect(refusal(() => memberPatch({ endpoint: "255.255.255.255" })).field).toBe("endpoint");
   });
 
   it("finds duplicate vint0s and endpoints, never duplicate unknown endpoints", () => {

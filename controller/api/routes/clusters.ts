@@ -1,5 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { MAX_CLUSTER_MEMBERS, parseClusterCreate, parseClusterPatch } from "../../model/requests.ts";
+import {
+  type ClusterCreateBody,
+  type ClusterPatch,
+  clusterCreateInput,
+  MAX_CLUSTER_MEMBERS,
+} from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { clusterStateView, clusterView } from "../views.ts";
@@ -9,7 +14,7 @@ const CREATE_BODY_LIMIT = 8 * 1024 * 1024;
 type ClusterParams = { Params: { clusterId: string } };
 
 export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void {
-  app.post(
+  app.post<{ Body: ClusterCreateBody }>(
     "/clusters",
     {
       // 5,000 members with 256-character descriptions do not fit the default 1 MiB.
@@ -22,7 +27,7 @@ export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void 
       },
     },
     async (request, reply) =>
-      reply.code(201).send(clusterStateView(await service.createCluster(parseClusterCreate(request.body)))),
+      reply.code(201).send(clusterStateView(await service.createCluster(clusterCreateInput(request.body)))),
   );
 
   app.get(
@@ -57,7 +62,7 @@ export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void 
     async (request) => clusterStateView(service.getCluster(request.params.clusterId)),
   );
 
-  app.patch<ClusterParams>(
+  app.patch<ClusterParams & { Body: ClusterPatch }>(
     "/clusters/:clusterId",
     {
       schema: {
@@ -68,8 +73,7 @@ export function clusterRoutes(app: FastifyInstance, { service }: ApiDeps): void 
         response: { 200: S.cluster, ...S.errors(404, 409) },
       },
     },
-    async (request) =>
-      clusterView(await service.updateCluster(request.params.clusterId, parseClusterPatch(request.body))),
+    async (request) => clusterView(await service.updateCluster(request.params.clusterId, request.body)),
   );
 
   app.delete<ClusterParams>(

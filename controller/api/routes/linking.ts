@@ -1,12 +1,12 @@
 import type { FastifyInstance } from "fastify";
-import { parseLinkingReport } from "../../model/requests.ts";
+import type { LinkingReportInput } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 
 type LinkingQuery = { Querystring: { clusterId?: string; vmId?: string } };
 
 export function linkingRoutes(app: FastifyInstance, { service }: ApiDeps): void {
-  app.post(
+  app.post<{ Body: LinkingReportInput }>(
     "/linking",
     {
       schema: {
@@ -16,7 +16,7 @@ export function linkingRoutes(app: FastifyInstance, { service }: ApiDeps): void 
         response: { 201: S.linkingRecord, ...S.errors(404) },
       },
     },
-    async (request, reply) => reply.code(201).send(service.recordLinking(parseLinkingReport(request.body))),
+    async (request, reply) => reply.code(201).send(service.recordLinking(request.body)),
   );
 
   app.get<LinkingQuery>(

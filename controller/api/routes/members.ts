@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { RebindMetricResult } from "../../metrics/controller-metrics.ts";
-import { parseMemberInput } from "../../model/member.ts";
-import { parseMemberPatch, rebindInput } from "../../model/requests.ts";
+import { type MemberBody, memberInput } from "../../model/member.ts";
+import { type MemberPatchBody, memberPatch, rebindInput } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { memberView } from "../views.ts";
@@ -17,7 +17,7 @@ type RebindParams = {
 };
 
 export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps): void {
-  app.post<ClusterParams>(
+  app.post<ClusterParams & { Body: MemberBody }>(
     "/clusters/:clusterId/members",
     {
       schema: {
@@ -31,7 +31,7 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     async (request, reply) =>
       reply
         .code(201)
-        .send(memberView(await service.addMember(request.params.clusterId, parseMemberInput(request.body)))),
+        .send(memberView(await service.addMember(request.params.clusterId, memberInput(request.body)))),
   );
 
   app.get<ClusterParams>(
@@ -67,7 +67,7 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     async (request) => memberView(service.getMember(request.params.clusterId, request.params.vmId)),
   );
 
-  app.patch<MemberParams>(
+  app.patch<MemberParams & { Body: MemberPatchBody }>(
     "/clusters/:clusterId/members/:vmId",
     {
       schema: {
@@ -80,11 +80,7 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     },
     async (request) =>
       memberView(
-        await service.updateMember(
-          request.params.clusterId,
-          request.params.vmId,
-          parseMemberPatch(request.body),
-        ),
+        await service.updateMember(request.params.clusterId, request.params.vmId, memberPatch(request.body)),
       ),
   );
 
