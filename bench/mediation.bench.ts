@@ -177,6 +177,7 @@ async function migrate(
     const done = await api.get(m.id);
     if (done.status !== "succeeded")
       throw new Error(`${label}: migration ${done.status}: ${done.error?.message}`);
+    log(`${label}: the migration moved ${done.bytes.done} of ${done.bytes.total} bytes`);
     const hwmKb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1]);
     const figures: Figure[] = TIMED_PHASES.map((phase) => ({
       name: `mediation.phase_s.${phase}.${label}`,
