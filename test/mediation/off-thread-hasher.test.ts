@@ -23,6 +23,7 @@ describe("hashing on a worker thread (OffThreadHasher)", () => {
     for (const [chunkSize, max] of [
       [1 << 20, 65536],
       [3_000_001, 2_500_000],
+      [100_003, 70_000],
     ] as const) {
       const expected = new ManifestBuilder(chunkSize, "sha512", true);
       expected.update(data);
