@@ -27,62 +27,87 @@ export interface TransferTimes {
   readonly raw: number;
 }
 
+/**
+ * Each way once, in the order given by `reverse` (a bench alternates it between rounds so that no
+ * method always runs first on a warm or cold machine).
+ */
 export async function measureTransfer(
   a: OpenStackDriver,
   b: OpenStackDriver,
   sourceId: string,
-  o: { label: string; regenerate: () => Readable; dir: string; tokens: () => Promise<[string, string]> },
+  o: {
+    label: string;
+    regenerate: () => Readable;
+    dir: string;
+    tokens: () => Promise<[string, string]>;
+    reverse?: boolean;
+  },
 ): Promise<TransferTimes> {
   const image = (await a.getImage(sourceId))!;
   const scratch = () =>
     b.createImage({
       name: `bench-copy-${o.label}`,
-      diskFormat: "raw",
+      diskFormat: image.diskFormat ?? "raw",
       containerFormat: "bare",
       properties: {},
     });
-  const d = await timed(async () => {
-    for await (const _ of (await a.downloadImage(sourceId, 0)).stream) {
-      // bytes only
+  /** Times `fn` moving bytes into a new scratch image, then deletes that image (untimed). */
+  const intoScratch = async (fn: (id: string) => Promise<void>): Promise<number> => {
+    const id = await scratch();
+    try {
+      return await timed(() => fn(id));
+    } finally {
+      await b.deleteImage(id);
     }
-  });
-  const uploadOnly = await scratch();
-  const u = await timed(() => b.uploadImage(uploadOnly, o.regenerate()));
-  await b.deleteImage(uploadOnly);
-  const stagedId = await scratch();
+  };
   const file = join(o.dir, "staged.img");
-  const staged = await timed(async () => {
-    await pipeline((await a.downloadImage(sourceId, 0)).stream, createWriteStream(file));
-    await b.uploadImage(stagedId, createReadStream(file));
-  });
-  rmSync(file);
-  await b.deleteImage(stagedId);
-  let streamedId = "";
-  const streamed = await timed(async () => {
-    const r = await streamTransfer({
-      source: a,
-      sourceImage: image,
-      target: b,
-      chunkSize: DEFAULT_CHUNK_SIZE,
-      newTargetImage: scratch,
-      discardTargetImage: (id) => b.deleteImage(id),
-    });
-    streamedId = r.targetImageId;
-  });
-  await b.deleteImage(streamedId);
-  const rawId = await scratch();
-  const [ta, tb] = await o.tokens();
   const [ga, gb] = [await a.endpoint("image"), await b.endpoint("image")];
-  const raw = await timed(() =>
-    execa(
-      "bash",
-      [
-        "-c",
-        'set -o pipefail; curl -sf -H "X-Auth-Token: $TA" "$GA/v2/images/$SRC/file" | curl -sf -X PUT -H "X-Auth-Token: $TB" -H "Content-Type: application/octet-stream" -T - "$GB/v2/images/$DST/file"',
-      ],
-      { env: { TA: ta, TB: tb, GA: ga, GB: gb, SRC: sourceId, DST: rawId } },
-    ),
-  );
-  await b.deleteImage(rawId);
-  return { d, u, staged, streamed, raw };
+  const methods: { [K in keyof TransferTimes]: () => Promise<number> } = {
+    d: () =>
+      timed(async () => {
+        for await (const _ of (await a.downloadImage(sourceId, 0)).stream) {
+          // bytes only
+        }
+      }),
+    u: () => intoScratch((id) => b.uploadImage(id, o.regenerate())),
+    staged: () =>
+      intoScratch(async (id) => {
+        await pipeline((await a.downloadImage(sourceId, 0)).stream, createWriteStream(file));
+        await b.uploadImage(id, createReadStream(file));
+        rmSync(file);
+      }),
+    streamed: async () => {
+      let copy = "";
+      const ms = await timed(async () => {
+        const r = await streamTransfer({
+          source: a,
+          sourceImage: image,
+          target: b,
+          chunkSize: DEFAULT_CHUNK_SIZE,
+          newTargetImage: scratch,
+          discardTargetImage: (id) => b.deleteImage(id),
+        });
+        copy = r.targetImageId;
+      });
+      await b.deleteImage(copy);
+      return ms;
+    },
+    raw: async () => {
+      const [ta, tb] = await o.tokens();
+      return intoScratch(async (id) => {
+        await execa(
+          "bash",
+          [
+            "-c",
+            'set -o pipefail; curl -sf -H "X-Auth-Token: $TA" "$GA/v2/images/$SRC/file" | curl -sf -X PUT -H "X-Auth-Token: $TB" -H "Content-Type: application/octet-stream" -T - "$GB/v2/images/$DST/file"',
+          ],
+          { env: { TA: ta, TB: tb, GA: ga, GB: gb, SRC: sourceId, DST: id } },
+        );
+      });
+    },
+  };
+  const order = (Object.keys(methods) as (keyof TransferTimes)[])[o.reverse ? "toReversed" : "slice"]();
+  const times: Partial<Record<keyof TransferTimes, number>> = {};
+  for (const k of order) times[k] = await methods[k]();
+  return times as TransferTimes;
 }

@@ -1,7 +1,8 @@
 import { Readable } from "node:stream";
 import type { CloudDriver, ImageInfo } from "../clouds/cloud-driver.ts";
 import { MediationError } from "../errors.ts";
-import { hashMismatch, type Manifest, ManifestBuilder } from "./manifest.ts";
+import { hashMismatch, type Manifest } from "./manifest.ts";
+import { OffThreadHasher } from "./off-thread-hasher.ts";
 
 export interface TransferProgress {
   readonly downloaded: number;
@@ -38,43 +39,50 @@ export interface TransferResult {
 /**
  * Streams an image source Glance -> target Glance through this process: one GET (resumed with a
  * Range from the last hashed byte when it breaks) piped into one PUT, with backpressure, nothing
- * staged. Every byte is hashed on the way (SHA-256 per chunk, whole SHA-256, the cloud's
- * algorithm, MD5) and compared with what both clouds report. A broken upload starts over with a
- * new target image (Glance cannot resume a PUT); a mismatch deletes the target image and fails.
+ * staged. Every byte is hashed on the way, on a worker thread (SHA-256 per chunk and the whole
+ * image in the cloud's algorithm; MD5 only for a source without one) and compared with what both
+ * clouds report. A broken upload starts over with a new target image (Glance cannot resume a
+ * PUT); a mismatch deletes the target image and fails.
  */
 export async function streamTransfer(req: TransferRequest): Promise<TransferResult> {
   const maxUploads = req.maxUploadAttempts ?? 3;
   let resumesTotal = 0;
   for (let attempt = 1; ; attempt++) {
     req.signal?.throwIfAborted();
-    const imageId = await req.newTargetImage(attempt);
-    const builder = new ManifestBuilder(
+    const hasher = new OffThreadHasher(
       req.chunkSize,
       req.sourceImage.hashAlgo ?? "sha512",
       req.sourceImage.hashValue === undefined,
     );
+    const imageId = await req.newTargetImage(attempt).catch(async (err: unknown) => {
+      await hasher.close();
+      throw err;
+    });
     const state = { resumes: 0, downloadMs: 0, failure: undefined as Error | undefined };
     const started = performance.now();
     const total = req.sourceImage.size;
     const report = () =>
       req.onProgress?.({
-        downloaded: builder.size,
-        uploaded: builder.size,
+        downloaded: hasher.size,
+        uploaded: hasher.size,
         total,
         downloadResumes: resumesTotal + state.resumes,
         uploadAttempt: attempt,
       });
-    const body = Readable.from(downloadChunks(req, builder, state, report), { objectMode: false });
+    const body = Readable.from(downloadChunks(req, hasher, state, report), { objectMode: false });
     const abort = () =>
       body.destroy(new MediationError("CANCELLED", "the migration was cancelled during the transfer"));
     req.signal?.addEventListener("abort", abort, { once: true });
     try {
       await req.target.uploadImage(imageId, body);
     } catch (err) {
+      // Read before close: closing the hasher makes a download still waiting on it fail too.
+      const failure = state.failure;
+      await hasher.close();
       await req.discardTargetImage(imageId);
       if (req.signal?.aborted)
         throw new MediationError("CANCELLED", "the migration was cancelled during the transfer");
-      if (state.failure) throw state.failure;
+      if (failure) throw failure;
       if (attempt >= maxUploads) {
         throw new MediationError(
           "CLOUD_API",
@@ -88,7 +96,10 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
       req.signal?.removeEventListener("abort", abort);
     }
     const uploadMs = performance.now() - started;
-    const manifest = builder.finish();
+    const manifest = await hasher.finish().catch(async (err: unknown) => {
+      await req.discardTargetImage(imageId);
+      throw err;
+    });
     const source = req.sourceImage;
     const target = await req.target.getImage(imageId);
     const mismatch =
@@ -127,7 +138,7 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
 
 async function* downloadChunks(
   req: TransferRequest,
-  builder: ManifestBuilder,
+  hasher: OffThreadHasher,
   state: { resumes: number; downloadMs: number; failure: Error | undefined },
   report: () => void,
 ): AsyncGenerator<Buffer> {
@@ -136,23 +147,27 @@ async function* downloadChunks(
   const total = req.sourceImage.size;
   for (;;) {
     // Resume from the last byte that was hashed and handed to the upload: nothing twice, nothing lost.
-    const from = builder.size;
+    const from = hasher.size;
     try {
       const part = await req.source.downloadImage(req.sourceImage.id, from);
       for await (const chunk of part.stream as AsyncIterable<Buffer>) {
-        builder.update(chunk);
+        await hasher.update(chunk);
         yield chunk;
         report();
       }
-      if (total === undefined || builder.size >= total) break;
-      throw new Error(`the download ended at byte ${builder.size} of ${total}`);
+      if (total === undefined || hasher.size >= total) break;
+      throw new Error(`the download ended at byte ${hasher.size} of ${total}`);
     } catch (err) {
       if (err instanceof MediationError && err.code === "CANCELLED") throw err;
+      if (hasher.failure) {
+        state.failure = hasher.failure;
+        throw err;
+      }
       if (req.signal?.aborted) throw err;
       if (state.resumes >= maxResumes) {
         state.failure = new MediationError(
           "CLOUD_API",
-          `download from cloud '${req.source.name}' broke ${state.resumes + 1} times; last at byte ${builder.size}: ${(err as Error).message}`,
+          `download from cloud '${req.source.name}' broke ${state.resumes + 1} times; last at byte ${hasher.size}: ${(err as Error).message}`,
           { cause: err },
         );
         // Kept in state too: the upload fails with it, and the caller must not retry the upload for it.
