@@ -111,14 +111,16 @@ async function convertTransfer(
     } finally {
       await server.close();
     }
-    const mismatch = hashMismatch(sourceHash.finish(), {
-      cloud: req.source.name,
-      image: image.id,
-      size: image.size,
-      algo: image.hashAlgo,
-      value: image.hashValue,
-      md5: image.checksum,
-    });
+    const mismatch =
+      server.mismatch ??
+      hashMismatch(sourceHash.finish(), {
+        cloud: req.source.name,
+        image: image.id,
+        size: image.size,
+        algo: image.hashAlgo,
+        value: image.hashValue,
+        md5: image.checksum,
+      });
     if (mismatch)
       throw new MediationError("HASH_MISMATCH", `hash mismatch: ${mismatch}; nothing was uploaded`);
     read = image.size;

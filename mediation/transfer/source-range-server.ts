@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { CloudDriver, ImageInfo } from "../clouds/cloud-driver.ts";
 import { MediationError } from "../errors.ts";
@@ -9,8 +10,10 @@ export interface SourceReadStats {
   readonly inOrderBytes: number;
   /** Bytes the hash read after the converter finished, to cover what it skipped or read out of order. */
   readonly tailBytes: number;
-  /** Bytes the converter read ahead of the in-order hash, or again behind it. */
-  readonly outOfOrderBytes: number;
+  /** Bytes the converter read ahead of the in-order hash: each range compared with the same bytes hashed in order. */
+  readonly aheadBytes: number;
+  /** Bytes the converter read again behind the in-order hash (qcow2 metadata): not compared. */
+  readonly rereadBytes: number;
   readonly requests: number;
   /** Glance GETs opened: one per jump in the converter's reads, plus resumes. */
   readonly upstreamGets: number;
@@ -46,7 +49,18 @@ export class SourceRangeServer {
   /** The last piece read: what a read that starts a little behind the open GET reads again. */
   #last: Buffer = Buffer.alloc(0);
   #served = 0;
-  #stats = { inOrderBytes: 0, tailBytes: 0, outOfOrderBytes: 0, requests: 0, upstreamGets: 0, resumes: 0 };
+  #stats = {
+    inOrderBytes: 0,
+    tailBytes: 0,
+    aheadBytes: 0,
+    rereadBytes: 0,
+    requests: 0,
+    upstreamGets: 0,
+    resumes: 0,
+  };
+  /** Ranges read ahead of the in-order hash, with their SHA-256, until the in-order bytes reach them. */
+  #ahead: { start: number; end: number; sha256: string; check: Hash }[] = [];
+  #mismatch: string | undefined;
   #verifying = false;
 
   private constructor(o: SourceRangeServerOptions) {
@@ -70,6 +84,11 @@ export class SourceRangeServer {
 
   get stats(): SourceReadStats {
     return { ...this.#stats };
+  }
+
+  /** A range the converter read that differs from the same bytes read in order, if any. */
+  get mismatch(): string | undefined {
+    return this.#mismatch;
   }
 
   /** Reads and hashes the image from the end of the in-order hash to the end of the image. */
@@ -185,12 +204,35 @@ export class SourceRangeServer {
     if (at <= hashed && hashed < end) {
       const fresh = piece.subarray(hashed - at);
       this.#o.hash.update(fresh);
+      this.#checkAhead(hashed, fresh);
       if (this.#verifying) this.#stats.tailBytes += fresh.length;
       else this.#stats.inOrderBytes += fresh.length;
-      this.#stats.outOfOrderBytes += piece.length - fresh.length;
-    } else if (!this.#verifying) {
-      this.#stats.outOfOrderBytes += piece.length;
+      this.#stats.rereadBytes += piece.length - fresh.length;
+    } else if (at > hashed) {
+      this.#ahead.push({
+        start: at,
+        end,
+        sha256: createHash("sha256").update(piece).digest("hex"),
+        check: createHash("sha256"),
+      });
+      this.#stats.aheadBytes += piece.length;
+    } else {
+      this.#stats.rereadBytes += piece.length;
     }
+  }
+
+  /** Feeds in-order bytes [at, at + length) to the ranges read ahead, comparing each one it completes. */
+  #checkAhead(at: number, fresh: Buffer): void {
+    const end = at + fresh.length;
+    this.#ahead = this.#ahead.filter((r) => {
+      if (r.end <= at || r.start >= end) return true;
+      r.check.update(fresh.subarray(Math.max(r.start, at) - at, Math.min(r.end, end) - at));
+      if (r.end > end) return true;
+      if (r.check.digest("hex") !== r.sha256) {
+        this.#mismatch ??= `cloud '${this.#o.source.name}' image ${this.#o.image.id}: bytes ${r.start}-${r.end - 1} read for qemu-img differ from the same bytes read in order`;
+      }
+      return false;
+    });
   }
 
   async #open(start: number): Promise<void> {
