@@ -37,7 +37,7 @@ export async function measureTransfer(
   const scratch = () =>
     b.createImage({
       name: `bench-copy-${o.label}`,
-      diskFormat: "raw",
+      diskFormat: image.diskFormat ?? "raw",
       containerFormat: "bare",
       properties: {},
     });
