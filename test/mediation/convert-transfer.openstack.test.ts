@@ -44,8 +44,12 @@ describe.skipIf(!cloudsFile || !requirePart("qemu-convert"))("image transfer wit
     await pipeline((await cloud.downloadImage(id, 0)).stream, createWriteStream(file));
   }
 
+  let requests = 0;
+
+  /** A transfer whose target images are named `icsdn-test-converted-<n>-<attempt>`, n counting the requests. */
   function request(over: Partial<ImageTransferRequest> = {}): ImageTransferRequest & { formats: string[] } {
     const formats: string[] = [];
+    const n = ++requests;
     const target = over.target ?? b;
     return {
       source: a,
@@ -56,7 +60,7 @@ describe.skipIf(!cloudsFile || !requirePart("qemu-convert"))("image transfer wit
       newTargetImage: async (attempt, diskFormat) => {
         formats.push(diskFormat);
         const id = await target.createImage({
-          name: `icsdn-test-converted-${attempt}`,
+          name: `icsdn-test-converted-${n}-${attempt}`,
           diskFormat,
           containerFormat: "bare",
           properties: {},
@@ -146,7 +150,7 @@ describe.skipIf(!cloudsFile || !requirePart("qemu-convert"))("image transfer wit
     expect((err as MediationError).code).toBe("CONVERSION_FAILED");
     expect((err as MediationError).message).toMatch(/qemu-img|nbdkit/);
     expect(req.formats).toEqual([]);
-    expect(await a.lookupByName("image", "icsdn-test-converted-1")).toEqual([]);
+    expect(await a.lookupByName("image", `icsdn-test-converted-${requests}-1`)).toEqual([]);
     expect(readdirSync(staging)).toEqual([]);
   });
 
