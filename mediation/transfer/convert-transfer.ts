@@ -108,6 +108,11 @@ async function convertTransfer(
       await ensureFreeSpace(dir, Math.ceil((await virtualSize(nbd, req.signal)) * 1.01));
       await convertToFile(nbd, to, out, req.signal);
       await server.verifyRest();
+    } catch (err) {
+      // qemu-img only saw an I/O error; the source cloud's own error says what happened.
+      const failure = server.failure;
+      if (err instanceof MediationError && err.code === "CONVERSION_FAILED" && failure) throw failure;
+      throw err;
     } finally {
       await server.close();
     }

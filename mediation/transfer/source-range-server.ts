@@ -61,12 +61,14 @@ export class SourceRangeServer {
   /** Ranges read ahead of the in-order hash, with their SHA-256, until the in-order bytes reach them. */
   #ahead: { start: number; end: number; sha256: string; check: Hash }[] = [];
   #mismatch: string | undefined;
+  #failure: Error | undefined;
   #verifying = false;
 
   private constructor(o: SourceRangeServerOptions) {
     this.#o = o;
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
+        this.#failure ??= err instanceof Error ? err : new Error(String(err));
         if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
         res.end(err instanceof Error ? err.message : String(err));
       });
@@ -84,6 +86,11 @@ export class SourceRangeServer {
 
   get stats(): SourceReadStats {
     return { ...this.#stats };
+  }
+
+  /** The first read that failed (the source cloud's error): what made the converter fail, if it did. */
+  get failure(): Error | undefined {
+    return this.#failure;
   }
 
   /** A range the converter read that differs from the same bytes read in order, if any. */

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CloudDriver, ImageInfo } from "../../mediation/clouds/cloud-driver.ts";
-import type { MediationError } from "../../mediation/errors.ts";
+import { MediationError } from "../../mediation/errors.ts";
 import { type ImageTransferRequest, transferImage } from "../../mediation/transfer/convert-transfer.ts";
 import { ensureFreeSpace, withStagingDir } from "../../mediation/transfer/staging.ts";
 import { requirePart } from "../support/parts.ts";
@@ -207,6 +207,23 @@ describe.skipIf(!requirePart("qemu-convert"))("format conversion over nbdkit and
     expect(result.downloadResumes).toBe(1);
     expect(source.ranges).toEqual([0, 2 * MiB + 5]);
     expect(result.conversion!.sourceReads.inOrderBytes).toBe(source.image.size);
+  });
+
+  it("fails with the source's own error when its download breaks for good, not qemu-img's", async () => {
+    const source = fileSource(join(work, "c.raw"), "raw");
+    const broken: CloudDriver = {
+      ...source.driver,
+      downloadImage: async () => {
+        throw new MediationError("CLOUD_API", "cloud 'files-a': Glance answered 503");
+      },
+    };
+    const target = fileTarget(["qcow2"]);
+    const err = await transferImage(request({ ...source, driver: broken }, target, stagingDir("s8"))).catch(
+      (e: unknown) => e,
+    );
+    expect((err as MediationError).code).toBe("CLOUD_API");
+    expect((err as MediationError).message).toMatch(/Glance answered 503/);
+    expect(target.images.size).toBe(0);
   });
 
   it("fails a corrupt qcow2 as CONVERSION_FAILED, creating no target image, staging nothing left", async () => {
