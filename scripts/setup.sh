@@ -6,7 +6,7 @@ set -euo pipefail
 ICSDN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ICSDN_ROOT
 
-APT_PACKAGES=(openvswitch-switch openvswitch-common mininet qemu-utils iputils-ping iperf3 ethtool tshark cloud-init iproute2 iptables prometheus openssl python3-os-ken
+APT_PACKAGES=(openvswitch-switch openvswitch-common mininet qemu-utils nbdkit iputils-ping iperf3 ethtool tshark cloud-init iproute2 iptables prometheus openssl python3-os-ken
   # the lab's OpenStack clouds (lab/openstack/): Debian's Zed libraries, no daemon packages
   python3-keystone python3-glance python3-placement python3-nova python3-neutron python3-openstackclient
   uwsgi-core uwsgi-plugin-python3 rabbitmq-server sqlite3 curl conntrack openssh-server openssh-client)

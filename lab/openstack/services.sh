@@ -299,6 +299,13 @@ EOF
 chmod 755 "$ETC" "$ETC/rabbitmq"
 chmod 711 "$ROOT"
 
+# Cloud b's Glance takes qcow2 only (cloud a's takes Glance's defaults, raw among them): the lab's
+# Nova snapshots are raw, so a migration a -> b must convert (mediation/transfer/convert-*.ts).
+glance_formats() { # glance_formats C : the [image_format] section of cloud C's Glance, if any
+  [ "$1" = b ] && printf '[image_format]\ndisk_formats = qcow2\n'
+  return 0
+}
+
 cloud_config() { # cloud_config C : every config file of cloud C under $ETC/C
   local c=$1 r e d
   r=$(region "$c")
@@ -334,6 +341,7 @@ image_import_plugins = []
 [import_filtering_opts]
 allowed_hosts = [127.0.0.1,localhost]
 allowed_ports = []
+$(glance_formats "$c")
 $(authtoken glance "$r")
 $POLICY
 EOF

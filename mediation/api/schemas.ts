@@ -94,6 +94,8 @@ export const dryRunResult = {
 
 export const manifest = {
   type: "object",
+  description:
+    "The bytes uploaded to the target image: the source's own, or qemu-img's output when the image was converted",
   required: ["imageHash", "chunks"],
   properties: {
     imageHash: {

@@ -17,8 +17,8 @@ import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
 import type { ControllerMember, ControllerPort } from "../ports/controller.ts";
 import type { LinkChecker } from "../ports/link-check.ts";
+import { transferImage } from "../transfer/convert-transfer.ts";
 import { DEFAULT_CHUNK_SIZE } from "../transfer/manifest.ts";
-import { streamTransfer } from "../transfer/stream-transfer.ts";
 import { runUndo } from "./undo.ts";
 
 export interface RunnerOptions {
@@ -413,13 +413,13 @@ export class MigrationRunner {
     const seqOf = new Map<string, number>();
     let last = 0;
     let counted = 0;
-    const result = await streamTransfer({
+    const result = await transferImage({
       source: ctx.source,
       sourceImage: snapshot,
       target: ctx.target,
       chunkSize: this.#o.chunkSize,
       signal: ctx.signal,
-      newTargetImage: async (attempt) => {
+      newTargetImage: async (attempt, diskFormat) => {
         const seq = j.intend(id, {
           side: "target",
           kind: "image",
@@ -428,7 +428,7 @@ export class MigrationRunner {
         });
         const imageId = await ctx.target.createImage({
           name: `icsdn-${short(id)}-image`,
-          diskFormat: snapshot.diskFormat ?? "raw",
+          diskFormat,
           containerFormat: snapshot.containerFormat ?? "bare",
           properties: {},
         });
@@ -478,7 +478,11 @@ export class MigrationRunner {
     });
     j.saveManifest(id, result.manifest);
     ctx.targetImageId = result.targetImageId;
-    this.#event(id, "transferred", { imageHash: result.manifest.imageHash, size: result.manifest.size });
+    this.#event(id, "transferred", {
+      imageHash: result.manifest.imageHash,
+      size: result.manifest.size,
+      ...(result.conversion && { conversion: result.conversion }),
+    });
   }
 
   async #network(ctx: Context): Promise<void> {

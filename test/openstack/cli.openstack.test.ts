@@ -23,7 +23,7 @@ import {
   type ServerView,
   serverNetns,
   ssh,
-  uploadRawImage,
+  uploadImageFile,
   waitFor,
 } from "./support.ts";
 
@@ -74,7 +74,7 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
     const file = join(tmp, "img.raw");
     const bytes = randomBytes(1 << 20);
     writeFileSync(file, bytes);
-    const img = { id: await uploadRawImage(lab, "lab-a", file, "only-in-a") };
+    const img = { id: await uploadImageFile(lab, "lab-a", file, "only-in-a") };
     // (OSC prints the record as created; the upload made it active)
     expect((await lab.json<{ status: string }>("lab-a", ["image", "show", img.id])).status).toBe("active");
     // the bytes are in cloud a's Glance file store, and nowhere in cloud b's

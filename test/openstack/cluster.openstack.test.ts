@@ -32,7 +32,7 @@ import {
   type ServerView,
   serverNetns,
   ssh,
-  uploadRawImage,
+  uploadImageFile,
   waitFor,
 } from "./support.ts";
 
@@ -184,7 +184,10 @@ describe.skipIf(!os)("a cluster of servers booted through Nova in both clouds", 
     expect(snap.status).toBe("active");
     const file = join(tmp, "snap-a.raw");
     await lab.cli("lab-a", ["image", "save", "--file", file, snap.id], { timeoutMs: 120_000 });
-    const copy = await uploadRawImage(lab, "lab-b", file, "from-a");
+    // cloud b's Glance takes qcow2 only (as a cloud may): convert the way an operator would
+    const qcow2 = join(tmp, "snap-a.qcow2");
+    await run("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", file, qcow2]);
+    const copy = await uploadImageFile(lab, "lab-b", qcow2, "from-a", "qcow2");
     const c = await lab.json<ServerView>(
       "lab-b",
       ["server", "create", "--flavor", "m1.tiny", "--image", copy, "--network", "private"].concat([

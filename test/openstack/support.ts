@@ -104,18 +104,19 @@ export function fixedIp(s: ServerView): string {
   return ip;
 }
 
-/** `openstack image create --file FILE NAME` (raw, bare) as `entry`; returns the image's id. */
-export async function uploadRawImage(
+/** `openstack image create --file FILE NAME` (raw unless told, bare) as `entry`; returns the image's id. */
+export async function uploadImageFile(
   os: OpenStackLab,
   entry: string,
   file: string,
   name: string,
+  diskFormat = "raw",
 ): Promise<string> {
   const args = [
     "image",
     "create",
     "--disk-format",
-    "raw",
+    diskFormat,
     "--container-format",
     "bare",
     "--file",

@@ -54,6 +54,8 @@ export const OPENSTACK_PACKAGES = [
   "uwsgi-plugin-python3",
   "openssh-server",
   "qemu-utils",
+  // the mediation converts images for cloud b (qcow2 only) through nbdkit's curl plugin
+  "nbdkit",
 ];
 
 /** What keeps the OpenStack tests from running here (empty: nothing). */

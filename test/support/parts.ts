@@ -15,6 +15,11 @@ export const PARTS = {
   prometheus: [["prometheus", "--version"]],
   promtool: [["promtool", "--version"]],
   openstack: [["openstack", "--version"]],
+  // the mediation's format conversion: qemu-img reading through nbdkit's curl plugin
+  "qemu-convert": [
+    ["qemu-img", "--version"],
+    ["nbdkit", "curl", "--dump-plugin"],
+  ],
   // Debian's python3-os-ken, for Debian's python3 (not whatever python3 comes first on PATH)
   "os-ken": [["/usr/bin/python3", "-c", "import os_ken"]],
 } as const satisfies Record<string, readonly (readonly string[])[]>;

@@ -53,5 +53,22 @@ export const MEDIATION_ERRORS = {
     exit: EXIT.FAILURE,
     summary: "the service stopped mid-migration (crash, kill); the restart rolled the migration back",
   },
+  IMAGE_FORMAT: {
+    status: 422,
+    exit: EXIT.USAGE,
+    summary:
+      "the target cloud accepts none of the disk formats the image has or can be converted to (qemu-img)",
+  },
+  CONVERSION_FAILED: {
+    status: 502,
+    exit: EXIT.DATA,
+    summary:
+      "qemu-img could not convert the image (a corrupt or unreadable disk); the target copy is deleted",
+  },
+  STAGING_SPACE: {
+    status: 507,
+    exit: EXIT.IO,
+    summary: "the staging directory of a format conversion lacks the free space the converted image needs",
+  },
   CANCELLED: { status: 409, exit: EXIT.FAILURE, summary: "the migration was cancelled and rolled back" },
 } as const satisfies ErrorTable;

@@ -367,11 +367,23 @@ class LabDriver(fake.FakeDriver):
         if vm is None:
             raise exception.InstanceNotRunning(instance_id=instance.uuid)
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
-        metadata = {'disk_format': 'raw', 'container_format': 'bare'}
+        # libvirt's default (snapshot_image_format unset): the format of the image the server booted
+        # from, so a cloud whose Glance takes only qcow2 (the lab's cloud b) gets qcow2 snapshots
+        fmt = (instance.system_metadata or {}).get('image_disk_format') or 'raw'
+        disk = os.path.join(vm['dir'], 'disk')
+        if fmt != 'raw':
+            converted = os.path.join(vm['dir'], 'snapshot.' + fmt)
+            _sh('qemu-img', 'convert', '-f', 'raw', '-O', fmt, disk, converted)
+            disk = converted
+        metadata = {'disk_format': fmt, 'container_format': 'bare'}
         update_task_state(task_state=task_states.IMAGE_UPLOADING, expected_state=task_states.IMAGE_PENDING_UPLOAD)
-        with open(os.path.join(vm['dir'], 'disk'), 'rb') as f:
-            # as libvirt after its snapshot: PUT /v2/images/{id}/file with the disk file
-            self._image_api.update(context, image_id, metadata, data=f, purge_props=False)
+        try:
+            with open(disk, 'rb') as f:
+                # as libvirt after its snapshot: PUT /v2/images/{id}/file with the disk file
+                self._image_api.update(context, image_id, metadata, data=f, purge_props=False)
+        finally:
+            if fmt != 'raw':
+                os.unlink(disk)
 
     def get_console_output(self, context, instance):
         try:

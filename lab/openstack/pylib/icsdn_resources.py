@@ -3,7 +3,8 @@
 
   icsdn_resources.py CLOUD...     (the address plan from $ICSDN_OS_PLAN, written by the lab)
 
-Per cloud C, in region-C: a public image `lab-disk` (raw), flavors m1.tiny, m1.small and
+Per cloud C, in region-C: a public image `lab-disk` (raw; qcow2 in cloud b, whose Glance takes
+only qcow2: services.sh), flavors m1.tiny, m1.small and
 m1.large, an external flat network `public` whose subnet is that lab cloud's floating range (its
 allocation pool is the part the lab leaves to Neutron), and in project-C a network `private` on
 the cloud's provider network (gateway = the lab router's address there), a router `router` with
@@ -12,12 +13,27 @@ Neutron's own, made on first use.
 """
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import openstack
 
 PLAN = json.load(open(os.environ['ICSDN_OS_PLAN']))
 IMAGE = b'icsdn lab disk\n' + bytes(1024 * 1024 - 15)
+
+
+def image_bytes(fmt):
+    """IMAGE in disk format `fmt` (qemu-img converts the raw bytes)."""
+    if fmt == 'raw':
+        return IMAGE
+    with tempfile.TemporaryDirectory() as d:
+        raw, out = os.path.join(d, 'disk.raw'), os.path.join(d, 'disk.out')
+        with open(raw, 'wb') as f:
+            f.write(IMAGE)
+        subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', fmt, raw, out], check=True)
+        with open(out, 'rb') as f:
+            return f.read()
 
 
 def conn(cloud, user, password, project):
@@ -31,8 +47,9 @@ def cloud_resources(c):
     admin = conn(c, 'admin', os.environ['ADMIN_PASSWORD'], 'admin')
     user = conn(c, 'user-%s' % c, os.environ['USER_%s_PASSWORD' % c.upper()], 'project-%s' % c)
     if not admin.image.find_image('lab-disk'):
-        admin.image.create_image(name='lab-disk', disk_format='raw', container_format='bare', visibility='public',
-                                 data=IMAGE, validate_checksum=False)
+        fmt = 'qcow2' if c == 'b' else 'raw'
+        admin.image.create_image(name='lab-disk', disk_format=fmt, container_format='bare', visibility='public',
+                                 data=image_bytes(fmt), validate_checksum=False)
     for name, ram, disk in (('m1.tiny', 512, 1), ('m1.small', 2048, 20), ('m1.large', 8192, 80)):
         if not admin.compute.find_flavor(name):
             admin.compute.create_flavor(name=name, ram=ram, disk=disk, vcpus=1, is_public=True)
