@@ -54,6 +54,8 @@ export const migration = {
     etaSeconds: nullableNumber,
     uploadAttempt: { type: "integer" },
     downloadResumes: { type: "integer" },
+    releaseAttempt: { type: "integer" },
+    clusterMigrationId: { type: ["string", "null"] },
     imageHash: {
       type: ["object", "null"],
       properties: { algo: { type: "string" }, value: { type: "string" } },
