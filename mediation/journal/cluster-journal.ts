@@ -67,7 +67,7 @@ export class ClusterJournal {
       const insert = this.#db.prepare(
         "INSERT INTO cluster_members (cluster_migration_id, idx, member, state) VALUES (?, ?, ?, 'pending')",
       );
-      request.members.forEach((m, i) => insert.run(id, i, m.member));
+      for (const [i, m] of request.members.entries()) insert.run(id, i, m.member);
       return this.get(id)!;
     });
   }
