@@ -1,8 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import { IcsdnError, isErrorCode } from "../contract/errors/index.ts";
+import type { ClusterMigrationView } from "./api/cluster-views.ts";
 import type { MigrationView } from "./api/views.ts";
 import { readText, send } from "./clouds/openstack/http.ts";
 import { MediationError } from "./errors.ts";
+import type { ClusterPlan } from "./planner/cluster-plan.ts";
 
 export interface SseEvent {
   readonly id: number;
@@ -87,6 +89,49 @@ export class MediationClient {
 
   async cancel(id: string): Promise<MigrationView> {
     return (await this.#call<MigrationView>("POST", `/v1/migrations/${encodeURIComponent(id)}/cancel`)).body;
+  }
+
+  /** POST /v1/cluster-migrations: starts a cluster migration (the plan, edited or not, applied). */
+  async createCluster(request: Record<string, unknown>): Promise<ClusterMigrationView> {
+    const { dryRun: _, ...body } = request;
+    return (await this.#call<ClusterMigrationView>("POST", "/v1/cluster-migrations", body)).body;
+  }
+
+  /** The editable plan of a cluster migration and every problem (creates nothing). */
+  async planCluster(
+    request: Record<string, unknown>,
+  ): Promise<ClusterPlan & { dryRun: true; cluster: string; mode: string }> {
+    return (
+      await this.#call<ClusterPlan & { dryRun: true; cluster: string; mode: string }>(
+        "POST",
+        "/v1/cluster-migrations",
+        { ...request, dryRun: true },
+      )
+    ).body;
+  }
+
+  async listClusters(): Promise<ClusterMigrationView[]> {
+    return (await this.#call<{ clusterMigrations: ClusterMigrationView[] }>("GET", "/v1/cluster-migrations"))
+      .body.clusterMigrations;
+  }
+
+  async getCluster(id: string): Promise<ClusterMigrationView> {
+    return (await this.#call<ClusterMigrationView>("GET", `/v1/cluster-migrations/${encodeURIComponent(id)}`))
+      .body;
+  }
+
+  async cancelCluster(id: string): Promise<ClusterMigrationView> {
+    return (
+      await this.#call<ClusterMigrationView>(
+        "POST",
+        `/v1/cluster-migrations/${encodeURIComponent(id)}/cancel`,
+      )
+    ).body;
+  }
+
+  /** A cluster migration's events (member: per member; progress: the whole; phase, committed, the end). */
+  clusterEvents(id: string, after = 0, forMs?: number): AsyncGenerator<SseEvent> {
+    return this.#sse(`/v1/cluster-migrations/${encodeURIComponent(id)}/events`, after, forMs);
   }
 
   /**

@@ -97,7 +97,7 @@ export class ClusterJournal {
     const keys = Object.keys(fields);
     this.#db
       .prepare(
-        `UPDATE cluster_migrations SET ${keys.map((k) => `${k} = ?`).join(", ")}, updated_at = ? WHERE id = ?`,
+        `UPDATE cluster_migrations SET ${keys.map((k) => `${k} = ?, `).join("")}updated_at = ? WHERE id = ?`,
       )
       .run(...keys.map((k) => fields[k]!), this.#now(), id);
   }
