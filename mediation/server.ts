@@ -62,6 +62,7 @@ export async function startMediation(config: MediationConfig): Promise<RunningMe
       controller: config.controller,
       cloud,
       cloudNames: () => Object.keys(loadCloudsFile(env).clouds),
+      metrics,
     });
     const app = await buildMediationApi(
       { journal, runner, coordinator, metrics, controller: config.controller, auth: config.auth },

@@ -3,6 +3,7 @@ import { IcsdnError } from "../../contract/errors/index.ts";
 import { MediationError } from "../errors.ts";
 import type { ClusterMigrationRecord } from "../journal/cluster-journal.ts";
 import type { Journal, JournalEvent } from "../journal/journal.ts";
+import type { MediationMetrics } from "../metrics.ts";
 import {
   type ClusterPhase,
   clusterRecovery,
@@ -57,13 +58,17 @@ interface Run {
  * when the atomic commit is confirmed and when to abort. Journaled, so a restart resumes or rolls
  * back the whole cluster according to its mode.
  */
+export interface CoordinatorDeps extends DiscoveryDeps {
+  readonly metrics: MediationMetrics;
+}
+
 export class ClusterCoordinator {
-  readonly #deps: DiscoveryDeps;
+  readonly #deps: CoordinatorDeps;
   readonly #runs = new Map<string, Run>();
   readonly #tasks = new Set<Promise<void>>();
   readonly events = new EventEmitter<{ event: [string, JournalEvent] }>();
 
-  constructor(deps: DiscoveryDeps) {
+  constructor(deps: CoordinatorDeps) {
     this.#deps = deps;
     this.events.setMaxListeners(0);
     deps.runner.events.on("event", (migrationId, e) => this.#onMemberEvent(migrationId, e));
@@ -260,6 +265,7 @@ export class ClusterCoordinator {
         run.phase = "done";
         this.#journal.setPhase(id, "done");
         this.#journal.setStatus(id, d.outcome, error);
+        this.#deps.metrics.clusterMigrationsTotal.inc({ mode: req.mode, result: d.outcome });
         this.#event(id, d.outcome, error ?? {});
         return;
       }
@@ -294,8 +300,9 @@ export class ClusterCoordinator {
         // The cluster's commit point: every member is rebound.
         run.phase = "confirmed";
         this.#journal.setPhase(id, "confirmed");
-        const rec = this.#journal.get(id)!;
-        this.#event(id, "committed", { commitMs: commitMs(rec) });
+        const ms = commitMs(this.#journal.get(id)!);
+        if (ms !== null) this.#deps.metrics.clusterCommitSeconds.observe(ms / 1000);
+        this.#event(id, "committed", { commitMs: ms });
         for (const g of run.gates.values()) g.rebound.resolve();
       }
       if (d.start.length > 0 || d.cut.length > 0 || d.confirm) continue;
