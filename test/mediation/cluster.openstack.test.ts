@@ -89,7 +89,9 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
   }, 300_000);
 
   async function clusterMembers(): Promise<Member[]> {
-    return (await controller.api<Member[]>("GET", "/v1/clusters/cm/members")).body;
+    const { members: now } = (await controller.api<{ members: Member[] }>("GET", "/v1/clusters/cm/members"))
+      .body;
+    return members.map((m) => now.find((x) => x.vmId === m.vmId)!);
   }
 
   /**
