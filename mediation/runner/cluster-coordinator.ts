@@ -293,7 +293,8 @@ export class ClusterCoordinator {
         }
         for (const member of d.cut) {
           this.#set(run, member, "rebinding");
-          run.gates.get(run.migrationOf.get(member)!)?.verified.resolve();
+          const migrationId = run.migrationOf.get(member);
+          if (migrationId) this.#gate(run, migrationId).verified.resolve();
         }
       }
       if (d.confirm) {
