@@ -49,7 +49,7 @@ const mb = (n: number | null) => (n === null ? "?" : `${(n / 1e6).toFixed(1)} MB
 export function planLines(plan: ClusterPlan): string[] {
   const lines = plan.members.map(
     (m) =>
-      `${m.member}: ${m.source.cloud ?? "?"}/${m.server} (${m.flavor.source ?? "?"}, ${mb(m.imageBytes)}, fip ${m.floatingIp ?? "-"}, groups ${m.securityGroups.join(",") || "-"}) -> ${m.target.cloud}/${m.target.network} (${m.flavor.target ?? "?"}), predicted ${m.predicted.seconds === null ? "?" : `${m.predicted.seconds} s`}`,
+      `${m.member}: ${m.source.cloud ?? "?"}/${m.server} (${m.flavor.source ?? "?"}, ${mb(m.imageBytes)}, fip ${m.floatingIp ?? "-"}, groups ${m.securityGroups.join(",") || "-"}) -> ${m.target.cloud}/${m.target.network} (${m.flavor.target ?? "?"}, groups reused ${m.securityGroupMapping.reuse.join(",") || "-"}, created ${m.securityGroupMapping.create.join(",") || "-"}), predicted ${m.predicted.seconds === null ? "?" : `${m.predicted.seconds} s`}`,
   );
   lines.push(
     `whole: ${mb(plan.predicted.bytes)}, predicted ${plan.predicted.seconds === null ? "? (no migration observed yet)" : `${plan.predicted.seconds} s`}`,

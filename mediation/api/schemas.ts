@@ -231,6 +231,13 @@ export const clusterPlan = {
           },
           imageBytes: nullableNumber,
           securityGroups: { type: "array", items: { type: "string" } },
+          securityGroupMapping: {
+            type: "object",
+            properties: {
+              reuse: { type: "array", items: { type: "string" } },
+              create: { type: "array", items: { type: "string" } },
+            },
+          },
           floatingIp: { type: ["string", "null"] },
           predicted: { type: "object", properties: { bytes: nullableNumber, seconds: nullableNumber } },
         },

@@ -12,6 +12,8 @@ export interface MemberFacts {
   readonly flavor: Flavor | undefined;
   readonly imageBytes: number | undefined;
   readonly securityGroups: readonly string[];
+  /** The target's groups by name: used as they are, or created with the source's rules. */
+  readonly securityGroupMapping: { readonly reuse: readonly string[]; readonly create: readonly string[] };
   readonly floatingIp: string | null;
   readonly problems: readonly Problem[];
 }
@@ -32,6 +34,7 @@ export interface PlannedMember {
   readonly flavor: { readonly source: string | null; readonly target: string | null };
   readonly imageBytes: number | null;
   readonly securityGroups: readonly string[];
+  readonly securityGroupMapping: { readonly reuse: readonly string[]; readonly create: readonly string[] };
   readonly floatingIp: string | null;
   readonly predicted: { readonly bytes: number | null; readonly seconds: number | null };
 }
@@ -134,6 +137,7 @@ export function planCluster(input: {
       flavor: { source: m.sourceFlavor ?? null, target: m.flavor?.name ?? null },
       imageBytes: m.imageBytes ?? null,
       securityGroups: m.securityGroups,
+      securityGroupMapping: m.securityGroupMapping,
       floatingIp: m.floatingIp,
       predicted: { bytes: m.imageBytes ?? null, seconds: seconds(m.imageBytes) },
     }),

@@ -5,6 +5,7 @@ import type { MigrationRequest } from "../model/migration.ts";
 import { mbpsToBytesPerSecond } from "../model/token-bucket.ts";
 import { type ClusterPlan, type MemberFacts, observedRates, planCluster } from "../planner/cluster-plan.ts";
 import type { Problem } from "../planner/precheck.ts";
+import { planSecurityGroups } from "../planner/security.ts";
 import type { ControllerMember, ControllerPort } from "../ports/controller.ts";
 import type { MigrationRunner } from "./runner.ts";
 
@@ -114,6 +115,7 @@ export async function discoverCluster(
       let flavor: MemberFacts["flavor"];
       let serverInfo: Awaited<ReturnType<MigrationRunner["precheck"]>>["serverInfo"];
       let imageBytes: number | undefined;
+      const securityGroupMapping: MemberFacts["securityGroupMapping"] = { reuse: [], create: [] };
       if (sourceCloud !== undefined) {
         try {
           const checked = await deps.runner.precheck(request, { quotas: false });
@@ -136,6 +138,7 @@ export async function discoverCluster(
         flavor,
         imageBytes,
         securityGroups: serverInfo?.securityGroups ?? [],
+        securityGroupMapping,
         floatingIp: m.endpoint,
         problems: own,
       };

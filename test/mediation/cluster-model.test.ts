@@ -220,6 +220,7 @@ describe("the cluster plan (pure)", () => {
     flavor: tiny,
     imageBytes: 100e6,
     securityGroups: ["default"],
+    securityGroupMapping: { reuse: ["default"], create: [] },
     floatingIp: "203.0.113.1",
     problems: [],
     ...over,

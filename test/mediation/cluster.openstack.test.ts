@@ -192,6 +192,10 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
       plan.members.map((m) => [m.member, m.source.cloud, m.server, m.floatingIp, m.flavor.target]),
     ).toEqual(members.map((m, i) => [m.vmId, "lab-a", src[i]!.serverName, src[i]!.fip.address, "m1.tiny"]));
     expect(plan.members[0]!.securityGroups).toEqual(expect.arrayContaining(["default", src[0]!.groupName]));
+    expect(plan.members[0]!.securityGroupMapping).toEqual({
+      reuse: ["default"],
+      create: [src[0]!.groupName],
+    });
     expect(plan.members[0]!.imageBytes).toBeGreaterThan(0);
 
     const os = openstackLab()!;
