@@ -12,6 +12,14 @@ export interface SseEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** A dry run's answer: the plan, its problems, and `apply`, the body that applies it as discovered. */
+export type ClusterPlanAnswer = ClusterPlan & {
+  readonly dryRun: true;
+  readonly cluster: string;
+  readonly mode: string;
+  readonly apply: Record<string, unknown>;
+};
+
 /** The mediation's REST API for the CLI and tests. */
 export class MediationClient {
   readonly #base: string;
@@ -98,15 +106,9 @@ export class MediationClient {
   }
 
   /** The editable plan of a cluster migration and every problem (creates nothing). */
-  async planCluster(
-    request: Record<string, unknown>,
-  ): Promise<ClusterPlan & { dryRun: true; cluster: string; mode: string }> {
+  async planCluster(request: Record<string, unknown>): Promise<ClusterPlanAnswer> {
     return (
-      await this.#call<ClusterPlan & { dryRun: true; cluster: string; mode: string }>(
-        "POST",
-        "/v1/cluster-migrations",
-        { ...request, dryRun: true },
-      )
+      await this.#call<ClusterPlanAnswer>("POST", "/v1/cluster-migrations", { ...request, dryRun: true })
     ).body;
   }
 

@@ -245,6 +245,11 @@ export const clusterPlan = {
     },
     predicted: { type: "object", properties: { bytes: nullableNumber, seconds: nullableNumber } },
     problems: problemList,
+    apply: {
+      type: "object",
+      additionalProperties: true,
+      description: "the body that applies this plan as discovered (edit it, then POST it)",
+    },
   },
 } as const;
 

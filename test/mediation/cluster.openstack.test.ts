@@ -197,6 +197,14 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
       create: [src[0]!.groupName],
     });
     expect(plan.members[0]!.imageBytes).toBeGreaterThan(0);
+    expect(plan.apply).toMatchObject({
+      cluster: "cm",
+      mode: "atomic",
+      members: [
+        { member: "vm-a", server: src[0]!.serverName, source: { cloud: "lab-a" }, flavor: "m1.tiny" },
+        { member: "vm-b", server: src[1]!.serverName, source: { cloud: "lab-a" }, flavor: "m1.tiny" },
+      ],
+    });
 
     const os = openstackLab()!;
     const cloudB = os.clouds.find((c) => c.entry === "lab-b")!;

@@ -95,7 +95,21 @@ export function clusterMigrationRoutes(
       const b = request.body;
       if (b.dryRun) {
         const plan = await coordinator.plan(input(b));
-        return reply.code(200).send({ dryRun: true, cluster: b.cluster, mode: b.mode, ...plan });
+        // The body that applies this plan as discovered: edit it, then POST it.
+        const { dryRun: _, ...rest } = b;
+        const overrides = new Map((b.members ?? []).map((m) => [m.member, m]));
+        const apply = {
+          ...rest,
+          members: plan.members.map((m) => ({
+            ...overrides.get(m.member),
+            member: m.member,
+            server: m.server,
+            ...(m.source.cloud !== null && { source: { cloud: m.source.cloud } }),
+            target: m.target,
+            ...(m.flavor.target !== null && { flavor: m.flavor.target }),
+          })),
+        };
+        return reply.code(200).send({ dryRun: true, cluster: b.cluster, mode: b.mode, ...plan, apply });
       }
       const record = await coordinator.start(input(b));
       return reply
