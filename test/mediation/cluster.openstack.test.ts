@@ -59,7 +59,8 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
   beforeAll(async () => {
     const base = `${process.pid}-${Date.now() % 1e6}`;
     tags.push(`${base}-a`, `${base}-b`);
-    src = await Promise.all(tags.map((t) => createSourceServer(a, t, dir)));
+    // One after the other: the lab's Neutron (SQLite) answers 500 to concurrent rule creation.
+    for (const t of tags) src.push(await createSourceServer(a, t, dir));
     controller = await startHarness();
     const res = await controller.api("POST", "/v1/clusters", {
       id: "cm",
