@@ -115,15 +115,23 @@ export async function discoverCluster(
       let flavor: MemberFacts["flavor"];
       let serverInfo: Awaited<ReturnType<MigrationRunner["precheck"]>>["serverInfo"];
       let imageBytes: number | undefined;
-      const securityGroupMapping: MemberFacts["securityGroupMapping"] = { reuse: [], create: [] };
+      let securityGroupMapping: MemberFacts["securityGroupMapping"] = { reuse: [], create: [] };
       if (sourceCloud !== undefined) {
         try {
           const checked = await deps.runner.precheck(request, { quotas: false });
           own.push(...checked.problems.map((p) => ({ field: field(p.field), message: p.message })));
           flavor = checked.flavorInfo;
           serverInfo = checked.serverInfo;
-          if (serverInfo?.imageId)
-            imageBytes = (await deps.cloud(sourceCloud).getImage(serverInfo.imageId))?.size;
+          if (serverInfo) {
+            const source = deps.cloud(sourceCloud);
+            if (serverInfo.imageId) imageBytes = (await source.getImage(serverInfo.imageId))?.size;
+            const groups = planSecurityGroups(
+              serverInfo.securityGroups,
+              await source.listSecurityGroups(),
+              await deps.cloud(targetCloud).listSecurityGroups(),
+            );
+            securityGroupMapping = { reuse: groups.reuse, create: groups.create.map((g) => g.name) };
+          }
         } catch (err) {
           own.push({ field: field("source.cloud"), message: why(err) });
         }
