@@ -79,8 +79,12 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
   });
 
   afterAll(async () => {
-    const ids = proc ? (await api.list()).map((m) => `icsdn-${m.id.slice(0, 8)}`) : [];
-    await proc?.stop();
+    // Killed, not stopped: a stop waits for a migration a failed case left running. The journal
+    // names what the migrations created; the rest carries the tags' names.
+    await proc?.kill9();
+    const journal = Journal.open(db);
+    const ids = journal.list().map((m) => `icsdn-${m.id.slice(0, 8)}`);
+    journal.close();
     await controller?.close().catch(() => undefined);
     await cleanClouds([
       ...tags.map((t) => `icsdn-t-${t}`),
