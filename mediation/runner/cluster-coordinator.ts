@@ -354,7 +354,7 @@ export class ClusterCoordinator {
   async #watch(run: Run, member: string, migrationId: string): Promise<void> {
     const final = await this.#deps.runner.settled(migrationId);
     if (final?.status === "succeeded") return this.#set(run, member, "done");
-    if (final && !TERMINAL.includes(final.status)) {
+    if (final?.status === "running") {
       // A release after the commit that failed every retry: the member stays in transit, and the
       // next start retries it.
       return;

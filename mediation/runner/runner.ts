@@ -29,9 +29,13 @@ export interface RunnerOptions {
   readonly imageDeadlineMs?: number;
   /** How long the new instance's switch may take to connect to the controller. */
   readonly switchDeadlineMs?: number;
-  /** A release that fails after the commit is retried this many times, waiting base, 2 x base, ... */
-  readonly releaseAttempts?: number;
-  readonly releaseBackoffMs?: number;
+  /**
+   * A release after the commit, or a rollback, whose cloud or controller calls fail is tried this
+   * many times, waiting base, 2 x base, ... in between (the lab's SQLite-backed clouds answer
+   * concurrent writes with 500 now and then); after the last, the next start retries it.
+   */
+  readonly cleanupAttempts?: number;
+  readonly cleanupBackoffMs?: number;
 }
 
 /**
@@ -133,8 +137,8 @@ export class MigrationRunner {
       serverDeadlineMs: o.serverDeadlineMs ?? 300_000,
       imageDeadlineMs: o.imageDeadlineMs ?? 600_000,
       switchDeadlineMs: o.switchDeadlineMs ?? 120_000,
-      releaseAttempts: o.releaseAttempts ?? 6,
-      releaseBackoffMs: o.releaseBackoffMs ?? 2000,
+      cleanupAttempts: o.cleanupAttempts ?? 6,
+      cleanupBackoffMs: o.cleanupBackoffMs ?? 2000,
     };
   }
 
@@ -369,12 +373,12 @@ export class MigrationRunner {
         break;
       } catch (err) {
         const error = errorOf(err);
-        if (attempt >= o.releaseAttempts) {
+        if (attempt >= o.cleanupAttempts) {
           j.setStatus(record.id, "running", error);
           this.#event(record.id, "release_failed", { ...error, attempt, retry: "at the next start" });
           return;
         }
-        const inMs = o.releaseBackoffMs * 2 ** (attempt - 1);
+        const inMs = o.cleanupBackoffMs * 2 ** (attempt - 1);
         this.#event(record.id, "release_retry", { ...error, attempt, inMs });
         await new Promise((r) => setTimeout(r, inMs));
       }
@@ -693,18 +697,26 @@ export class MigrationRunner {
     j.setStatus(id, "rolling_back", failed);
     this.#event(id, "rolling_back", { ...failed, step: j.get(id)?.step });
     // Every action is tried even when one fails (an unreachable controller must not keep the
-    // target's servers alive); what failed stays journaled, and the next start retries it.
-    const failures: string[] = [];
-    for (const action of rollbackPlan(j.resources(id))) {
-      try {
-        await runUndo(this.#undoContext(ctx), action);
-      } catch (err) {
-        failures.push((err as Error).message);
+    // target's servers alive); what failed stays journaled and is tried again with backoff, and
+    // after the last attempt at the next start.
+    const o = this.#o;
+    for (let attempt = 1; ; attempt++) {
+      const failures: string[] = [];
+      for (const action of rollbackPlan(j.resources(id))) {
+        try {
+          await runUndo(this.#undoContext(ctx), action);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
       }
-    }
-    if (failures.length > 0) {
-      this.#event(id, "rollback_failed", { errors: failures });
-      return;
+      if (failures.length === 0) break;
+      if (attempt >= o.cleanupAttempts) {
+        this.#event(id, "rollback_failed", { errors: failures, attempt, retry: "at the next start" });
+        return;
+      }
+      const inMs = o.cleanupBackoffMs * 2 ** (attempt - 1);
+      this.#event(id, "rollback_retry", { errors: failures, attempt, inMs });
+      await new Promise((r) => setTimeout(r, inMs));
     }
     const status = cancelled ? "cancelled" : "failed";
     j.setStatus(id, status, failed);
