@@ -44,6 +44,8 @@ interface Run {
   readonly gates: Map<string, { verified: Deferred; rebound: Deferred }>;
   /** Rolling, after a restart: members rolled back as INTERRUPTED start once more. */
   readonly retry: Set<string>;
+  /** The first members' migrations created (or refused): the 202 answer names their ids. */
+  initial: Promise<unknown> | undefined;
   phase: ClusterPhase;
   cancelled: boolean;
   interrupted: boolean;
@@ -104,7 +106,8 @@ export class ClusterCoordinator {
     const record = this.#journal.create(request);
     this.#event(record.id, "planned", { plan });
     this.#spawn(record, new Map(), false, false);
-    return record;
+    await this.#runs.get(record.id)?.initial;
+    return this.#journal.get(record.id) ?? record;
   }
 
   cancel(id: string): ClusterMigrationRecord {
@@ -185,6 +188,7 @@ export class ClusterCoordinator {
       migrationOf: new Map(members.flatMap((m) => (m.migrationId ? [[m.member, m.migrationId]] : []))),
       gates: new Map(),
       retry: new Set(retryInterrupted ? members.map((m) => m.member) : []),
+      initial: undefined,
       phase: record.phase,
       cancelled: false,
       interrupted,
@@ -280,10 +284,11 @@ export class ClusterCoordinator {
         }
         for (const migrationId of run.migrationOf.values()) this.#deps.runner.abort(migrationId);
       }
-      for (const member of d.start) {
+      const starting = d.start.map((member) => {
         this.#set(run, member, "preparing");
-        void this.#startMember(run, member, bucket);
-      }
+        return this.#startMember(run, member, bucket);
+      });
+      run.initial ??= Promise.all(starting);
       if (d.cut.length > 0) {
         if (req.mode === "atomic") {
           // The commit begins: journaled before any member rebinds.
@@ -326,7 +331,7 @@ export class ClusterCoordinator {
       });
       this.#set(run, member, "preparing", record.id);
       if (run.aborted) this.#deps.runner.abort(record.id);
-      await this.#watch(run, member, record.id);
+      void this.#watch(run, member, record.id);
     } catch (err) {
       run.firstError ??= {
         code: err instanceof IcsdnError ? err.code : "INTERNAL",

@@ -275,6 +275,8 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
     const to = other(before.cloud);
     const started = await api.createCluster(body("atomic", to));
     expect(started.status).toBe("running");
+    // The answer names the migration of each member already started (maxParallel: the first).
+    expect(started.members.map((m) => m.migrationId !== null)).toEqual([true, false]);
     playSwitches(started.id);
     const done = await finished(started.id);
     expect(done.status).toBe("succeeded");
