@@ -37,16 +37,7 @@ export const CORE_FOLDERS: Readonly<Record<string, CoreFolder>> = {
     ],
     tests: ["test/vm-init/plan.test.ts", "test/vm-init/ovsdb.test.ts", "test/vm-init/config.test.ts"],
   },
-  // The mediation's pure cores: its planner (pre-checks, flavor, security groups, the cluster's
-  // plan), its model (undo, release and recovery plans; the cluster scheduler; the token bucket)
-  // and journal.
-  "mediation/planner": {
-    mutate: ["mediation/planner/**/*.ts"],
-    tests: ["test/mediation/planner.test.ts", "test/mediation/cluster-model.test.ts"],
-  },
-  "mediation/model": {
-    mutate: ["mediation/model/**/*.ts"],
-    tests: ["test/mediation/planner.test.ts", "test/mediation/cluster-model.test.ts"],
-  },
+  // The mediation's pure cores: its planner (pre-checks, flavor, security groups) and journal.
+  "mediation/planner": { mutate: ["mediation/planner/**/*.ts"], tests: ["test/mediation/planner.test.ts"] },
   "mediation/journal": { mutate: ["mediation/journal/**/*.ts"], tests: ["test/mediation/journal.test.ts"] },
 };
