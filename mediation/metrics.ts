@@ -7,6 +7,8 @@ export class MediationMetrics {
   readonly bytesTotal: Counter<"direction">;
   readonly migrationsTotal: Counter<"result">;
   readonly inFlight: Gauge;
+  readonly clusterMigrationsTotal: Counter<"mode" | "result">;
+  readonly clusterCommitSeconds: Histogram;
 
   constructor(inFlight: () => number) {
     const registers = [this.registry];
@@ -27,6 +29,18 @@ export class MediationMetrics {
       name: "icsdn_migrations_total",
       help: "Finished migrations by result (succeeded, failed, cancelled)",
       labelNames: ["result"],
+      registers,
+    });
+    this.clusterMigrationsTotal = new Counter({
+      name: "icsdn_cluster_migrations_total",
+      help: "Finished cluster migrations by mode (atomic, rolling) and result (succeeded, failed, cancelled)",
+      labelNames: ["mode", "result"],
+      registers,
+    });
+    this.clusterCommitSeconds = new Histogram({
+      name: "icsdn_cluster_commit_seconds",
+      help: "An atomic cluster migration's commit: from the first member's rebind to the last one's (the cluster's update time)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
     this.inFlight = new Gauge({

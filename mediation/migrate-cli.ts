@@ -4,6 +4,7 @@ import { type Subcommand, UsageError } from "../contract/cli/index.ts";
 import { errorSpec, isErrorCode } from "../contract/errors/index.ts";
 import { TOKEN_ENV } from "./cli.ts";
 import { MediationClient } from "./client.ts";
+import { migrateCluster } from "./migrate-cluster-cli.ts";
 import { progressLine } from "./progress.ts";
 
 const URL_ENV = "ICSDN_MEDIATION_URL";
@@ -14,8 +15,12 @@ const CONNECTION = `  --url URL          the mediation service (default $${URL_E
 
 export const MIGRATE_USAGE = `usage: icsdn migrate MEMBER --from CLOUD --to CLOUD [--server NAME] [--network NET] [--flavor FLAVOR]
                      [--vm-init FILE] [--dry-run] [--wait] [--url URL] [--token-file FILE]
+       icsdn migrate --cluster ID --to CLOUD [--plan] [--mode atomic|rolling] [--network NET]
+                     [--max-parallel N] [--max-in-transit N] [--bandwidth-mbps MBPS] [--wait]
   Moves a cluster member's server from one cloud of clouds.yaml to another; --wait follows it
   (a progress bar on a terminal, one line per event otherwise) and exits 0 only if it succeeded.
+  With --cluster every member moves (found by its floating IP in the configured clouds); --plan
+  prints the plan and every problem without creating anything; --wait draws one bar per member.
 ${CONNECTION}`;
 
 export const MIGRATIONS_USAGE = `usage: icsdn migrations list|show ID|cancel ID [--url URL] [--token-file FILE]
@@ -96,6 +101,12 @@ export const migrate: Subcommand = {
         "vm-init": { type: "string" },
         "dry-run": { type: "boolean", default: false },
         wait: { type: "boolean", default: false },
+        cluster: { type: "string" },
+        mode: { type: "string" },
+        plan: { type: "boolean", default: false },
+        "max-parallel": { type: "string" },
+        "max-in-transit": { type: "string" },
+        "bandwidth-mbps": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       MIGRATE_USAGE,
@@ -103,6 +114,20 @@ export const migrate: Subcommand = {
     if (values.help) {
       process.stdout.write(`${MIGRATE_USAGE}\n`);
       return 0;
+    }
+    if (typeof values.cluster === "string") {
+      if (positionals.length > 0) throw new UsageError(`--cluster takes no MEMBER\n${MIGRATE_USAGE}`);
+      return migrateCluster(client(values as { url?: string; "token-file"?: string }), {
+        cluster: values.cluster,
+        to: values.to,
+        network: values.network,
+        mode: values.mode,
+        plan: values.plan === true,
+        wait: values.wait === true,
+        "max-parallel": values["max-parallel"],
+        "max-in-transit": values["max-in-transit"],
+        "bandwidth-mbps": values["bandwidth-mbps"],
+      });
     }
     const [member, ...extra] = positionals;
     if (member === undefined || extra.length > 0)

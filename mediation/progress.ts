@@ -12,3 +12,26 @@ export function progressLine(
   const eta = p.eta === null ? "" : ` ETA ${p.eta.toFixed(0)}s`;
   return `${p.phase.padEnd(14)} ${bar}${mb(p.done)}${p.total ? ` / ${mb(p.total)}` : ""} ${mb(p.rate)}/s${eta}`;
 }
+
+/** One bar per member of a cluster migration, member names aligned (the TTY redraws them in place). */
+export function clusterBars(
+  members: readonly {
+    member: string;
+    phase: string;
+    state: string;
+    bytesDone: number;
+    bytesTotal: number | null;
+    rate: number;
+    eta: number | null;
+  }[],
+  width = 24,
+): string[] {
+  const pad = Math.max(6, ...members.map((m) => m.member.length));
+  return members.map(
+    (m) =>
+      `${m.member.padEnd(pad)} ${m.state.padEnd(9)} ${progressLine(
+        { phase: m.phase, done: m.bytesDone, total: m.bytesTotal, rate: m.rate, eta: m.eta },
+        width,
+      )}`,
+  );
+}

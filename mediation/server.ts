@@ -9,6 +9,7 @@ import { Journal } from "./journal/journal.ts";
 import { MediationMetrics } from "./metrics.ts";
 import type { ControllerPort } from "./ports/controller.ts";
 import type { LinkChecker } from "./ports/link-check.ts";
+import { ClusterCoordinator } from "./runner/cluster-coordinator.ts";
 import { MigrationRunner, type RunnerOptions } from "./runner/runner.ts";
 
 export interface MediationConfig {
@@ -27,10 +28,11 @@ export interface RunningMediation {
   readonly app: FastifyInstance;
   readonly journal: Journal;
   readonly runner: MigrationRunner;
+  readonly coordinator: ClusterCoordinator;
   close(): Promise<void>;
 }
 
-/** The composition root: journal -> clouds -> runner -> REST API; then unfinished migrations recover. */
+/** The composition root: journal -> clouds -> runner -> cluster coordinator -> REST API; then unfinished migrations recover. */
 export async function startMediation(config: MediationConfig): Promise<RunningMediation> {
   const journal = Journal.open(config.dbPath);
   try {
@@ -54,8 +56,16 @@ export async function startMediation(config: MediationConfig): Promise<RunningMe
       metrics,
       ...(config.runner && { options: config.runner }),
     });
+    const coordinator = new ClusterCoordinator({
+      journal,
+      runner,
+      controller: config.controller,
+      cloud,
+      cloudNames: () => Object.keys(loadCloudsFile(env).clouds),
+      metrics,
+    });
     const app = await buildMediationApi(
-      { journal, runner, metrics, controller: config.controller, auth: config.auth },
+      { journal, runner, coordinator, metrics, controller: config.controller, auth: config.auth },
       config.logger,
     );
     try {
@@ -64,14 +74,18 @@ export async function startMediation(config: MediationConfig): Promise<RunningMe
       await app.close();
       throw err;
     }
-    runner.recover();
+    // Cluster migrations first: an atomic one past its commit marks its members committed
+    // before the single-member recovery decides between release and rollback.
+    coordinator.recover(() => runner.recover());
     return {
       url: boundUrl(config.listen, app.server.address()),
       app,
       journal,
       runner,
+      coordinator,
       async close() {
         await app.close();
+        await coordinator.idle();
         await runner.idle();
         journal.close();
       },

@@ -4,18 +4,21 @@ import { createRestApp, healthRoutes, metricsRoute } from "../../contract/http/r
 import type { Journal } from "../journal/journal.ts";
 import type { MediationMetrics } from "../metrics.ts";
 import type { ControllerPort } from "../ports/controller.ts";
+import type { ClusterCoordinator } from "../runner/cluster-coordinator.ts";
 import type { MigrationRunner } from "../runner/runner.ts";
+import { clusterMigrationRoutes } from "./routes/cluster-migrations.ts";
 import { migrationRoutes } from "./routes/migrations.ts";
 
 export interface MediationApiDeps {
   readonly journal: Journal;
   readonly runner: MigrationRunner;
+  readonly coordinator: ClusterCoordinator;
   readonly metrics: MediationMetrics;
   readonly controller: ControllerPort;
   readonly auth: AuthConfig;
 }
 
-/** The mediation's REST API: /v1/migrations (bearer token), /healthz, /readyz, /metrics, /openapi.json. */
+/** The mediation's REST API: /v1/migrations and /v1/cluster-migrations (bearer token), /healthz, /readyz, /metrics, /openapi.json. */
 export async function buildMediationApi(
   deps: MediationApiDeps,
   logger?: FastifyServerOptions["logger"],
@@ -35,6 +38,7 @@ export async function buildMediationApi(
     async (v1) => {
       requireBearerToken(v1, deps.auth);
       migrationRoutes(v1, deps);
+      clusterMigrationRoutes(v1, deps);
     },
     { prefix: "/v1" },
   );

@@ -54,6 +54,8 @@ export const migration = {
     etaSeconds: nullableNumber,
     uploadAttempt: { type: "integer" },
     downloadResumes: { type: "integer" },
+    releaseAttempt: { type: "integer" },
+    clusterMigrationId: { type: ["string", "null"] },
     imageHash: {
       type: ["object", "null"],
       properties: { algo: { type: "string" }, value: { type: "string" } },
@@ -138,3 +140,170 @@ const errorBody = {
 export function errors(...statuses: number[]): Record<number, typeof errorBody> {
   return Object.fromEntries([400, 401, 500, ...statuses].map((s) => [s, errorBody]));
 }
+
+const cloudRef = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cloud"],
+  properties: { cloud: { ...nameField, description: "a cloud of clouds.yaml" } },
+} as const;
+
+const targetRef = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cloud"],
+  properties: {
+    cloud: { ...nameField, description: "a cloud of clouds.yaml" },
+    network: { ...nameField, description: "the target network (default: private)" },
+  },
+} as const;
+
+export const clusterMigrationInput = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cluster", "target", "mode"],
+  properties: {
+    cluster: { ...nameField, description: "the controller's cluster id" },
+    target: targetRef,
+    mode: {
+      type: "string",
+      enum: ["atomic", "rolling"],
+      description: "atomic: all verified, then all rebound together; rolling: each as soon as verified",
+    },
+    maxParallel: { type: "integer", minimum: 1, maximum: 64, description: "transfers at once (default 2)" },
+    maxInTransit: {
+      type: "integer",
+      minimum: 1,
+      maximum: 64,
+      description: "rolling: members cut over at once (default 1)",
+    },
+    bandwidthMbps: {
+      type: "number",
+      exclusiveMinimum: 0,
+      description: "a cap shared by every transfer of this migration",
+    },
+    dryRun: { type: "boolean", description: "return the editable plan and its problems; create nothing" },
+    members: {
+      type: "array",
+      maxItems: 1000,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["member"],
+        properties: {
+          member: nameField,
+          server: nameField,
+          source: cloudRef,
+          target: targetRef,
+          flavor: nameField,
+          vmInit: { type: "object", description: "the member's vm-init config (its target's user-data)" },
+        },
+      },
+    },
+  },
+} as const;
+
+const problemList = {
+  type: "array",
+  items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } },
+} as const;
+
+export const clusterPlan = {
+  type: "object",
+  required: ["dryRun", "members", "problems"],
+  properties: {
+    dryRun: { type: "boolean" },
+    cluster: { type: "string" },
+    mode: { type: "string" },
+    members: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          member: { type: "string" },
+          server: { type: "string" },
+          source: { type: "object", properties: { cloud: { type: ["string", "null"] } } },
+          target: {
+            type: "object",
+            properties: { cloud: { type: "string" }, network: { type: "string" } },
+          },
+          flavor: {
+            type: "object",
+            properties: { source: { type: ["string", "null"] }, target: { type: ["string", "null"] } },
+          },
+          imageBytes: nullableNumber,
+          securityGroups: { type: "array", items: { type: "string" } },
+          securityGroupMapping: {
+            type: "object",
+            properties: {
+              reuse: { type: "array", items: { type: "string" } },
+              create: { type: "array", items: { type: "string" } },
+            },
+          },
+          floatingIp: { type: ["string", "null"] },
+          predicted: { type: "object", properties: { bytes: nullableNumber, seconds: nullableNumber } },
+        },
+      },
+    },
+    predicted: { type: "object", properties: { bytes: nullableNumber, seconds: nullableNumber } },
+    problems: problemList,
+    apply: {
+      type: "object",
+      additionalProperties: true,
+      description: "the body that applies this plan as discovered (edit it, then POST it)",
+    },
+  },
+} as const;
+
+const clusterMember = {
+  type: "object",
+  properties: {
+    member: { type: "string" },
+    migrationId: { type: ["string", "null"] },
+    state: { type: "string" },
+    inTransit: { type: "boolean" },
+    status: { type: "string" },
+    phase: { type: "string" },
+    bytesDone: { type: "number" },
+    bytesTotal: nullableNumber,
+    rate: { type: "number" },
+    eta: nullableNumber,
+    cutover: {
+      type: "object",
+      properties: { startedAt: { type: ["string", "null"] }, endedAt: { type: ["string", "null"] } },
+    },
+  },
+} as const;
+
+export const clusterMigration = {
+  type: "object",
+  required: ["id", "cluster", "mode", "status", "members"],
+  properties: {
+    id: { type: "string" },
+    cluster: { type: "string" },
+    mode: { type: "string", enum: ["atomic", "rolling"] },
+    status: { type: "string", enum: ["running", "rolling_back", "succeeded", "failed", "cancelled"] },
+    phase: { type: "string" },
+    error: {
+      type: ["object", "null"],
+      properties: { code: { type: "string" }, message: { type: "string" } },
+    },
+    maxParallel: { type: "integer" },
+    maxInTransit: { type: "integer" },
+    bandwidthMbps: nullableNumber,
+    members: { type: "array", items: clusterMember },
+    progress: {
+      type: "object",
+      properties: {
+        bytesDone: { type: "number" },
+        bytesTotal: nullableNumber,
+        rate: { type: "number" },
+        eta: nullableNumber,
+      },
+    },
+    commitMs: nullableNumber,
+    timings: { type: "object", additionalProperties: nullableNumber },
+    createdAt: { type: "string" },
+    updatedAt: { type: "string" },
+  },
+} as const;

@@ -32,6 +32,8 @@ export function migrationView(journal: Journal, m: MigrationRecord, now = Date.n
     etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds * 10) / 10,
     uploadAttempt: m.uploadAttempt,
     downloadResumes: m.downloadResumes,
+    releaseAttempt: m.releaseAttempt,
+    clusterMigrationId: m.clusterMigrationId,
     imageHash: m.imageHash,
     timings,
     resources: journal.resources(m.id).map((r) => ({

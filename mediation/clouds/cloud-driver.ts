@@ -146,6 +146,8 @@ export interface CloudDriver {
   lookupByName(kind: CloudResourceKind, name: string): Promise<readonly string[]>;
   /** Floating IPs attached to the server's ports. */
   serverFloatingIps(serverId: string): Promise<readonly FloatingIp[]>;
+  /** The id of this project's server that holds the floating IP, if any (a cluster's discovery). */
+  serverOfFloatingIp(address: string): Promise<string | undefined>;
   floatingIpExists(id: string): Promise<boolean>;
   deleteFloatingIp(id: string): Promise<void>;
   securityGroupExists(id: string): Promise<boolean>;

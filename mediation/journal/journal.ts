@@ -11,6 +11,7 @@ import type {
   TimedPhase,
 } from "../model/migration.ts";
 import type { Manifest, ManifestChunk } from "../transfer/manifest.ts";
+import { ClusterJournal } from "./cluster-journal.ts";
 import { JOURNAL_MIGRATIONS } from "./schema.ts";
 
 export interface MigrationRecord {
@@ -27,6 +28,10 @@ export interface MigrationRecord {
   readonly uploadAttempt: number;
   readonly downloadResumes: number;
   readonly transferStartedAt: number | null;
+  /** Attempts at releasing the source after the commit (retried with backoff). */
+  readonly releaseAttempt: number;
+  /** The cluster migration this member migration belongs to, if any. */
+  readonly clusterMigrationId: string | null;
   /** The whole image's hash in the clouds' algorithm, once transferred. */
   readonly imageHash: { readonly algo: string; readonly value: string } | null;
   readonly createdAt: number;
@@ -51,10 +56,13 @@ type Row = Record<string, SQLInputValue>;
 export class Journal {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
+  /** Cluster migrations, in the same database. */
+  readonly clusters: ClusterJournal;
 
   private constructor(db: DatabaseSync, now: () => number) {
     this.#db = db;
     this.#now = now;
+    this.clusters = new ClusterJournal(db, now, (fn) => this.#tx(fn));
   }
 
   static open(path: string, now: () => number = Date.now): Journal {
@@ -111,6 +119,7 @@ export class Journal {
   create(
     request: MigrationRequest,
     idempotencyKey: string | undefined,
+    clusterMigrationId?: string,
   ): { record: MigrationRecord; created: boolean } {
     return this.#tx(() => {
       if (idempotencyKey !== undefined) {
@@ -136,9 +145,17 @@ export class Journal {
       const now = this.#now();
       this.#db
         .prepare(
-          "INSERT INTO migrations (id, idempotency_key, member, request, status, step, created_at, updated_at) VALUES (?, ?, ?, ?, 'running', 'precheck', ?, ?)",
+          "INSERT INTO migrations (id, idempotency_key, member, request, status, step, cluster_migration_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'running', 'precheck', ?, ?, ?)",
         )
-        .run(id, idempotencyKey ?? null, request.member, JSON.stringify(request), now, now);
+        .run(
+          id,
+          idempotencyKey ?? null,
+          request.member,
+          JSON.stringify(request),
+          clusterMigrationId ?? null,
+          now,
+          now,
+        );
       return { record: this.get(id)!, created: true };
     });
   }
@@ -197,7 +214,35 @@ export class Journal {
   }
 
   setStatus(id: string, status: MigrationStatus, error?: { code: string; message: string }): void {
-    this.#update(id, { status, ...(error && { error_code: error.code, error_message: error.message }) });
+    // A success clears what a failed release attempt noted.
+    const cleared = status === "succeeded" ? { error_code: null, error_message: null } : {};
+    this.#update(id, {
+      status,
+      ...cleared,
+      ...(error && { error_code: error.code, error_message: error.message }),
+    });
+  }
+
+  setReleaseAttempt(id: string, attempt: number): void {
+    this.#update(id, { release_attempt: attempt });
+  }
+
+  /** What finished migrations measured: bytes, transfer seconds (the upload leg), total seconds. */
+  transferSamples(limit = 50): { bytes: number; transferSeconds: number; totalSeconds: number }[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT m.bytes_total AS bytes, (t.ended_at - t.started_at) / 1000.0 AS transfer,
+                (SELECT (MAX(x.ended_at) - MIN(x.started_at)) / 1000.0 FROM timings x WHERE x.migration_id = m.id) AS total
+           FROM migrations m JOIN timings t ON t.migration_id = m.id AND t.phase = 'image_upload'
+          WHERE m.status = 'succeeded' AND m.bytes_total IS NOT NULL AND t.ended_at IS NOT NULL
+          ORDER BY m.created_at DESC LIMIT ?`,
+      )
+      .all(limit) as Row[];
+    return rows.map((r) => ({
+      bytes: Number(r.bytes),
+      transferSeconds: Number(r.transfer),
+      totalSeconds: Number(r.total),
+    }));
   }
 
   setProgress(
@@ -361,6 +406,8 @@ function record(r: Row): MigrationRecord {
     uploadAttempt: Number(r.upload_attempt),
     downloadResumes: Number(r.download_resumes),
     transferStartedAt: r.transfer_started_at === null ? null : Number(r.transfer_started_at),
+    releaseAttempt: Number(r.release_attempt),
+    clusterMigrationId: r.cluster_migration_id === null ? null : String(r.cluster_migration_id),
     imageHash:
       r.image_hash === null ? null : { algo: String(r.image_hash_algo), value: String(r.image_hash) },
     createdAt: Number(r.created_at),

@@ -59,4 +59,43 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (migration_id, idx)
   );
   `,
+  // v2: a release retried after the commit counts its attempts; cluster migrations link member migrations.
+  `
+  ALTER TABLE migrations ADD COLUMN release_attempt INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE migrations ADD COLUMN cluster_migration_id TEXT;
+  CREATE TABLE cluster_migrations (
+    id TEXT PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    status TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    commit_started_at REAL,
+    commit_ended_at REAL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  -- One cluster migration in flight per cluster.
+  CREATE UNIQUE INDEX cluster_migrations_one_in_flight ON cluster_migrations(cluster) WHERE status IN ('running', 'rolling_back');
+  CREATE TABLE cluster_members (
+    cluster_migration_id TEXT NOT NULL REFERENCES cluster_migrations(id),
+    idx INTEGER NOT NULL,
+    member TEXT NOT NULL,
+    migration_id TEXT REFERENCES migrations(id),
+    state TEXT NOT NULL,
+    cutover_started_at REAL,
+    cutover_ended_at REAL,
+    PRIMARY KEY (cluster_migration_id, member)
+  );
+  CREATE TABLE cluster_events (
+    cluster_migration_id TEXT NOT NULL REFERENCES cluster_migrations(id),
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (cluster_migration_id, seq)
+  );
+  `,
 ];

@@ -20,6 +20,15 @@ export class ControllerClientPort implements ControllerPort {
     return undefined;
   }
 
+  async clusterMembers(clusterId: string): Promise<readonly ControllerMember[] | undefined> {
+    try {
+      return await this.#client.listMembers(clusterId);
+    } catch (err) {
+      if (err instanceof ControllerClientError && err.remoteStatus === 404) return undefined;
+      throw err;
+    }
+  }
+
   async announce(clusterId: string, vmId: string, endpoint: string): Promise<void> {
     await this.#client.announceNextEndpoint(clusterId, vmId, endpoint);
   }

@@ -22,6 +22,8 @@ export interface ControllerPort {
   findMember(
     vmId: string,
   ): Promise<{ member: ControllerMember; peers: readonly ControllerMember[] } | undefined>;
+  /** Every member of a cluster; undefined when the controller has no such cluster. */
+  clusterMembers(clusterId: string): Promise<readonly ControllerMember[] | undefined>;
   /** PUT .../next-endpoint: peers start accepting the new endpoint before the rebind. */
   announce(clusterId: string, vmId: string, endpoint: string): Promise<void>;
   /** DELETE .../next-endpoint. */

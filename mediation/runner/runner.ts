@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { IcsdnError } from "../../contract/errors/index.ts";
-import type { CloudDriver, ImageInfo, ServerInfo } from "../clouds/cloud-driver.ts";
+import type { CloudDriver, Flavor, ImageInfo, ServerInfo } from "../clouds/cloud-driver.ts";
 import { pollUntil } from "../clouds/poll.ts";
 import { MediationError } from "../errors.ts";
 import type { Journal, JournalEvent, MigrationRecord } from "../journal/journal.ts";
@@ -29,6 +29,32 @@ export interface RunnerOptions {
   readonly imageDeadlineMs?: number;
   /** How long the new instance's switch may take to connect to the controller. */
   readonly switchDeadlineMs?: number;
+  /**
+   * A release after the commit, or a rollback, whose cloud or controller calls fail is tried this
+   * many times, waiting base, 2 x base, ... in between (the lab's SQLite-backed clouds answer
+   * concurrent writes with 500 now and then); after the last, the next start retries it.
+   */
+  readonly cleanupAttempts?: number;
+  readonly cleanupBackoffMs?: number;
+}
+
+/**
+ * How a coordinator (a cluster migration) holds a member migration at its cutover. With a gate,
+ * the link check runs before the rebind (the announced target already talks to its peers).
+ */
+export interface CutoverGate {
+  /** The target is booted, announced, its switch connected and its links checked: resolves when it may rebind; rejects to roll back. */
+  verified(migrationId: string): Promise<void>;
+  /** The member is rebound: resolves when it may count as committed; rejects to rebind back and roll back. */
+  rebound(migrationId: string): Promise<void>;
+}
+
+/** What a coordinator adds to a member migration it starts. */
+export interface MemberRunOptions {
+  readonly gate?: CutoverGate;
+  /** Wraps the source cloud's driver (e.g. a shared bandwidth cap on its downloads). */
+  readonly wrapSource?: (driver: CloudDriver) => CloudDriver;
+  readonly clusterMigrationId?: string;
 }
 
 export interface RunnerDeps {
@@ -56,9 +82,34 @@ interface Context {
   securityGroups?: string[];
   member?: ControllerMember;
   peers?: readonly ControllerMember[];
+  readonly gate: CutoverGate | undefined;
 }
 
 const short = (id: string) => id.slice(0, 8);
+
+/** Waits for a coordinator's gate, or throws CANCELLED once the migration is aborted. */
+function untilAborted(gate: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new MediationError("CANCELLED", "cancelled by its cluster migration"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    gate.then(
+      () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+const errorOf = (cause: unknown): { code: string; message: string } =>
+  cause instanceof IcsdnError
+    ? { code: cause.code, message: cause.message }
+    : { code: "INTERNAL", message: cause instanceof Error ? cause.message : String(cause) };
 
 /**
  * Runs migrations: pre-checks, then the phases, every resource journaled before it is created
@@ -70,6 +121,8 @@ export class MigrationRunner {
   readonly #deps: RunnerDeps;
   readonly #running = new Map<string, AbortController>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #taskOf = new Map<string, Promise<void>>();
+  readonly #runOptions = new Map<string, MemberRunOptions>();
   readonly events = new EventEmitter<{ event: [string, JournalEvent] }>();
 
   constructor(deps: RunnerDeps) {
@@ -84,6 +137,8 @@ export class MigrationRunner {
       serverDeadlineMs: o.serverDeadlineMs ?? 300_000,
       imageDeadlineMs: o.imageDeadlineMs ?? 600_000,
       switchDeadlineMs: o.switchDeadlineMs ?? 120_000,
+      cleanupAttempts: o.cleanupAttempts ?? 6,
+      cleanupBackoffMs: o.cleanupBackoffMs ?? 2000,
     };
   }
 
@@ -101,7 +156,13 @@ export class MigrationRunner {
   /** Every problem that would stop the migration, found without creating anything. */
   async precheck(
     request: MigrationRequest,
-  ): Promise<{ problems: readonly Problem[]; flavor: string | undefined }> {
+    options: { quotas?: boolean } = {},
+  ): Promise<{
+    problems: readonly Problem[];
+    flavor: string | undefined;
+    flavorInfo: Flavor | undefined;
+    serverInfo: ServerInfo | undefined;
+  }> {
     const source = this.#cloud(request.sourceCloud, "source.cloud");
     const target = this.#cloud(request.targetCloud, "target.cloud");
     const why = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -116,12 +177,12 @@ export class MigrationRunner {
     if (targetAuthError === undefined) {
       const [flavors, quotas, network] = await Promise.all([
         target.listFlavors(),
-        target.quotas(),
+        options.quotas === false ? undefined : target.quotas(),
         target.findNetwork(request.targetNetwork),
       ]);
       targetFacts = {
         targetFlavors: flavors,
-        quotas,
+        ...(quotas && { quotas }),
         targetNetwork: { name: request.targetNetwork, found: network !== undefined },
       };
       if (serverInfo) {
@@ -155,7 +216,12 @@ export class MigrationRunner {
       ...(memberKnown !== undefined && { memberKnown }),
       ...(missingRemoteGroups && { missingRemoteGroups }),
     });
-    return { problems: result.problems, flavor: result.flavor?.id };
+    return {
+      problems: result.problems,
+      flavor: result.flavor?.id,
+      flavorInfo: result.flavor,
+      serverInfo: serverInfo ?? undefined,
+    };
   }
 
   /**
@@ -165,6 +231,7 @@ export class MigrationRunner {
   async start(
     request: MigrationRequest,
     idempotencyKey: string | undefined,
+    options: MemberRunOptions = {},
   ): Promise<{ record: MigrationRecord; created: boolean }> {
     const journal = this.#deps.journal;
     const again = idempotencyKey === undefined ? undefined : journal.byIdempotencyKey(idempotencyKey);
@@ -191,8 +258,11 @@ export class MigrationRunner {
         },
       );
     }
-    const created = journal.create(request, idempotencyKey);
-    if (created.created) this.#spawn(created.record, "run");
+    const created = journal.create(request, idempotencyKey, options.clusterMigrationId);
+    if (created.created) {
+      this.#runOptions.set(created.record.id, options);
+      this.#spawn(created.record, "run");
+    }
     return created;
   }
 
@@ -216,6 +286,21 @@ export class MigrationRunner {
     return record;
   }
 
+  /** Aborts a running migration not past its commit point (a coordinator's abort); false if it is not running here. */
+  abort(id: string): boolean {
+    const record = this.#deps.journal.get(id);
+    const run = this.#running.get(id);
+    if (!record || record.committed || !run) return false;
+    run.abort();
+    return true;
+  }
+
+  /** Resolves once this process's task for the migration ended (at once when there is none). */
+  async settled(id: string): Promise<MigrationRecord | undefined> {
+    await this.#taskOf.get(id);
+    return this.#deps.journal.get(id);
+  }
+
   /** After a restart: resumes the release of committed migrations, rolls back the rest. */
   recover(): void {
     for (const record of this.#deps.journal.unfinished()) {
@@ -237,8 +322,11 @@ export class MigrationRunner {
     const task = this.#drive(record, mode, abort.signal).finally(() => {
       this.#running.delete(record.id);
       this.#tasks.delete(task);
+      this.#taskOf.delete(record.id);
+      this.#runOptions.delete(record.id);
     });
     this.#tasks.add(task);
+    this.#taskOf.set(record.id, task);
   }
 
   #event(id: string, type: string, data: Record<string, unknown>): void {
@@ -251,11 +339,14 @@ export class MigrationRunner {
     mode: "run" | "release" | "rollback",
     signal: AbortSignal,
   ): Promise<void> {
+    const source = this.#deps.cloud(record.request.sourceCloud);
+    const wrap = this.#runOptions.get(record.id)?.wrapSource;
     const ctx: Context = {
       record,
-      source: this.#deps.cloud(record.request.sourceCloud),
+      source: wrap ? wrap(source) : source,
       target: this.#deps.cloud(record.request.targetCloud),
       signal,
+      gate: this.#runOptions.get(record.id)?.gate,
     };
     try {
       if (mode === "rollback") {
@@ -267,19 +358,34 @@ export class MigrationRunner {
       }
       if (mode === "run") await this.#forward(ctx);
       else this.#event(record.id, "recovered", { action: "release" });
-      await this.#step(ctx, "release_source", "release_source", () => this.#release(ctx));
-      this.#deps.journal.setStatus(record.id, "succeeded");
-      this.#deps.metrics.migrationsTotal.inc({ result: "succeeded" });
-      this.#event(record.id, "succeeded", {});
     } catch (err) {
-      const committed = this.#deps.journal.get(record.id)?.committed ?? false;
-      if (committed) {
-        // Past the commit point nothing is rolled back: the release is retried at the next start.
-        this.#event(record.id, "release_failed", { error: (err as Error).message });
-        return;
-      }
       await this.#rollback(ctx, err);
+      return;
     }
+    // Past the commit point nothing is rolled back: the release is retried with backoff, and
+    // after the last attempt at the next start.
+    const o = this.#o;
+    const j = this.#deps.journal;
+    for (let attempt = 1; ; attempt++) {
+      j.setReleaseAttempt(record.id, attempt);
+      try {
+        await this.#step(ctx, "release_source", "release_source", () => this.#release(ctx));
+        break;
+      } catch (err) {
+        const error = errorOf(err);
+        if (attempt >= o.cleanupAttempts) {
+          j.setStatus(record.id, "running", error);
+          this.#event(record.id, "release_failed", { ...error, attempt, retry: "at the next start" });
+          return;
+        }
+        const inMs = o.cleanupBackoffMs * 2 ** (attempt - 1);
+        this.#event(record.id, "release_retry", { ...error, attempt, inMs });
+        await new Promise((r) => setTimeout(r, inMs));
+      }
+    }
+    j.setStatus(record.id, "succeeded");
+    this.#deps.metrics.migrationsTotal.inc({ result: "succeeded" });
+    this.#event(record.id, "succeeded", {});
   }
 
   async #step(
@@ -517,6 +623,14 @@ export class MigrationRunner {
         signal: ctx.signal,
       },
     );
+    const gate = ctx.gate;
+    if (gate) {
+      // A coordinator's member: checked before the rebind (announced, it already talks to its
+      // peers), then held until the coordinator lets it cut over.
+      await this.#checkLinks(ctx, fip.address, peers);
+      this.#event(id, "verified", { endpoint: fip.address });
+      await untilAborted(gate.verified(id), ctx.signal);
+    }
     const rseq = j.intend(id, {
       side: "controller",
       kind: "rebind",
@@ -528,26 +642,28 @@ export class MigrationRunner {
     // The rebind consumed the announcement.
     j.deleted(id, aseq);
     this.#event(id, "rebound", { endpoint: fip.address });
-    const checker = this.#deps.linkChecker;
-    if (checker) {
-      try {
-        await checker.check(
-          fip.address,
-          peers.map((p) => p.vint0),
-        );
-      } catch (err) {
-        throw new MediationError(
-          "LINK_CHECK_FAILED",
-          `link check from ${fip.address}: ${(err as Error).message}`,
-        );
-      }
-      this.#event(id, "links_checked", { peers: peers.map((p) => p.vmId) });
-    } else {
-      this.#event(id, "links_unchecked", { reason: "no ssh link checker configured" });
-    }
+    if (gate) await untilAborted(gate.rebound(id), ctx.signal);
+    else await this.#checkLinks(ctx, fip.address, peers);
     ctx.signal.throwIfAborted();
     j.setCommitted(id);
     this.#event(id, "committed", {});
+  }
+
+  async #checkLinks(ctx: Context, address: string, peers: readonly ControllerMember[]): Promise<void> {
+    const checker = this.#deps.linkChecker;
+    if (!checker) {
+      this.#event(ctx.record.id, "links_unchecked", { reason: "no ssh link checker configured" });
+      return;
+    }
+    try {
+      await checker.check(
+        address,
+        peers.map((p) => p.vint0),
+      );
+    } catch (err) {
+      throw new MediationError("LINK_CHECK_FAILED", `link check from ${address}: ${(err as Error).message}`);
+    }
+    this.#event(ctx.record.id, "links_checked", { peers: peers.map((p) => p.vmId) });
   }
 
   async #release(ctx: Context): Promise<void> {
@@ -578,28 +694,33 @@ export class MigrationRunner {
     const id = ctx.record.id;
     const j = this.#deps.journal;
     const cancelled = ctx.signal.aborted || (cause instanceof MediationError && cause.code === "CANCELLED");
-    const error =
-      cause instanceof IcsdnError
-        ? { code: cause.code, message: cause.message }
-        : { code: "INTERNAL", message: cause instanceof Error ? cause.message : String(cause) };
+    const error = errorOf(cause);
     const failed = cancelled
       ? { code: "CANCELLED", message: ctx.signal.aborted ? "cancelled by request" : error.message }
       : error;
     j.setStatus(id, "rolling_back", failed);
     this.#event(id, "rolling_back", { ...failed, step: j.get(id)?.step });
     // Every action is tried even when one fails (an unreachable controller must not keep the
-    // target's servers alive); what failed stays journaled, and the next start retries it.
-    const failures: string[] = [];
-    for (const action of rollbackPlan(j.resources(id))) {
-      try {
-        await runUndo(this.#undoContext(ctx), action);
-      } catch (err) {
-        failures.push((err as Error).message);
+    // target's servers alive); what failed stays journaled and is tried again with backoff, and
+    // after the last attempt at the next start.
+    const o = this.#o;
+    for (let attempt = 1; ; attempt++) {
+      const failures: string[] = [];
+      for (const action of rollbackPlan(j.resources(id))) {
+        try {
+          await runUndo(this.#undoContext(ctx), action);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
       }
-    }
-    if (failures.length > 0) {
-      this.#event(id, "rollback_failed", { errors: failures });
-      return;
+      if (failures.length === 0) break;
+      if (attempt >= o.cleanupAttempts) {
+        this.#event(id, "rollback_failed", { errors: failures, attempt, retry: "at the next start" });
+        return;
+      }
+      const inMs = o.cleanupBackoffMs * 2 ** (attempt - 1);
+      this.#event(id, "rollback_retry", { errors: failures, attempt, inMs });
+      await new Promise((r) => setTimeout(r, inMs));
     }
     const status = cancelled ? "cancelled" : "failed";
     j.setStatus(id, status, failed);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
-import { progressLine } from "../../mediation/progress.ts";
+import { clusterBars, progressLine } from "../../mediation/progress.ts";
 import { type RunningMediation, startMediation } from "../../mediation/server.ts";
 
 const icsdn = join(import.meta.dirname, "../../bin/icsdn");
@@ -95,6 +95,49 @@ describe("icsdn mediation / migrate / migrations", () => {
       await run(["migrations", "list"], { ...env, ICSDN_MEDIATION_TOKEN: "wrong-token-0123456789" }),
     ).toMatchObject({ code: 77 });
     expect(await run(["migrations", "list"], env)).toMatchObject({ code: 0, out: "" });
+  });
+
+  it("migrate --cluster: usage errors, the plan's problems (exit 2), a refused apply creating nothing", async () => {
+    expect(await run(["migrate", "--cluster", "c1"], env)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--to CLOUD is required with --cluster/),
+    });
+    expect(
+      await run(["migrate", "--cluster", "c1", "--to", "nowhere-b", "--mode", "sideways"], env),
+    ).toMatchObject({ code: 2, err: expect.stringMatching(/--mode must be atomic or rolling/) });
+    expect(await run(["migrate", "vm1", "--cluster", "c1", "--to", "nowhere-b"], env)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--cluster takes no MEMBER/),
+    });
+    const plan = await run(["migrate", "--cluster", "c1", "--to", "nowhere-b", "--plan"], env);
+    expect(plan.code).toBe(2);
+    expect(plan.out).toMatch(/problem: cluster: the controller cannot be asked/);
+    const refused = await run(["migrate", "--cluster", "c1", "--to", "nowhere-b", "--mode", "rolling"], env);
+    expect(refused).toMatchObject({ code: 2, err: expect.stringMatching(/PRECHECK_FAILED/) });
+    expect(service.journal.clusters.list()).toEqual([]);
+  });
+
+  it("draws one bar per member of a cluster migration, names aligned", () => {
+    const m = { phase: "image_transfer", bytesDone: 50e6, bytesTotal: 200e6, rate: 25e6, eta: 6 };
+    expect(
+      clusterBars(
+        [
+          { member: "vm1", state: "preparing", ...m },
+          {
+            member: "db-primary",
+            state: "verified",
+            ...m,
+            phase: "network_setup",
+            bytesDone: 200e6,
+            eta: null,
+          },
+        ],
+        8,
+      ),
+    ).toEqual([
+      "vm1        preparing image_transfer [##------]  25% 50.0 MB / 200.0 MB 25.0 MB/s ETA 6s",
+      "db-primary verified  network_setup  [########] 100% 200.0 MB / 200.0 MB 25.0 MB/s",
+    ]);
   });
 
   it("draws the progress line: phase, bar, bytes, rate, ETA", () => {

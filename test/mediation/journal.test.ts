@@ -63,4 +63,60 @@ describe("the migration journal (SQLite)", () => {
     expect(again.create(request("vm1"), "key-3").created).toBe(true);
     again.close();
   });
+
+  it("keeps cluster migrations: members linked to their migrations, cutover times, one in flight per cluster", () => {
+    let now = 1000;
+    const j = Journal.open(join(dir, "c.db"), () => now);
+    const cluster = {
+      cluster: "c1",
+      mode: "rolling" as const,
+      maxParallel: 2,
+      maxInTransit: 1,
+      bandwidthMbps: undefined,
+      members: [
+        { member: "vm1", request: request("vm1") },
+        { member: "vm2", request: request("vm2") },
+      ],
+    };
+    const c = j.clusters.create(cluster);
+    expect(c).toMatchObject({ cluster: "c1", status: "running", phase: "preparing" });
+    expect(c.request).toEqual({ ...cluster, bandwidthMbps: undefined });
+    expect(() => j.clusters.create(cluster)).toThrow(/cluster 'c1' is being migrated/);
+    const m1 = j.create(request("vm1"), undefined, c.id).record;
+    expect(m1.clusterMigrationId).toBe(c.id);
+    j.clusters.setMember(c.id, "vm1", { state: "preparing", migrationId: m1.id });
+    now = 2000;
+    j.clusters.setMember(c.id, "vm1", { state: "rebinding" });
+    now = 3000;
+    j.clusters.setMember(c.id, "vm1", { state: "done" });
+    j.clusters.setMember(c.id, "vm2", { state: "failed" });
+    expect(j.clusters.members(c.id)).toEqual([
+      {
+        member: "vm1",
+        idx: 0,
+        migrationId: m1.id,
+        state: "done",
+        cutoverStartedAt: 2000,
+        cutoverEndedAt: 3000,
+      },
+      {
+        member: "vm2",
+        idx: 1,
+        migrationId: null,
+        state: "failed",
+        cutoverStartedAt: null,
+        cutoverEndedAt: null,
+      },
+    ]);
+    j.clusters.setPhase(c.id, "committing");
+    now = 3042;
+    j.clusters.setPhase(c.id, "confirmed");
+    expect(j.clusters.get(c.id)).toMatchObject({ commitStartedAt: 3000, commitEndedAt: 3042 });
+    j.clusters.event(c.id, "member", { member: "vm1" });
+    expect(j.clusters.eventsAfter(c.id, 0).map((e) => e.type)).toEqual(["member"]);
+    j.clusters.setStatus(c.id, "failed", { code: "CLOUD_API", message: "x" });
+    expect(j.clusters.unfinished()).toEqual([]);
+    expect(j.clusters.create(cluster).id).not.toBe(c.id);
+    j.close();
+  });
 });

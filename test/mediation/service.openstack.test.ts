@@ -77,7 +77,10 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
 
   async function until(id: string, type: string): Promise<void> {
     for await (const e of api.events(id)) if (e.type === type) return;
-    throw new Error(`migration ${id} ended without a '${type}' event`);
+    const ended = await api.get(id);
+    throw new Error(
+      `migration ${id} ended ${ended.status} without a '${type}' event: ${JSON.stringify(ended.error)}`,
+    );
   }
 
   async function finished(id: string): Promise<MigrationView> {

@@ -4,6 +4,7 @@ import type { Journal } from "../../journal/journal.ts";
 import { type MigrationRequest, TERMINAL } from "../../model/migration.ts";
 import type { MigrationRunner } from "../../runner/runner.ts";
 import * as S from "../schemas.ts";
+import { streamEvents } from "../sse.ts";
 import { vmInitUserData } from "../user-data.ts";
 import { migrationView } from "../views.ts";
 
@@ -147,38 +148,12 @@ export function migrationRoutes(app: FastifyInstance, { journal, runner }: Migra
     },
     async (request, reply) => {
       const m = found(request.params.id);
-      let last = Number(request.headers["last-event-id"] ?? 0) || 0;
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        "content-type": "text/event-stream",
-        "cache-control": "no-cache",
-        connection: "keep-alive",
+      streamEvents(request, reply, {
+        id: m.id,
+        eventsAfter: (seq) => journal.eventsAfter(m.id, seq),
+        ended: () => TERMINAL.includes(journal.get(m.id)?.status ?? "failed"),
+        emitter: runner.events,
       });
-      const send = () => {
-        for (const e of journal.eventsAfter(m.id, last)) {
-          res.write(
-            `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ at: new Date(e.at).toISOString(), ...e.data })}\n\n`,
-          );
-          last = e.seq;
-        }
-        const now = journal.get(m.id);
-        if (now && TERMINAL.includes(now.status)) {
-          stop();
-          res.end();
-        }
-      };
-      const onEvent = (id: string) => {
-        if (id === m.id) send();
-      };
-      const keepalive = setInterval(() => res.write(": keepalive\n\n"), 15_000);
-      const stop = () => {
-        clearInterval(keepalive);
-        runner.events.off("event", onEvent);
-      };
-      runner.events.on("event", onEvent);
-      request.raw.on("close", stop);
-      send();
     },
   );
 }

@@ -175,6 +175,20 @@ export class Neutron {
     return out;
   }
 
+  /** The server (port's device) a floating IP of this project is attached to. */
+  async serverOfFloatingIp(address: string): Promise<string | undefined> {
+    const projectId = await this.#api.session.projectId();
+    const { floatingips } = await this.#api.json<{ floatingips: { port_id: string | null }[] }>(
+      "network",
+      "GET",
+      `/v2.0/floatingips?floating_ip_address=${encodeURIComponent(address)}&project_id=${projectId}`,
+    );
+    const portId = floatingips.find((f) => f.port_id)?.port_id;
+    if (!portId) return undefined;
+    const port = await this.#api.find<{ port: { device_id: string } }>("network", `/v2.0/ports/${portId}`);
+    return port?.port.device_id || undefined;
+  }
+
   async floatingIpExists(id: string): Promise<boolean> {
     return (await this.#api.find("network", `/v2.0/floatingips/${id}`)) !== undefined;
   }

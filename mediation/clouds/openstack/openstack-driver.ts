@@ -244,6 +244,10 @@ export class OpenStackDriver implements CloudDriver {
     return this.#neutron.floatingIpsOfPorts(await this.#neutron.serverPorts(serverId));
   }
 
+  serverOfFloatingIp(address: string): Promise<string | undefined> {
+    return this.#neutron.serverOfFloatingIp(address);
+  }
+
   floatingIpExists(id: string): Promise<boolean> {
     return this.#neutron.floatingIpExists(id);
   }

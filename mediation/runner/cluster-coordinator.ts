@@ -1,0 +1,459 @@
+import { EventEmitter } from "node:events";
+import { IcsdnError } from "../../contract/errors/index.ts";
+import { MediationError } from "../errors.ts";
+import type { ClusterMigrationRecord } from "../journal/cluster-journal.ts";
+import type { Journal, JournalEvent } from "../journal/journal.ts";
+import type { MediationMetrics } from "../metrics.ts";
+import {
+  type ClusterPhase,
+  clusterRecovery,
+  IN_TRANSIT,
+  type MemberState,
+  nextDecision,
+} from "../model/cluster.ts";
+import { rateAndEta, TERMINAL } from "../model/migration.ts";
+import { mbpsToBytesPerSecond, TokenBucket } from "../model/token-bucket.ts";
+import type { ClusterPlan } from "../planner/cluster-plan.ts";
+import { type ClusterMigrationInput, type DiscoveryDeps, discoverCluster } from "./cluster-discovery.ts";
+import type { CutoverGate } from "./runner.ts";
+import { withDownloadCap } from "./throttle.ts";
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A gate nobody waits on any more (its member already failed) must not be an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** One running cluster migration's memory (the journal holds what survives a restart). */
+interface Run {
+  readonly record: ClusterMigrationRecord;
+  readonly states: Map<string, MemberState>;
+  readonly migrationOf: Map<string, string>;
+  readonly gates: Map<string, { verified: Deferred; rebound: Deferred }>;
+  /** Rolling, after a restart: members rolled back as INTERRUPTED start once more. */
+  readonly retry: Set<string>;
+  /** The first members' migrations created (or refused): the 202 answer names their ids. */
+  initial: Promise<unknown> | undefined;
+  phase: ClusterPhase;
+  cancelled: boolean;
+  interrupted: boolean;
+  aborted: boolean;
+  firstError: { code: string; message: string } | undefined;
+  wake: () => void;
+}
+
+/**
+ * Runs cluster migrations: each member's migration through the single-member runner, held at its
+ * cutover by a gate; the pure scheduler (model/cluster.ts) decides what starts, what cuts over,
+ * when the atomic commit is confirmed and when to abort. Journaled, so a restart resumes or rolls
+ * back the whole cluster according to its mode.
+ */
+export interface CoordinatorDeps extends DiscoveryDeps {
+  readonly metrics: MediationMetrics;
+}
+
+export class ClusterCoordinator {
+  readonly #deps: CoordinatorDeps;
+  readonly #runs = new Map<string, Run>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly events = new EventEmitter<{ event: [string, JournalEvent] }>();
+
+  constructor(deps: CoordinatorDeps) {
+    this.#deps = deps;
+    this.events.setMaxListeners(0);
+    deps.runner.events.on("event", (migrationId, e) => this.#onMemberEvent(migrationId, e));
+  }
+
+  get #journal() {
+    return this.#deps.journal.clusters;
+  }
+
+  /** The editable plan and every problem, creating nothing. */
+  async plan(input: ClusterMigrationInput): Promise<ClusterPlan> {
+    return (await discoverCluster(this.#deps, input)).plan;
+  }
+
+  /** Plans, refuses a plan with problems (creating nothing), else journals and starts it. */
+  async start(input: ClusterMigrationInput): Promise<ClusterMigrationRecord> {
+    const { plan, request } = await discoverCluster(this.#deps, input);
+    if (plan.problems.length > 0) {
+      throw new MediationError(
+        "PRECHECK_FAILED",
+        `the cluster migration cannot start: ${plan.problems.map((p) => p.message).join("; ")}`,
+        { field: plan.problems[0]!.field, details: { problems: plan.problems } },
+      );
+    }
+    for (const m of request.members) {
+      const busy = this.#deps.journal.inFlightFor(m.member);
+      if (busy)
+        throw new MediationError("MIGRATION_BUSY", `member '${m.member}' is being migrated (${busy.id})`, {
+          field: "cluster",
+          details: { migration: busy.id },
+        });
+    }
+    const record = this.#journal.create(request);
+    this.#event(record.id, "planned", { plan });
+    this.#spawn(record, new Map(), false, false);
+    await this.#runs.get(record.id)?.initial;
+    return this.#journal.get(record.id) ?? record;
+  }
+
+  cancel(id: string): ClusterMigrationRecord {
+    const record = this.#journal.get(id);
+    if (!record)
+      throw new MediationError("MIGRATION_NOT_FOUND", `no cluster migration ${id}`, { field: "id" });
+    const run = this.#runs.get(id);
+    if (TERMINAL.includes(record.status) || !run) {
+      throw new MediationError(
+        "MIGRATION_BUSY",
+        `cluster migration ${id} is ${record.status}, nothing to cancel`,
+        {
+          field: "id",
+        },
+      );
+    }
+    if (record.request.mode === "atomic" && (run.phase === "confirmed" || run.phase === "done")) {
+      throw new MediationError(
+        "MIGRATION_BUSY",
+        `cluster migration ${id} is past its commit point; it finishes`,
+        {
+          field: "id",
+        },
+      );
+    }
+    run.cancelled = true;
+    run.wake();
+    return record;
+  }
+
+  /**
+   * After a restart, before the single-member recovery (which `recoverMembers` runs): an atomic
+   * cluster past its confirmation marks its members committed so they release; then every
+   * unfinished cluster migration resumes watching its members.
+   */
+  recover(recoverMembers: () => void): void {
+    const resumed: [ClusterMigrationRecord, ReturnType<typeof clusterRecovery>][] = [];
+    for (const record of this.#journal.unfinished()) {
+      const members = this.#journal.members(record.id).map((m) => {
+        const mig = m.migrationId === null ? undefined : this.#deps.journal.get(m.migrationId);
+        return { member: m.member, migration: mig && { status: mig.status, committed: mig.committed } };
+      });
+      const decision = clusterRecovery(record.request.mode, record.phase, members);
+      for (const member of decision.commit) {
+        const migrationId = this.#journal.members(record.id).find((m) => m.member === member)?.migrationId;
+        if (migrationId) this.#deps.journal.setCommitted(migrationId);
+      }
+      this.#event(record.id, "recovered", {
+        action: decision.interrupted ? "rollback" : "resume",
+        phase: record.phase,
+      });
+      resumed.push([record, decision]);
+    }
+    recoverMembers();
+    for (const [record, decision] of resumed) {
+      this.#spawn(record, decision.resumeAs, decision.interrupted, record.request.mode === "rolling");
+    }
+  }
+
+  async idle(): Promise<void> {
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+
+  #event(id: string, type: string, data: Record<string, unknown>): void {
+    this.events.emit("event", id, this.#journal.event(id, type, data));
+  }
+
+  #spawn(
+    record: ClusterMigrationRecord,
+    resumeAs: ReadonlyMap<string, MemberState>,
+    interrupted: boolean,
+    retryInterrupted: boolean,
+  ): void {
+    const members = this.#journal.members(record.id);
+    const run: Run = {
+      record,
+      states: new Map(members.map((m) => [m.member, resumeAs.get(m.member) ?? m.state])),
+      migrationOf: new Map(members.flatMap((m) => (m.migrationId ? [[m.member, m.migrationId]] : []))),
+      gates: new Map(),
+      retry: new Set(retryInterrupted ? members.map((m) => m.member) : []),
+      initial: undefined,
+      phase: record.phase,
+      cancelled: false,
+      interrupted,
+      aborted: false,
+      firstError: interrupted
+        ? {
+            code: "INTERRUPTED",
+            message: "the service stopped before the cluster's commit; rolled back at restart",
+          }
+        : undefined,
+      wake: () => undefined,
+    };
+    this.#runs.set(record.id, run);
+    for (const [member, state] of run.states) this.#journal.setMember(record.id, member, { state });
+    // Members whose own migration is still settling (recovery): watch them to their end.
+    for (const [member, state] of run.states) {
+      const migrationId = run.migrationOf.get(member);
+      if (migrationId && state !== "pending" && state !== "done" && state !== "failed")
+        void this.#watch(run, member, migrationId);
+    }
+    const task = this.#coordinate(run)
+      .catch((err: unknown) => {
+        this.#journal.setStatus(record.id, "failed", {
+          code: "INTERNAL",
+          message: err instanceof Error ? err.message : String(err),
+        });
+      })
+      .finally(() => {
+        this.#runs.delete(record.id);
+        this.#tasks.delete(task);
+      });
+    this.#tasks.add(task);
+  }
+
+  #set(run: Run, member: string, state: MemberState, migrationId?: string): void {
+    if (run.states.get(member) === state && migrationId === undefined) return;
+    run.states.set(member, state);
+    if (migrationId !== undefined) run.migrationOf.set(member, migrationId);
+    this.#journal.setMember(run.record.id, member, {
+      state,
+      ...(migrationId !== undefined && { migrationId }),
+    });
+    this.#memberEvent(run, member);
+    run.wake();
+  }
+
+  async #coordinate(run: Run): Promise<void> {
+    const id = run.record.id;
+    const req = run.record.request;
+    const bucket =
+      req.bandwidthMbps === undefined
+        ? undefined
+        : new TokenBucket(
+            mbpsToBytesPerSecond(req.bandwidthMbps),
+            Math.max(64 << 10, mbpsToBytesPerSecond(req.bandwidthMbps) / 10),
+            performance.now(),
+          );
+    for (;;) {
+      const changed = new Promise<void>((resolve) => {
+        run.wake = resolve;
+      });
+      const d = nextDecision({
+        mode: req.mode,
+        maxParallel: req.maxParallel,
+        maxInTransit: req.maxInTransit,
+        phase: run.phase,
+        members: req.members.map((m) => ({ member: m.member, state: run.states.get(m.member) ?? "pending" })),
+        cancelled: run.cancelled,
+        interrupted: run.interrupted,
+      });
+      if (d.outcome) {
+        const error =
+          d.outcome === "succeeded"
+            ? undefined
+            : d.outcome === "cancelled"
+              ? { code: "CANCELLED", message: "cancelled by request" }
+              : (run.firstError ?? { code: "INTERNAL", message: "a member failed" });
+        run.phase = "done";
+        this.#journal.setPhase(id, "done");
+        this.#journal.setStatus(id, d.outcome, error);
+        this.#deps.metrics.clusterMigrationsTotal.inc({ mode: req.mode, result: d.outcome });
+        this.#event(id, d.outcome, error ?? {});
+        return;
+      }
+      if (d.abort && !run.aborted) {
+        run.aborted = true;
+        this.#journal.setStatus(id, "rolling_back", run.firstError);
+        this.#event(id, "rolling_back", { ...(run.firstError ?? { code: "CANCELLED" }) });
+        const why = new MediationError("CANCELLED", "the cluster migration is rolling back");
+        for (const g of run.gates.values()) {
+          g.verified.reject(why);
+          g.rebound.reject(why);
+        }
+        for (const migrationId of run.migrationOf.values()) this.#deps.runner.abort(migrationId);
+      }
+      const starting = d.start.map((member) => {
+        this.#set(run, member, "preparing");
+        return this.#startMember(run, member, bucket);
+      });
+      run.initial ??= Promise.all(starting);
+      if (d.cut.length > 0) {
+        if (req.mode === "atomic") {
+          // The commit begins: journaled before any member rebinds.
+          run.phase = "committing";
+          this.#journal.setPhase(id, "committing");
+          this.#event(id, "phase", { phase: "committing" });
+        }
+        for (const member of d.cut) {
+          this.#set(run, member, "rebinding");
+          const migrationId = run.migrationOf.get(member);
+          if (migrationId) this.#gate(run, migrationId).verified.resolve();
+        }
+      }
+      if (d.confirm) {
+        // The cluster's commit point: every member is rebound.
+        run.phase = "confirmed";
+        this.#journal.setPhase(id, "confirmed");
+        const ms = commitMs(this.#journal.get(id)!);
+        if (ms !== null) this.#deps.metrics.clusterCommitSeconds.observe(ms / 1000);
+        this.#event(id, "committed", { commitMs: ms });
+        for (const g of run.gates.values()) g.rebound.resolve();
+      }
+      if (d.start.length > 0 || d.cut.length > 0 || d.confirm) continue;
+      await changed;
+    }
+  }
+
+  async #startMember(run: Run, member: string, bucket: TokenBucket | undefined): Promise<void> {
+    const request = run.record.request.members.find((m) => m.member === member)!.request;
+    const rolling = run.record.request.mode === "rolling";
+    const gate: CutoverGate = {
+      verified: (migrationId) => this.#gate(run, migrationId).verified.promise,
+      rebound: (migrationId) => (rolling ? Promise.resolve() : this.#gate(run, migrationId).rebound.promise),
+    };
+    try {
+      const { record } = await this.#deps.runner.start(request, undefined, {
+        gate,
+        clusterMigrationId: run.record.id,
+        ...(bucket && { wrapSource: (driver) => withDownloadCap(driver, bucket) }),
+      });
+      this.#set(run, member, "preparing", record.id);
+      if (run.aborted) this.#deps.runner.abort(record.id);
+      void this.#watch(run, member, record.id);
+    } catch (err) {
+      run.firstError ??= {
+        code: err instanceof IcsdnError ? err.code : "INTERNAL",
+        message: `member '${member}': ${err instanceof Error ? err.message : String(err)}`,
+      };
+      this.#set(run, member, "failed");
+    }
+  }
+
+  #gate(run: Run, migrationId: string) {
+    let g = run.gates.get(migrationId);
+    if (!g) {
+      g = { verified: deferred(), rebound: deferred() };
+      if (run.aborted) {
+        const why = new MediationError("CANCELLED", "the cluster migration is rolling back");
+        g.verified.reject(why);
+        g.rebound.reject(why);
+      }
+      run.gates.set(migrationId, g);
+    }
+    return g;
+  }
+
+  /** Follows a member migration to its end: its outcome becomes the member's state. */
+  async #watch(run: Run, member: string, migrationId: string): Promise<void> {
+    const final = await this.#deps.runner.settled(migrationId);
+    if (final?.status === "succeeded") return this.#set(run, member, "done");
+    if (final?.status === "running") {
+      // A release after the commit that failed every retry: the member stays in transit, and the
+      // next start retries it.
+      return;
+    }
+    if (run.retry.has(member) && final?.error?.code === "INTERRUPTED") {
+      run.retry.delete(member);
+      return this.#set(run, member, "pending");
+    }
+    if (!run.cancelled && !run.aborted) {
+      run.firstError ??= {
+        code: final?.error?.code ?? "INTERNAL",
+        message: `member '${member}': ${final?.error?.message ?? "failed"}`,
+      };
+    }
+    this.#set(run, member, "failed");
+  }
+
+  /** A member migration's event, as its cluster sees it (state changes and progress). */
+  #onMemberEvent(migrationId: string, e: JournalEvent): void {
+    for (const run of this.#runs.values()) {
+      for (const [member, id] of run.migrationOf) {
+        if (id !== migrationId) continue;
+        if (e.type === "verified") this.#set(run, member, "verified");
+        else if (e.type === "rebound" && run.record.request.mode === "atomic")
+          this.#set(run, member, "rebound");
+        else if (e.type === "committed") this.#set(run, member, "releasing");
+        else if (e.type === "phase" || e.type === "progress") this.#memberEvent(run, member);
+        return;
+      }
+    }
+  }
+
+  #memberEvent(run: Run, member: string): void {
+    const view = clusterMemberView(
+      this.#deps.journal,
+      member,
+      run.states.get(member) ?? "pending",
+      run.migrationOf.get(member) ?? null,
+    );
+    this.#event(run.record.id, "member", view);
+    this.#event(run.record.id, "progress", wholeProgress(this.#deps.journal, run.record.id));
+  }
+}
+
+/** The atomic commit's own duration (all rebinds), once confirmed. */
+export function commitMs(r: ClusterMigrationRecord): number | null {
+  return r.commitStartedAt === null || r.commitEndedAt === null
+    ? null
+    : Math.round(r.commitEndedAt - r.commitStartedAt);
+}
+
+/** One member of a cluster migration as the API shows it. */
+export function clusterMemberView(
+  journal: Journal,
+  member: string,
+  state: MemberState,
+  migrationId: string | null,
+  now = Date.now(),
+) {
+  const m = migrationId === null ? undefined : journal.get(migrationId);
+  const transferring = m?.step === "image_transfer" && m.status === "running";
+  const { rate, etaSeconds } =
+    m?.transferStartedAt == null
+      ? { rate: 0, etaSeconds: null }
+      : rateAndEta(
+          m.bytesDone,
+          m.bytesTotal ?? undefined,
+          m.transferStartedAt,
+          transferring ? now : m.updatedAt,
+        );
+  return {
+    member,
+    migrationId,
+    state,
+    inTransit: IN_TRANSIT.includes(state),
+    status: m?.status ?? "pending",
+    phase: m?.step ?? "pending",
+    bytesDone: m?.bytesDone ?? 0,
+    bytesTotal: m?.bytesTotal ?? null,
+    rate: Math.round(rate),
+    eta: etaSeconds === null ? null : Math.round(etaSeconds * 10) / 10,
+  };
+}
+
+/** The whole cluster's bytes, rate and ETA: the sum of its members'. */
+export function wholeProgress(journal: Journal, id: string) {
+  const members = journal.clusters
+    .members(id)
+    .map((m) => clusterMemberView(journal, m.member, m.state, m.migrationId));
+  const bytesDone = members.reduce((n, m) => n + m.bytesDone, 0);
+  const known = members.every((m) => m.bytesTotal !== null);
+  const bytesTotal = known ? members.reduce((n, m) => n + (m.bytesTotal ?? 0), 0) : null;
+  const rate = members.reduce((n, m) => n + m.rate, 0);
+  const eta =
+    bytesTotal === null || rate <= 0 ? null : Math.round(((bytesTotal - bytesDone) / rate) * 10) / 10;
+  return { bytesDone, bytesTotal, rate, eta };
+}

@@ -1,0 +1,348 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { datapathIdFor } from "../../contract/dataplane/index.ts";
+import type { ClusterMigrationView } from "../../mediation/api/cluster-views.ts";
+import { MediationClient } from "../../mediation/client.ts";
+import { Journal } from "../../mediation/journal/journal.ts";
+import { type OfHarness, startHarness } from "../controller/openflow/support/harness.ts";
+import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
+import { openstackLab } from "../support/openstack-lab.ts";
+import { labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
+import { cleanClouds, createSourceServer, type SourceFixture, TOKEN } from "./support/service.ts";
+import { type ServiceProcess, startServiceProcess } from "./support/service-process.ts";
+
+const cloudsFile = labCloudsFile();
+const VNI = 4343;
+
+interface Member {
+  vmId: string;
+  endpoint: string | null;
+  nextEndpoint: string | null;
+}
+
+/**
+ * A 2-member cluster whose servers live in the lab's clouds, moved as a whole by one service
+ * (its own process, so it can be killed) against one controller. The cases share the servers:
+ * each one starts from where the last one left the cluster (asserted), rollbacks keep it in
+ * lab-a, the successful moves take it to lab-b and back.
+ */
+describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () => {
+  const dir = mkdtempSync(join(tmpdir(), "icsdn-cluster-"));
+  const db = join(dir, "mediation.db");
+  const a = cloudsFile ? labDriver("lab-a") : undefined!;
+  const b = cloudsFile ? labDriver("lab-b") : undefined!;
+  const members = [
+    { vmId: "vm-a", vint0: "10.78.0.1" },
+    { vmId: "vm-b", vint0: "10.78.0.2" },
+  ];
+  const dpidOf = new Map(members.map((m) => [m.vmId, datapathIdFor(VNI, m.vint0)]));
+  const tags: string[] = [];
+  const src: SourceFixture[] = [];
+  let controller: OfHarness;
+  let proc: ServiceProcess | undefined;
+  let api: MediationClient;
+  let switches: OvsSwitch[] = [];
+
+  const start = async () => {
+    proc = await startServiceProcess({
+      db,
+      controller: controller.controller.url,
+      token: TOKEN,
+      switchTimeoutS: 20,
+      env: labCloudsEnv(),
+    });
+    api = new MediationClient(proc.url, TOKEN);
+  };
+
+  beforeAll(async () => {
+    const base = `${process.pid}-${Date.now() % 1e6}`;
+    tags.push(`${base}-a`, `${base}-b`);
+    // One after the other: the lab's Neutron (SQLite) answers 500 to concurrent rule creation.
+    for (const t of tags) src.push(await createSourceServer(a, t, dir));
+    controller = await startHarness();
+    const res = await controller.api("POST", "/v1/clusters", {
+      id: "cm",
+      vni: VNI,
+      tunnel: "vxlan",
+      members: members.map((m, i) => ({ ...m, endpoint: src[i]!.fip.address })),
+    });
+    if (res.status !== 201) throw new Error(`cluster: ${JSON.stringify(res.body)}`);
+    await start();
+  }, 300_000);
+
+  afterEach(() => {
+    for (const s of switches) s.stop();
+    switches = [];
+    stopAllOvs();
+  });
+
+  afterAll(async () => {
+    // Killed, not stopped: a stop waits for a migration a failed case left running. The journal
+    // names what the migrations created; the rest carries the tags' names.
+    await proc?.kill9();
+    const journal = Journal.open(db);
+    const ids = journal.list().map((m) => `icsdn-${m.id.slice(0, 8)}`);
+    journal.close();
+    await controller?.close().catch(() => undefined);
+    await cleanClouds([
+      ...tags.map((t) => `icsdn-t-${t}`),
+      ...ids.flatMap((p) => [`${p}-snapshot`, `${p}-image`, `${p}-fip`]),
+    ]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  async function clusterMembers(): Promise<Member[]> {
+    const { members: now } = (await controller.api<{ members: Member[] }>("GET", "/v1/clusters/cm/members"))
+      .body;
+    return members.map((m) => now.find((x) => x.vmId === m.vmId)!);
+  }
+
+  /**
+   * Plays each new instance's switch (its vm-init would connect icbr0): once a member's migration
+   * announces its new endpoint, a real OVS with the member's dpid connects. `skip` never does.
+   */
+  function playSwitches(clusterMigrationId: string, skip?: string): void {
+    const watched = new Set<string>();
+    void (async () => {
+      for await (const e of api.clusterEvents(clusterMigrationId)) {
+        const migrationId = e.data.migrationId;
+        const member = String(e.data.member);
+        if (e.type !== "member" || typeof migrationId !== "string" || watched.has(migrationId)) continue;
+        watched.add(migrationId);
+        if (member === skip) continue;
+        void (async () => {
+          for await (const m of api.events(migrationId)) {
+            if (m.type === "announced") {
+              switches.push(
+                startOvsSwitch({ dpid: dpidOf.get(member)!, target: `tcp:127.0.0.1:${controller.tcpPort}` }),
+              );
+              return;
+            }
+          }
+        })().catch(() => undefined);
+      }
+    })().catch(() => undefined);
+  }
+
+  async function finished(id: string, timeoutMs = 240_000): Promise<ClusterMigrationView> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const v = await api.getCluster(id);
+      if (["succeeded", "failed", "cancelled"].includes(v.status)) return v;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const v = await api.getCluster(id);
+    throw new Error(`cluster migration ${id} did not end: ${JSON.stringify(v.members)}`);
+  }
+
+  const drivers = { "lab-a": a, "lab-b": b } as const;
+  type Cloud = keyof typeof drivers;
+  const other = (c: Cloud): Cloud => (c === "lab-a" ? "lab-b" : "lab-a");
+
+  /** Where the whole cluster is: every member's endpoint at the controller, every server in one cloud. */
+  async function where(): Promise<{ cloud: Cloud; endpoints: (string | null)[] }> {
+    const now = await clusterMembers();
+    expect(now.map((m) => m.nextEndpoint)).toEqual([null, null]);
+    const inA = await Promise.all(
+      src.map(async (s) => (await a.lookupByName("server", s.serverName)).length),
+    );
+    const inB = await Promise.all(
+      src.map(async (s) => (await b.lookupByName("server", s.serverName)).length),
+    );
+    const cloud: Cloud = inA.every((n) => n === 1) ? "lab-a" : "lab-b";
+    expect({ inA, inB }).toEqual(
+      cloud === "lab-a" ? { inA: [1, 1], inB: [0, 0] } : { inA: [0, 0], inB: [1, 1] },
+    );
+    for (const [i, s] of src.entries()) {
+      const server = await drivers[cloud].findServer(s.serverName);
+      expect(server?.status).toBe("ACTIVE");
+      expect((await drivers[cloud].serverFloatingIps(server!.id)).map((f) => f.address)).toEqual([
+        now[i]!.endpoint,
+      ]);
+    }
+    return { cloud, endpoints: now.map((m) => m.endpoint) };
+  }
+
+  /** After a rollback: the cluster where it began, nothing of the migration left in either cloud. */
+  async function expectWhereItBegan(
+    before: { cloud: Cloud; endpoints: (string | null)[] },
+    view: ClusterMigrationView,
+  ): Promise<void> {
+    expect(await where()).toEqual(before);
+    for (const m of view.members) {
+      if (m.migrationId === null) continue;
+      const short = m.migrationId.slice(0, 8);
+      for (const d of [a, b]) {
+        expect(await d.lookupByName("image", `icsdn-${short}-image`)).toEqual([]);
+        expect(await d.lookupByName("image", `icsdn-${short}-snapshot`)).toEqual([]);
+        expect(await d.lookupByName("floating_ip", `icsdn-${short}-fip`)).toEqual([]);
+      }
+      const mig = await api.get(m.migrationId);
+      expect(mig.resources.filter((r) => r.owned && r.state !== "deleted")).toEqual([]);
+    }
+  }
+
+  // One member prepares at a time: the lab's Nova (SQLite) fails concurrent snapshots now and then
+  // ("database is locked", or the image goes away); the scheduler's bound is property-tested.
+  const body = (mode: "atomic" | "rolling", to: Cloud = "lab-b") => ({
+    cluster: "cm",
+    target: { cloud: to },
+    mode,
+    maxParallel: 1,
+  });
+
+  it("plans the whole cluster (discovered by floating IP) and refuses a plan the target's quota cannot hold, creating nothing", async () => {
+    const plan = await api.planCluster(body("atomic"));
+    expect(plan.problems).toEqual([]);
+    expect(
+      plan.members.map((m) => [m.member, m.source.cloud, m.server, m.floatingIp, m.flavor.target]),
+    ).toEqual(members.map((m, i) => [m.vmId, "lab-a", src[i]!.serverName, src[i]!.fip.address, "m1.tiny"]));
+    expect(plan.members[0]!.securityGroups).toEqual(expect.arrayContaining(["default", src[0]!.groupName]));
+    expect(plan.members[0]!.securityGroupMapping).toEqual({
+      reuse: ["default"],
+      create: [src[0]!.groupName],
+    });
+    expect(plan.members[0]!.imageBytes).toBeGreaterThan(0);
+    expect(plan.apply).toMatchObject({
+      cluster: "cm",
+      mode: "atomic",
+      maxParallel: 1,
+      members: [
+        { member: "vm-a", server: src[0]!.serverName, source: { cloud: "lab-a" }, flavor: "m1.tiny" },
+        { member: "vm-b", server: src[1]!.serverName, source: { cloud: "lab-a" }, flavor: "m1.tiny" },
+      ],
+    });
+
+    const os = openstackLab()!;
+    const cloudB = os.clouds.find((c) => c.entry === "lab-b")!;
+    const used = (await b.quotas()).instances.used;
+    // Room for one more instance, not for the cluster's two.
+    await os.cli(cloudB.adminEntry, ["quota", "set", "--instances", String(used + 1), cloudB.project]);
+    try {
+      const err = await api.createCluster(body("atomic")).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "PRECHECK_FAILED", field: "target.cloud" });
+      expect((err as Error).message).toMatch(
+        /quota of instances exceeded for the cluster .*2 more needed for 2 members/,
+      );
+      expect(await api.listClusters()).toEqual([]);
+      expect(await api.list()).toEqual([]);
+    } finally {
+      await os.cli(cloudB.adminEntry, ["quota", "set", "--instances", "100", cloudB.project]);
+    }
+    const bad = await api
+      .createCluster({ ...body("atomic"), members: [{ member: "stranger" }] })
+      .catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: "PRECHECK_FAILED", field: "members[stranger].member" });
+  }, 240_000);
+
+  it("atomic, one member's new switch never connects: nothing is cut over, every target released, the sources untouched", async () => {
+    const before = await where();
+    const started = await api.createCluster(body("atomic", other(before.cloud)));
+    playSwitches(started.id, "vm-b");
+    const done = await finished(started.id);
+    expect(done.status).toBe("failed");
+    expect(done.error?.message).toMatch(/member 'vm-b'.*switch did not connect/);
+    expect(done.commitMs).toBeNull();
+    // vm-a got as far as verified (announced, its switch connected) and was never rebound.
+    const events = [];
+    for await (const e of api.events(done.members[0]!.migrationId!)) events.push(e.type);
+    expect(events).toContain("verified");
+    expect(events).not.toContain("rebound");
+    await expectWhereItBegan(before, done);
+  }, 300_000);
+
+  it("kill -9 during the transfer, then a restart: the whole cluster rolls back", async () => {
+    const before = await where();
+    const started = await api.createCluster(body("atomic", other(before.cloud)));
+    playSwitches(started.id);
+    for await (const e of api.clusterEvents(started.id)) {
+      if (e.type === "member" && e.data.phase === "image_transfer") break;
+    }
+    await proc!.kill9();
+    await start();
+    const done = await finished(started.id);
+    expect({ status: done.status, code: done.error?.code }).toEqual({
+      status: "failed",
+      code: "INTERRUPTED",
+    });
+    await expectWhereItBegan(before, done);
+  }, 300_000);
+
+  it("atomic: every target verified first, then all rebound in the commit, then the sources released", async () => {
+    const before = await where();
+    const to = other(before.cloud);
+    const started = await api.createCluster(body("atomic", to));
+    expect(started.status).toBe("running");
+    // The answer names the migration of each member already started (maxParallel: the first).
+    expect(started.members.map((m) => m.migrationId !== null)).toEqual([true, false]);
+    playSwitches(started.id);
+    const done = await finished(started.id);
+    expect(done.status).toBe("succeeded");
+    expect(done.commitMs).toBeGreaterThanOrEqual(0);
+    // No member rebound before the last one was verified.
+    const at = async (migrationId: string, type: string) => {
+      for await (const e of api.events(migrationId))
+        if (e.type === type) return Date.parse(String(e.data.at));
+      throw new Error(`no ${type} event`);
+    };
+    const ids = done.members.map((m) => m.migrationId!);
+    const lastVerified = Math.max(...(await Promise.all(ids.map((id) => at(id, "verified")))));
+    const firstRebound = Math.min(...(await Promise.all(ids.map((id) => at(id, "rebound")))));
+    expect(firstRebound).toBeGreaterThanOrEqual(lastVerified);
+    const after = await where();
+    expect(after.cloud).toBe(to);
+    expect(after.endpoints.every((e, i) => e !== before.endpoints[i])).toBe(true);
+    if (before.cloud === "lab-a") {
+      for (const s of src) expect(await a.floatingIpExists(s.fip.id)).toBe(false);
+    }
+  }, 300_000);
+
+  it("kill -9 at the atomic commit, then a restart: the cluster ends wholly moved or wholly where it began", async () => {
+    const before = await where();
+    const started = await api.createCluster(body("atomic", other(before.cloud)));
+    playSwitches(started.id);
+    for await (const e of api.clusterEvents(started.id)) {
+      if (e.type === "phase" && e.data.phase === "committing") break;
+    }
+    await proc!.kill9();
+    await start();
+    const done = await finished(started.id);
+    // Killed before the confirmation was journaled: rolled back; after it: finished.
+    if (done.status === "succeeded") expect((await where()).cloud).toBe(other(before.cloud));
+    else {
+      expect({ status: done.status, code: done.error?.code }).toEqual({
+        status: "failed",
+        code: "INTERRUPTED",
+      });
+      await expectWhereItBegan(before, done);
+    }
+  }, 300_000);
+
+  it("rolling with maxInTransit 1: never two members in transit at once (the journal's timestamps)", async () => {
+    const before = await where();
+    const started = await api.createCluster({
+      ...body("rolling", other(before.cloud)),
+      maxInTransit: 1,
+    });
+    playSwitches(started.id);
+    const done = await finished(started.id);
+    expect(done.status).toBe("succeeded");
+    await proc!.stop();
+    proc = undefined;
+    const journal = Journal.open(db);
+    try {
+      const spans = journal.clusters
+        .members(started.id)
+        .map((m) => [m.cutoverStartedAt!, m.cutoverEndedAt!] as const)
+        .sort((x, y) => x[0] - y[0]);
+      expect(spans.every(([s, e]) => s > 0 && e >= s)).toBe(true);
+      expect(spans[1]![0]).toBeGreaterThanOrEqual(spans[0]![1]);
+    } finally {
+      journal.close();
+    }
+    await start();
+    expect((await where()).cloud).toBe(other(before.cloud));
+  }, 300_000);
+});
