@@ -9,7 +9,12 @@ import { hashMismatch, ManifestBuilder } from "./manifest.ts";
 import { converterAvailable, convertToFile, virtualSize } from "./qemu-convert.ts";
 import { SourceRangeServer, type SourceReadStats } from "./source-range-server.ts";
 import { defaultStagingDir, ensureFreeSpace, withStagingDir } from "./staging.ts";
-import { streamTransfer, type TransferRequest, type TransferResult } from "./stream-transfer.ts";
+import {
+  streamTransfer,
+  type TransferRequest,
+  type TransferResult,
+  verifyTargetImage,
+} from "./stream-transfer.ts";
 
 export interface ImageTransferRequest extends Omit<TransferRequest, "newTargetImage"> {
   /** Creates the target image in `diskFormat` (the caller journals it first). */
@@ -186,21 +191,7 @@ async function uploadFile(
       req.signal?.removeEventListener("abort", abort);
     }
     const manifest = builder.finish();
-    const target = await req.target.getImage(imageId);
-    const mismatch = hashMismatch(manifest, {
-      cloud: req.target.name,
-      image: imageId,
-      size: target?.size,
-      algo: target?.hashAlgo,
-      value: target?.hashValue ?? "missing",
-      md5: target?.checksum,
-    });
-    if (mismatch) {
-      await req.discardTargetImage(imageId);
-      throw new MediationError("HASH_MISMATCH", `hash mismatch: ${mismatch}; the target image was deleted`, {
-        details: { imageHash: manifest.imageHash, size: manifest.size },
-      });
-    }
+    await verifyTargetImage(req, imageId, manifest);
     return { targetImageId: imageId, manifest, uploadAttempts: attempt };
   }
 }

@@ -101,8 +101,10 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
       throw err;
     });
     const source = req.sourceImage;
-    const target = await req.target.getImage(imageId);
-    const mismatch =
+    await verifyTargetImage(
+      req,
+      imageId,
+      manifest,
       hashMismatch(manifest, {
         cloud: req.source.name,
         image: source.id,
@@ -110,21 +112,8 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
         algo: source.hashAlgo,
         value: source.hashValue,
         md5: source.checksum,
-      }) ??
-      hashMismatch(manifest, {
-        cloud: req.target.name,
-        image: imageId,
-        size: target?.size,
-        algo: target?.hashAlgo,
-        value: target?.hashValue ?? "missing",
-        md5: target?.checksum,
-      });
-    if (mismatch) {
-      await req.discardTargetImage(imageId);
-      throw new MediationError("HASH_MISMATCH", `hash mismatch: ${mismatch}; the target image was deleted`, {
-        details: { imageHash: manifest.imageHash, size: manifest.size },
-      });
-    }
+      }),
+    );
     return {
       targetImageId: imageId,
       manifest,
@@ -177,4 +166,33 @@ async function* downloadChunks(
     }
   }
   state.downloadMs = performance.now() - started;
+}
+
+/**
+ * The target's size and hash of the uploaded image against what flowed (after `earlier`, a
+ * mismatch found already); on a mismatch the target image is deleted and the transfer fails.
+ */
+export async function verifyTargetImage(
+  req: Pick<TransferRequest, "target" | "discardTargetImage">,
+  imageId: string,
+  manifest: Manifest,
+  earlier?: string,
+): Promise<void> {
+  const target = await req.target.getImage(imageId);
+  const mismatch =
+    earlier ??
+    hashMismatch(manifest, {
+      cloud: req.target.name,
+      image: imageId,
+      size: target?.size,
+      algo: target?.hashAlgo,
+      value: target?.hashValue ?? "missing",
+      md5: target?.checksum,
+    });
+  if (mismatch) {
+    await req.discardTargetImage(imageId);
+    throw new MediationError("HASH_MISMATCH", `hash mismatch: ${mismatch}; the target image was deleted`, {
+      details: { imageHash: manifest.imageHash, size: manifest.size },
+    });
+  }
 }
