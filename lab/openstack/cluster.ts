@@ -151,16 +151,21 @@ export class OpenStackCluster {
   async #boot(): Promise<void> {
     const { cloud, prefix } = this.#o;
     const t0 = Date.now();
-    await this.#cli(cloud, ["keypair", "create", "--public-key", `${this.key.privateKey}.pub`, prefix]);
-    await this.#cli(cloud, ["security", "group", "create", "--description", "icsdn cluster", prefix]);
-    for (const [proto, port] of [
+    await Promise.all([
+      this.#cli(cloud, ["keypair", "create", "--public-key", `${this.key.privateKey}.pub`, prefix]),
+      this.#cli(cloud, ["security", "group", "create", "--description", "icsdn cluster", prefix]),
+    ]);
+    const rules = [
       ["udp", "4789"],
       ["tcp", "22"],
       ["icmp", null],
-    ] as const) {
-      const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
-      await this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
-    }
+    ] as const;
+    await Promise.all(
+      rules.map(([proto, port]) => {
+        const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
+        return this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
+      }),
+    );
     this.#say(`key pair and security group '${prefix}' (udp 4789, tcp 22, icmp) in ${cloud}`);
     await Promise.all(this.members.map((m) => this.#bootMember(m)));
     this.#say(
