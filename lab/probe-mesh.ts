@@ -175,11 +175,16 @@ async function runNode(opts: {
   const end = start + opts.maxS * 1000;
   let seq = 0;
   let lastFlush = start;
+  let stopped = false;
   await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
+    const stop = (): void => {
+      stopped = true;
+      resolve();
+    };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
     const tick = (): void => {
+      if (stopped) return;
       const t = now();
       // Catch up with the schedule: timers fire about every millisecond, not exactly.
       const due = Math.floor(((t - start) * opts.rate) / 1000) + 1;
@@ -198,7 +203,7 @@ async function runNode(opts: {
         flush();
         lastFlush = t;
       }
-      if (t > end) resolve();
+      if (t > end) stop();
       else setTimeout(tick, 1);
     };
     tick();
