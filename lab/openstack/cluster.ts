@@ -74,13 +74,28 @@ export type OpenStackCli = (
   opts?: { check?: boolean; timeoutMs?: number },
 ) => Promise<RunResult>;
 
+/**
+ * The lab's services keep their state in SQLite: under load a write now and then fails with a 500
+ * ("database is locked", rolled back). Such an answer is tried again, twice at most.
+ */
 export function openstackCli(cloudsYaml: string = cloudsYamlPath()): OpenStackCli {
-  return (entry, args, opts = {}) =>
-    run("openstack", args, {
-      env: { OS_CLIENT_CONFIG_FILE: cloudsYaml, OS_CLOUD: entry },
-      timeoutMs: opts.timeoutMs ?? 120_000,
-      check: opts.check ?? true,
-    });
+  return async (entry, args, opts = {}) => {
+    for (let attempt = 1; ; attempt++) {
+      const res = await run("openstack", args, {
+        env: { OS_CLIENT_CONFIG_FILE: cloudsYaml, OS_CLOUD: entry },
+        timeoutMs: opts.timeoutMs ?? 120_000,
+        check: false,
+      });
+      const locked = res.code !== 0 && /HttpException: 500|database is locked/.test(res.stderr);
+      if (locked && attempt < 3) {
+        await sleep(1000 * attempt);
+        continue;
+      }
+      if (res.code !== 0 && (opts.check ?? true))
+        throw new Error(`openstack ${args.join(" ")} (as ${entry}): exit ${res.code}\n${res.stderr.trim()}`);
+      return res;
+    }
+  };
 }
 
 export class OpenStackCluster {
@@ -160,12 +175,11 @@ export class OpenStackCluster {
       ["tcp", "22"],
       ["icmp", null],
     ] as const;
-    await Promise.all(
-      rules.map(([proto, port]) => {
-        const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
-        return this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
-      }),
-    );
+    // One at a time: the lab's Neutron (SQLite) is slow to take concurrent writes.
+    for (const [proto, port] of rules) {
+      const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
+      await this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
+    }
     this.#say(`key pair and security group '${prefix}' (udp 4789, tcp 22, icmp) in ${cloud}`);
     await Promise.all(this.members.map((m) => this.#bootMember(m)));
     this.#say(
