@@ -8,6 +8,7 @@
  * (`POST /v1/cluster-migrations`, whose answer lists each member's migration id) replaces it.
  */
 
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CloudEntry, OpenStackCluster } from "../lab/openstack/cluster.ts";
 import type { ProbeMesh } from "../lab/probe-mesh-run.ts";
 import type { MigrationView } from "../mediation/api/views.ts";
@@ -27,14 +28,21 @@ export interface ClusterMove {
   readonly wallS: number;
 }
 
-/** Asks the service to move every member of `cluster` to `target`; the members' migration ids. */
+/**
+ * Asks the service to move every member of `cluster` to `target`; the members' migration ids.
+ * One request per member: the cluster's key pair and group are made in the target first (the
+ * migrations would race to import them), and the requests go 1 s apart (four snapshots at once
+ * make the lab's Nova, on SQLite, answer 500).
+ */
 async function startMoves(
   client: MediationClient,
   cluster: OpenStackCluster,
   target: CloudEntry,
 ): Promise<{ member: string; migrationId: string }[]> {
+  if (cluster.members.length > 1) await cluster.prepareTarget(target);
   return Promise.all(
-    cluster.members.map(async (m) => {
+    cluster.members.map(async (m, i) => {
+      await sleep(i * 1000);
       const view = await client.create({
         member: m.name,
         source: { cloud: m.cloud },

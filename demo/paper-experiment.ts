@@ -136,7 +136,10 @@ export async function runPaperExperiment(
 
     say("== one VM alone, cloud a -> b (Figure 7's baseline)");
     const alone = await moveCluster(api, solo, "lab-b");
-    sub(`${alone.members[0]!.member}: ${alone.members[0]!.view.status} in ${alone.wallS.toFixed(1)} s`);
+    const soloView = alone.members[0]!.view;
+    sub(
+      `${soloView.member}: ${soloView.status} in ${alone.wallS.toFixed(1)} s${soloView.error ? ` ${JSON.stringify(soloView.error)}` : ""}`,
+    );
 
     say(
       `== probe mesh: every member -> every other, ${opts.rate} packets/s each, received on every instance`,

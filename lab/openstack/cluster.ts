@@ -30,6 +30,12 @@ import { type KeyPair, makeKeyPair, ssh } from "./ssh.ts";
 const DATA_OFFSET = 512 * 1024;
 const DATA_BYTES = 4096;
 const ENTRIES = ["lab-a", "lab-b"] as const;
+/** The group's ingress rules: VXLAN between members, ssh (the link check), ping. */
+const RULES = [
+  ["udp", "4789"],
+  ["tcp", "22"],
+  ["icmp", null],
+] as const;
 export type CloudEntry = (typeof ENTRIES)[number];
 
 export interface ClusterMember {
@@ -170,13 +176,8 @@ export class OpenStackCluster {
       this.#cli(cloud, ["keypair", "create", "--public-key", `${this.key.privateKey}.pub`, prefix]),
       this.#cli(cloud, ["security", "group", "create", "--description", "icsdn cluster", prefix]),
     ]);
-    const rules = [
-      ["udp", "4789"],
-      ["tcp", "22"],
-      ["icmp", null],
-    ] as const;
     // One at a time: the lab's Neutron (SQLite) is slow to take concurrent writes.
-    for (const [proto, port] of rules) {
+    for (const [proto, port] of RULES) {
       const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
       await this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
     }
@@ -301,12 +302,27 @@ export class OpenStackCluster {
     }
   }
 
-  /** vm-init's linking time on the member's current VM (ms), from what the VM printed at boot; null: none. */
+  /** vm-init's linking time on the member's current VM (ms), from its apply's answer at boot; null: none. */
   linkingMs(member: string): number | null {
-    const log = join(dirname(serverDisk(this.member(member).serverId)), "console.log");
-    if (!existsSync(log)) return null;
-    const m = /"linkingMs":\s*([\d.]+)/.exec(readFileSync(log, "utf8"));
+    const file = join(dirname(serverDisk(this.member(member).serverId)), "vm-init.json");
+    if (!existsSync(file)) return null;
+    const m = /"linkingMs":\s*([\d.]+)/.exec(readFileSync(file, "utf8"));
     return m ? Number(m[1]) : null;
+  }
+
+  /**
+   * The cluster's key pair and security group (same name, same rules) in `cloud`: what a
+   * migration of the first member would import there. Migrations of several members at once
+   * then find them instead of racing to create them.
+   */
+  async prepareTarget(cloud: CloudEntry): Promise<void> {
+    const { prefix } = this.#o;
+    await this.#cli(cloud, ["keypair", "create", "--public-key", `${this.key.privateKey}.pub`, prefix]);
+    await this.#cli(cloud, ["security", "group", "create", "--description", "icsdn cluster", prefix]);
+    for (const [proto, port] of RULES) {
+      const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
+      await this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
+    }
   }
 
   member(name: string): ClusterMember {
