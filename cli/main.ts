@@ -10,6 +10,7 @@ const subcommands: Record<string, () => Promise<{ default: Subcommand }>> = {
   mediation: () => import("../mediation/cli.ts"),
   migrate: () => import("../mediation/migrate-cli.ts").then((m) => ({ default: m.migrate })),
   migrations: () => import("../mediation/migrate-cli.ts").then((m) => ({ default: m.migrations })),
+  demo: () => import("../demo/cli.ts"),
 };
 
 /** Unexpected: a bug of ours (EX_SOFTWARE). */

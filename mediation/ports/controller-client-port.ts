@@ -47,7 +47,10 @@ export class ControllerClientPort implements ControllerPort {
   }
 
   async switchSession(clusterId: string, vmId: string): Promise<SwitchSession | undefined> {
-    const s = (await this.#client.listSwitches()).find((x) => x.clusterId === clusterId && x.vmId === vmId);
+    // The newest session: a moved VM's old and new instance are both listed, oldest first.
+    const s = (await this.#client.listSwitches()).findLast(
+      (x) => x.clusterId === clusterId && x.vmId === vmId,
+    );
     return s && { connected: s.connected, remoteAddress: s.remoteAddress };
   }
 

@@ -15,7 +15,7 @@ import {
 } from "../model/migration.ts";
 import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
-import type { ControllerMember, ControllerPort } from "../ports/controller.ts";
+import type { ControllerMember, ControllerPort, SwitchSession } from "../ports/controller.ts";
 import type { LinkChecker } from "../ports/link-check.ts";
 import { transferImage } from "../transfer/convert-transfer.ts";
 import { DEFAULT_CHUNK_SIZE } from "../transfer/manifest.ts";
@@ -83,6 +83,8 @@ interface Context {
   member?: ControllerMember;
   peers?: readonly ControllerMember[];
   readonly gate: CutoverGate | undefined;
+  /** The member's switch session before the target server existed (its switch may connect while it boots). */
+  switchBefore?: SwitchSession | undefined;
 }
 
 const short = (id: string) => id.slice(0, 8);
@@ -462,6 +464,12 @@ export class MigrationRunner {
           "CLOUD_API",
           `cloud '${ctx.target.name}' has no network '${req.targetNetwork}'`,
         );
+      const found = await this.#deps.controller.findMember(req.member);
+      if (found)
+        ctx.switchBefore = await this.#deps.controller.switchSession(
+          found.member.clusterId,
+          found.member.vmId,
+        );
       const seq = j.intend(id, { side: "target", kind: "server", name: server.name, owned: true });
       const serverId = await ctx.target.createServer({
         name: server.name,
@@ -600,7 +608,10 @@ export class MigrationRunner {
       throw new MediationError("MEMBER_GONE", `the controller no longer knows member '${req.member}'`);
     const { member, peers } = found;
     j.setCluster(id, member.clusterId);
-    const before = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
+    // A real VM's switch connects while it boots (vm-init runs before ACTIVE): compare with the
+    // session before the target server existed.
+    const before =
+      ctx.switchBefore ?? (await this.#deps.controller.switchSession(member.clusterId, member.vmId));
     const fipName = `icsdn-${short(id)}-fip`;
     const fseq = j.intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
     const fip = await ctx.target.createFloatingIp(ctx.targetServerId!, fipName);

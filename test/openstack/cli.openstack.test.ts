@@ -11,18 +11,17 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readDisk, writeDisk } from "../../lab/openstack/disk.ts";
 import { KEYSTONE_URL } from "../../lab/openstack/plan.ts";
 import { openstackPasswords, openstackRoot } from "../../lab/openstack/services.ts";
+import { makeKeyPair, ssh } from "../../lab/openstack/ssh.ts";
 import { run, runIn } from "../../lab/sh.ts";
 import { openstackLab } from "../support/openstack-lab.ts";
 import {
   fixedIp,
   instanceDir,
-  makeKeyPair,
   netnsExists,
   netnsPids,
   routerRules,
   type ServerView,
   serverNetns,
-  ssh,
   uploadImageFile,
   waitFor,
 } from "./support.ts";

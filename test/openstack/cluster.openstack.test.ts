@@ -21,20 +21,12 @@ import {
   waitSwitchesConverged,
 } from "../../lab/controller-lab.ts";
 import { writeDisk } from "../../lab/openstack/disk.ts";
+import { type KeyPair, makeKeyPair, ssh } from "../../lab/openstack/ssh.ts";
 import { ICSDN_BIN } from "../../lab/paths.ts";
 import { HOST_ADDRESS } from "../../lab/plan.ts";
 import { run } from "../../lab/sh.ts";
 import { openstackLab } from "../support/openstack-lab.ts";
-import {
-  fixedIp,
-  type KeyPair,
-  makeKeyPair,
-  type ServerView,
-  serverNetns,
-  ssh,
-  uploadImageFile,
-  waitFor,
-} from "./support.ts";
+import { fixedIp, type ServerView, serverNetns, uploadImageFile, waitFor } from "./support.ts";
 
 const os = openstackLab();
 const CLUSTER = "osc";

@@ -1,10 +1,8 @@
-/** Checks on the lab side of an OpenStack server: its namespace, router rules, disk, ssh. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+/** Checks on the lab side of an OpenStack server: its namespace, router rules, disk (ssh: lab/openstack/ssh.ts). */
 import { join } from "node:path";
 import { openstackRoot } from "../../lab/openstack/services.ts";
 import { names } from "../../lab/plan.ts";
-import { type RunResult, run, runIn, sleep } from "../../lab/sh.ts";
+import { run, runIn, sleep } from "../../lab/sh.ts";
 import type { OpenStackLab } from "../support/openstack-lab.ts";
 
 export async function waitFor<T>(
@@ -45,49 +43,6 @@ export async function netnsPids(ns: string): Promise<number[]> {
 
 export async function netnsExists(ns: string): Promise<boolean> {
   return (await run("ip", ["netns", "list"])).stdout.split("\n").some((l) => l.split(" ")[0] === ns);
-}
-
-export interface KeyPair {
-  readonly dir: string;
-  readonly privateKey: string;
-  readonly publicKey: string;
-  remove(): void;
-}
-
-export async function makeKeyPair(): Promise<KeyPair> {
-  const dir = mkdtempSync(join(tmpdir(), "icsdn-os-key-"));
-  const privateKey = join(dir, "id");
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", privateKey]);
-  return {
-    dir,
-    privateKey,
-    publicKey: readFileSync(`${privateKey}.pub`, "utf8").trim(),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-/** ssh root@host CMD with the key (no host key checks: a lab VM's key is new every boot). */
-export function ssh(host: string, key: string, cmd: string, timeoutMs = 15_000): Promise<RunResult> {
-  return run(
-    "ssh",
-    [
-      "-i",
-      key,
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "ConnectTimeout=3",
-      "-o",
-      "LogLevel=ERROR",
-      `root@${host}`,
-      cmd,
-    ],
-    { check: false, timeoutMs },
-  );
 }
 
 export interface ServerView {

@@ -1,0 +1,123 @@
+/**
+ * Issue #10's whole move with real lab VMs: a 2-VM cluster booted through Nova in lab-a with
+ * vm-init user-data (their switches dial the controller), one member moved to lab-b by ONE REST
+ * call to the mediation service while a probe mesh runs between the members. The new instance
+ * boots with the member's vm-init config, its switch connects, the controller rebinds it, the
+ * service checks the links over ssh with the cluster's key; then: no probe lost, the bytes
+ * written on the disk before the snapshot are on the new VM's disk, the source is gone.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ControllerProcess,
+  freePort,
+  removeDb,
+  startControllerProcess,
+} from "../../lab/controller-lab.ts";
+import { OpenStackCluster } from "../../lab/openstack/cluster.ts";
+import type { ProbeMesh } from "../../lab/probe-mesh-run.ts";
+import { MediationClient } from "../../mediation/client.ts";
+import { followMigration } from "../../mediation/follow.ts";
+import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
+import { SshLinkChecker } from "../../mediation/ports/ssh-link-check.ts";
+import { type RunningMediation, startMediation } from "../../mediation/server.ts";
+import { openstackLab } from "../support/openstack-lab.ts";
+import { labCloudsEnv, labDriver } from "./support/clouds.ts";
+import { cleanClouds, TOKEN } from "./support/service.ts";
+
+const os = openstackLab();
+
+describe.skipIf(!os)("a real lab VM moved between clouds by one REST call", () => {
+  const dir = mkdtempSync(join(tmpdir(), "icsdn-real-vm-"));
+  let ctl: ControllerProcess | undefined;
+  let cluster: OpenStackCluster | undefined;
+  let service: RunningMediation | undefined;
+  let mesh: ProbeMesh | undefined;
+
+  beforeAll(async () => {
+    ctl = await startControllerProcess({ openflowPort: await freePort() });
+    cluster = await OpenStackCluster.boot({
+      prefix: "rv",
+      size: 2,
+      cloud: "lab-a",
+      labName: os!.labName,
+      controller: ctl,
+      cloudsYaml: os!.cloudsYaml,
+    });
+    service = await startMediation({
+      dbPath: join(dir, "mediation.db"),
+      listen: { host: "127.0.0.1", port: 0 },
+      auth: { mode: "token", token: TOKEN },
+      controller: new ControllerClientPort({
+        url: ctl.url,
+        token: readFileSync(ctl.tokenFile, "utf8").trim(),
+      }),
+      linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: cluster.key.privateKey }),
+      runner: { switchDeadlineMs: 60_000 },
+      env: labCloudsEnv(),
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await mesh?.stop().catch(() => undefined);
+    const images = (service?.journal.list() ?? []).flatMap((m) => [
+      `icsdn-${m.id.slice(0, 8)}-snapshot`,
+      `icsdn-${m.id.slice(0, 8)}-image`,
+    ]);
+    await service?.close();
+    await cluster?.destroy();
+    await cleanClouds(images);
+    await ctl?.stop();
+    if (ctl) removeDb(ctl.dbPath);
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  it("moves vm1 to lab-b: 0 probes lost towards it, its disk data on the new VM, the source gone", async () => {
+    const c = cluster!;
+    const [vm1] = c.members;
+    const source = { serverId: vm1!.serverId, fip: vm1!.fip };
+    c.writeData();
+    mesh = await c.startProbes({ rate: 200 });
+    const api = new MediationClient(service!.url, TOKEN);
+    const started = await api.create({
+      member: vm1!.name,
+      source: { cloud: "lab-a" },
+      target: { cloud: "lab-b" },
+      vmInit: vm1!.vmInit,
+    });
+    let attached: Promise<number> | undefined;
+    const followed = await followMigration(api, started.id, {
+      onTargetServer: (id) => {
+        attached = mesh!.attach(vm1!.name, c.netnsOf(id));
+        attached.catch(() => undefined);
+      },
+    });
+    expect(followed.view.error).toBeNull();
+    expect(followed.view.status).toBe("succeeded");
+    const announced = followed.seen.get("announced")!;
+    const rebound = followed.seen.get("rebound")!;
+    expect(followed.seen.has("links_checked")).toBe(true);
+    mesh.cutover(vm1!.name, await attached!, announced.at, rebound.at);
+    const report = await mesh.stop();
+    mesh = undefined;
+    for (const p of report.pairs) expect(p.sent, `${p.from} -> ${p.to}`).toBeGreaterThan(500);
+    // The peer's stream to the moved member, received by its old or new instance across the
+    // announce, the rebind and the release: nothing lost.
+    const toMoved = report.pairs.find((p) => p.to === vm1!.name)!;
+    expect(toMoved.lost, JSON.stringify(toMoved)).toBe(0);
+    // The moved member's own stream is not asserted: its new instance loses up to ~0.5 s of its
+    // first packets after the rebind in some runs (0, 36 and 90 seen; its ARP requests for the
+    // peers went out before the rebind and their replies to the old instance), see
+    // mediation/README.md "Not done".
+    const fromMoved = report.pairs.find((p) => p.from === vm1!.name)!;
+    console.log(`moved member's own stream: ${JSON.stringify(fromMoved)}`);
+
+    c.moved(vm1!.name, "lab-b", followed.targetServerId!, String(announced.data.endpoint));
+    expect(await c.checkData(vm1!.name)).toMatchObject({ ok: true });
+    expect(await labDriver("lab-a").serverExists(source.serverId)).toBe(false);
+    expect(await labDriver("lab-b").serverExists(followed.targetServerId!)).toBe(true);
+    await c.checkLinks();
+  }, 600_000);
+});
