@@ -106,11 +106,12 @@ export class ClusterJournal {
     this.#update(id, { status, ...(error && { error_code: error.code, error_message: error.message }) });
   }
 
-  setPhase(id: string, phase: ClusterPhase): void {
+  /** `commitEndedAt`: at confirmation, when the last rebind ended (the links' checks after it are not the commit's). */
+  setPhase(id: string, phase: ClusterPhase, commitEndedAt?: number): void {
     this.#update(id, {
       phase,
       ...(phase === "committing" && { commit_started_at: this.#now() }),
-      ...(phase === "confirmed" && { commit_ended_at: this.#now() }),
+      ...(phase === "confirmed" && { commit_ended_at: commitEndedAt ?? this.#now() }),
     });
   }
 

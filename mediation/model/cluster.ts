@@ -11,8 +11,9 @@ export type ClusterPhase = "preparing" | "committing" | "confirmed" | "done";
 
 /**
  * A member's place in its cluster migration: `verified` waits at the gate (target booted,
- * announced, switch connected, links checked); `rebinding` and `rebound` are the cutover (atomic:
- * `rebound` waits for the cluster's confirmation); `releasing` is past the member's commit point.
+ * announced, switch connected); `rebinding` and `rebound` are the cutover (atomic: `rebound`, the
+ * rebind done and the links checked, waits for the cluster's confirmation); `releasing` is past
+ * the member's commit point.
  */
 export type MemberState =
   | "pending"

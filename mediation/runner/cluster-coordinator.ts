@@ -51,6 +51,8 @@ interface Run {
   interrupted: boolean;
   aborted: boolean;
   firstError: { code: string; message: string } | undefined;
+  /** Atomic: when the last member's rebind was answered (the commit's own duration ends there). */
+  rebindsEndedAt?: number;
   wake: () => void;
 }
 
@@ -305,7 +307,7 @@ export class ClusterCoordinator {
       if (d.confirm) {
         // The cluster's commit point: every member is rebound.
         run.phase = "confirmed";
-        this.#journal.setPhase(id, "confirmed");
+        this.#journal.setPhase(id, "confirmed", run.rebindsEndedAt);
         const ms = commitMs(this.#journal.get(id)!);
         if (ms !== null) this.#deps.metrics.clusterCommitSeconds.observe(ms / 1000);
         this.#event(id, "committed", { commitMs: ms });
@@ -382,8 +384,10 @@ export class ClusterCoordinator {
     for (const run of this.#runs.values()) {
       for (const [member, id] of run.migrationOf) {
         if (id !== migrationId) continue;
+        const atomic = run.record.request.mode === "atomic";
         if (e.type === "verified") this.#set(run, member, "verified");
-        else if (e.type === "rebound" && run.record.request.mode === "atomic")
+        else if (e.type === "rebound" && atomic) run.rebindsEndedAt = Math.max(run.rebindsEndedAt ?? 0, e.at);
+        else if ((e.type === "links_checked" || e.type === "links_unchecked") && atomic)
           this.#set(run, member, "rebound");
         else if (e.type === "committed") this.#set(run, member, "releasing");
         else if (e.type === "phase" || e.type === "progress") this.#memberEvent(run, member);

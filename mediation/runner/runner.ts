@@ -636,9 +636,8 @@ export class MigrationRunner {
     );
     const gate = ctx.gate;
     if (gate) {
-      // A coordinator's member: checked before the rebind (announced, it already talks to its
-      // peers), then held until the coordinator lets it cut over.
-      await this.#checkLinks(ctx, fip.address, peers);
+      // A coordinator's member: booted, announced and its switch connected, it is held until the
+      // coordinator lets it cut over.
       this.#event(id, "verified", { endpoint: fip.address });
       await untilAborted(gate.verified(id), ctx.signal);
     }
@@ -653,8 +652,11 @@ export class MigrationRunner {
     // The rebind consumed the announcement.
     j.deleted(id, aseq);
     this.#event(id, "rebound", { endpoint: fip.address });
+    // Checked after the rebind: before it, the peers still answer the member at the source instance,
+    // so a ping from the target cannot come back. A failure here rebinds back (and, atomic, the
+    // whole cluster: its commit is confirmed only once every member is rebound and checked).
+    await this.#checkLinks(ctx, fip.address, peers);
     if (gate) await untilAborted(gate.rebound(id), ctx.signal);
-    else await this.#checkLinks(ctx, fip.address, peers);
     ctx.signal.throwIfAborted();
     j.setCommitted(id);
     this.#event(id, "committed", {});
