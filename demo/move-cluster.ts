@@ -1,16 +1,14 @@
 /**
- * Moving a whole OpenStack cluster to another cloud through the mediation service, while a probe
- * mesh runs: each member's new instance gets a probe node as soon as its server exists (before
- * its rebind), and its cutover moments (announce, rebind) are handed to the mesh.
- *
- * `startMoves` is the only part that knows how the move is asked for: today one
- * `POST /v1/migrations` per member, all at once; the cluster call
- * (`POST /v1/cluster-migrations`, whose answer lists each member's migration id) replaces it.
+ * Moving a whole OpenStack cluster to another cloud through the mediation service by ONE request
+ * (`POST /v1/cluster-migrations`, atomic), while a probe mesh runs: each member's new instance
+ * gets a probe node as soon as its server exists (before its rebind), and its cutover moments
+ * (announce, rebind) are handed to the mesh.
  */
 
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CloudEntry, OpenStackCluster } from "../lab/openstack/cluster.ts";
 import type { ProbeMesh } from "../lab/probe-mesh-run.ts";
+import type { ClusterMigrationView } from "../mediation/api/cluster-views.ts";
 import type { MigrationView } from "../mediation/api/views.ts";
 import type { MediationClient, SseEvent } from "../mediation/client.ts";
 import { type Followed, followMigration } from "../mediation/follow.ts";
@@ -24,39 +22,18 @@ export interface MemberMove {
 
 export interface ClusterMove {
   readonly members: readonly MemberMove[];
+  /** The cluster migration as it ended (its `commitMs` is the cluster's update time). */
+  readonly cluster: ClusterMigrationView;
   /** From the request to the last member's end (s). */
   readonly wallS: number;
 }
 
 /**
- * Asks the service to move every member of `cluster` to `target`; the members' migration ids.
- * One request per member: the cluster's key pair and group are made in the target first (the
- * migrations would race to import them), and the requests go 1 s apart (four snapshots at once
- * make the lab's Nova, on SQLite, answer 500).
- */
-async function startMoves(
-  client: MediationClient,
-  cluster: OpenStackCluster,
-  target: CloudEntry,
-): Promise<{ member: string; migrationId: string }[]> {
-  if (cluster.members.length > 1) await cluster.prepareTarget(target);
-  return Promise.all(
-    cluster.members.map(async (m, i) => {
-      await sleep(i * 1000);
-      const view = await client.create({
-        member: m.name,
-        source: { cloud: m.cloud },
-        target: { cloud: target },
-        vmInit: m.vmInit,
-      });
-      return { member: m.name, migrationId: view.id };
-    }),
-  );
-}
-
-/**
- * Moves the cluster, following every member's migration; on success the cluster's members
- * point at their new servers. `onEvent` sees every member's events as they come.
+ * Moves the cluster by one request, following every member's migration as it starts; on success
+ * the cluster's members point at their new servers. `onEvent` sees every member's events.
+ * Members prepare two at a time: more snapshots at once make the lab's Nova (on SQLite) fail.
+ * The cluster's key pair and group are made in the target first: members preparing at once
+ * race to import the same key pair (409 Conflict), which the runner does not settle yet.
  */
 export async function moveCluster(
   client: MediationClient,
@@ -65,26 +42,46 @@ export async function moveCluster(
   opts: { mesh?: ProbeMesh; onEvent?: (member: string, e: SseEvent, at: number) => void } = {},
 ): Promise<ClusterMove> {
   const t0 = Date.now();
-  const started = await startMoves(client, cluster, target);
-  const members = await Promise.all(
-    started.map(async ({ member, migrationId }) => {
-      let attached: Promise<number> | undefined;
-      const followed = await followMigration(client, migrationId, {
-        onTargetServer: (id) => {
-          attached = opts.mesh?.attach(member, cluster.netnsOf(id));
-          // Awaited after the move; a failure there must not be an unhandled rejection meanwhile.
-          attached?.catch(() => undefined);
-        },
-        onEvent: (e, at) => opts.onEvent?.(member, e, at),
-      });
-      const announced = followed.seen.get("announced");
-      const rebound = followed.seen.get("rebound");
-      if (followed.view.status === "succeeded" && followed.targetServerId && announced) {
-        cluster.moved(member, target, followed.targetServerId, String(announced.data.endpoint));
-        if (attached && rebound) opts.mesh?.cutover(member, await attached, announced.at, rebound.at);
-      }
-      return { member, migrationId, view: followed.view, followed };
-    }),
-  );
-  return { members, wallS: (Date.now() - t0) / 1000 };
+  if (cluster.members.length > 1) await cluster.prepareTarget(target);
+  const started = await client.createCluster({
+    cluster: cluster.id,
+    target: { cloud: target },
+    mode: "atomic",
+    maxParallel: 2,
+    members: cluster.members.map((m) => ({ member: m.name, source: { cloud: m.cloud }, vmInit: m.vmInit })),
+  });
+  const follows = new Map<string, Promise<MemberMove>>();
+  // Later members' migrations exist only once they start: follow each as soon as it has an id.
+  for (let view = started; ; view = await client.getCluster(started.id)) {
+    for (const m of view.members)
+      if (m.migrationId && !follows.has(m.member)) follows.set(m.member, follow(m.member, m.migrationId));
+    if (follows.size === cluster.members.length || view.status !== "running") break;
+    await sleep(200);
+  }
+  const members = await Promise.all(follows.values());
+  let final = await client.getCluster(started.id);
+  while (final.status === "running" || final.status === "rolling_back") {
+    await sleep(200);
+    final = await client.getCluster(started.id);
+  }
+  return { members, cluster: final, wallS: (Date.now() - t0) / 1000 };
+
+  async function follow(member: string, migrationId: string): Promise<MemberMove> {
+    let attached: Promise<number> | undefined;
+    const followed = await followMigration(client, migrationId, {
+      onTargetServer: (id) => {
+        attached = opts.mesh?.attach(member, cluster.netnsOf(id));
+        // Awaited after the move; a failure there must not be an unhandled rejection meanwhile.
+        attached?.catch(() => undefined);
+      },
+      onEvent: (e, at) => opts.onEvent?.(member, e, at),
+    });
+    const announced = followed.seen.get("announced");
+    const rebound = followed.seen.get("rebound");
+    if (followed.view.status === "succeeded" && followed.targetServerId && announced) {
+      cluster.moved(member, target, followed.targetServerId, String(announced.data.endpoint));
+      if (attached && rebound) opts.mesh?.cutover(member, await attached, announced.at, rebound.at);
+    }
+    return { member, migrationId, view: followed.view, followed };
+  }
 }

