@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { MediationError } from "../errors.ts";
 import type { ClusterPhase, ClusterRequest, ClusterStatus, MemberState } from "../model/cluster.ts";
-import type { JournalEvent } from "./journal.ts";
+import { EventLog, type JournalEvent } from "./event-log.ts";
 
 export interface ClusterMigrationRecord {
   readonly id: string;
@@ -35,11 +35,13 @@ export class ClusterJournal {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #tx: <T>(fn: () => T) => T;
+  readonly #events: EventLog;
 
   constructor(db: DatabaseSync, now: () => number, tx: <T>(fn: () => T) => T) {
     this.#db = db;
     this.#now = now;
     this.#tx = tx;
+    this.#events = new EventLog(db, "cluster_events", "cluster_migration_id");
   }
 
   /** Records a cluster migration and its members (all `pending`); one per cluster in flight. */
@@ -151,33 +153,11 @@ export class ClusterJournal {
   }
 
   event(id: string, type: string, data: Record<string, unknown>): JournalEvent {
-    return this.#tx(() => {
-      const row = this.#db
-        .prepare(
-          "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM cluster_events WHERE cluster_migration_id = ?",
-        )
-        .get(id) as Row;
-      const event = { seq: Number(row.next), at: this.#now(), type, data };
-      this.#db
-        .prepare(
-          "INSERT INTO cluster_events (cluster_migration_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)",
-        )
-        .run(id, event.seq, event.at, type, JSON.stringify(data));
-      return event;
-    });
+    return this.#tx(() => this.#events.append(id, this.#now(), type, data));
   }
 
   eventsAfter(id: string, seq: number): JournalEvent[] {
-    return (
-      this.#db
-        .prepare("SELECT * FROM cluster_events WHERE cluster_migration_id = ? AND seq > ? ORDER BY seq")
-        .all(id, seq) as Row[]
-    ).map((r) => ({
-      seq: Number(r.seq),
-      at: Number(r.at),
-      type: String(r.type),
-      data: JSON.parse(String(r.data)) as Record<string, unknown>,
-    }));
+    return this.#events.after(id, seq);
   }
 }
 

@@ -12,6 +12,7 @@ import type {
 } from "../model/migration.ts";
 import type { Manifest, ManifestChunk } from "../transfer/manifest.ts";
 import { ClusterJournal } from "./cluster-journal.ts";
+import { EventLog, type JournalEvent } from "./event-log.ts";
 import { JOURNAL_MIGRATIONS } from "./schema.ts";
 
 export interface MigrationRecord {
@@ -38,14 +39,9 @@ export interface MigrationRecord {
   readonly updatedAt: number;
 }
 
-export interface JournalEvent {
-  readonly seq: number;
-  readonly at: number;
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
 type Row = Record<string, SQLInputValue>;
+
+export type { JournalEvent };
 
 /**
  * The migration journal in SQLite: each migration's request, step and status, every cloud
@@ -56,12 +52,14 @@ type Row = Record<string, SQLInputValue>;
 export class Journal {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
+  readonly #events: EventLog;
   /** Cluster migrations, in the same database. */
   readonly clusters: ClusterJournal;
 
   private constructor(db: DatabaseSync, now: () => number) {
     this.#db = db;
     this.#now = now;
+    this.#events = new EventLog(db, "events", "migration_id");
     this.clusters = new ClusterJournal(db, now, (fn) => this.#tx(fn));
   }
 
@@ -343,29 +341,11 @@ export class Journal {
   }
 
   event(id: string, type: string, data: Record<string, unknown>): JournalEvent {
-    return this.#tx(() => {
-      const row = this.#db
-        .prepare("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM events WHERE migration_id = ?")
-        .get(id) as Row;
-      const event = { seq: Number(row.next), at: this.#now(), type, data };
-      this.#db
-        .prepare("INSERT INTO events (migration_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)")
-        .run(id, event.seq, event.at, type, JSON.stringify(data));
-      return event;
-    });
+    return this.#tx(() => this.#events.append(id, this.#now(), type, data));
   }
 
   eventsAfter(id: string, seq: number): JournalEvent[] {
-    return (
-      this.#db
-        .prepare("SELECT * FROM events WHERE migration_id = ? AND seq > ? ORDER BY seq")
-        .all(id, seq) as Row[]
-    ).map((r) => ({
-      seq: Number(r.seq),
-      at: Number(r.at),
-      type: String(r.type),
-      data: JSON.parse(String(r.data)) as Record<string, unknown>,
-    }));
+    return this.#events.after(id, seq);
   }
 
   saveManifest(id: string, manifest: Manifest): void {
