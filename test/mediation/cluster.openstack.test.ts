@@ -134,7 +134,18 @@ describe.skipIf(!cloudsFile)("cluster migrations between the lab's clouds", () =
       await new Promise((r) => setTimeout(r, 500));
     }
     const v = await api.getCluster(id);
-    throw new Error(`cluster migration ${id} did not end: ${JSON.stringify(v.members)}`);
+    // Each member's last events (a rollback's retries name what failed) in the failure message.
+    const last: Record<string, string[]> = {};
+    for (const m of v.members) {
+      if (!m.migrationId) continue;
+      const seen: string[] = [];
+      for await (const e of api.events(m.migrationId, 0, 1000))
+        seen.push(`${e.type} ${JSON.stringify(e.data)}`);
+      last[m.member] = seen.slice(-6);
+    }
+    throw new Error(
+      `cluster migration ${id} did not end: ${JSON.stringify(v.members)} ${JSON.stringify(last)}`,
+    );
   }
 
   const drivers = { "lab-a": a, "lab-b": b } as const;
