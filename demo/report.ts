@@ -4,22 +4,10 @@
  * (Sec. 6.1) gives the values below for the 800 MB image, which is what we print beside ours.
  */
 import type { MeshReport } from "../lab/probe-mesh.ts";
-
-/** The mediation's phases in the paper's order (ours journals download and upload as they overlap). */
-export const PHASES = [
-  "source_auth",
-  "image_creation",
-  "image_download",
-  "target_auth",
-  "image_upload",
-  "security_setup",
-  "instantiation",
-  "network_setup",
-  "release_source",
-] as const;
+import { TIMED_PHASES, type TimedPhase } from "../mediation/model/migration.ts";
 
 /** Sec. 6.1's words on Figure 5 (800 MB image), in seconds. */
-export const PAPER_FIG5: Record<(typeof PHASES)[number] | "total", string> = {
+export const PAPER_FIG5: Record<TimedPhase | "total", string> = {
   source_auth: "~0 (one GET)",
   image_creation: "-",
   image_download: "40-50",
@@ -57,7 +45,8 @@ export function phaseTable(
   solo: Record<string, number | null> | null,
   totals: { clusterS: number; soloS: number | null },
 ): string[] {
-  const rows = PHASES.map((p) => {
+  // TIMED_PHASES is the paper's order (ours journals download and upload as they overlap).
+  const rows = TIMED_PHASES.map((p) => {
     const xs = members.map((t) => t[p]).filter((x): x is number => typeof x === "number");
     const mean = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
     return [p, fmt(mean, 2), fmt(xs.length ? Math.max(...xs) : null, 2), fmt(solo?.[p], 2), PAPER_FIG5[p]];
