@@ -276,6 +276,9 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       expect(existsSync(instanceDir("a", server.id))).toBe(false);
     } finally {
       key.remove();
+      // A failed run leaves nothing for the next (or its retry): the server and the key pair.
+      await lab.cli("lab-a", ["server", "delete", "--wait", "s-cli"], { timeoutMs: 120_000, check: false });
+      await lab.cli("lab-a", ["keypair", "delete", "k-cli"], { check: false });
     }
   });
 });

@@ -8,7 +8,8 @@ import type { OpenStackLab } from "../support/openstack-lab.ts";
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | null | undefined | false>,
-  ms = 20_000,
+  // The lab's network agent follows Neutron by polling; on a loaded machine a change took over 20 s.
+  ms = 60_000,
 ) {
   const deadline = Date.now() + ms;
   for (;;) {
