@@ -31,7 +31,7 @@ export interface ClusterMove {
 /**
  * Moves the cluster by one request, following every member's migration as it starts; on success
  * the cluster's members point at their new servers. `onEvent` sees every member's events.
- * Members prepare two at a time: more snapshots at once make the lab's Nova (on SQLite) fail.
+ * Members prepare one at a time: two snapshots at once make the lab's Nova (on SQLite) answer 500.
  * The cluster's key pair and group are made in the target first: members preparing at once
  * race to import the same key pair (409 Conflict), which the runner does not settle yet.
  */
@@ -47,7 +47,7 @@ export async function moveCluster(
     cluster: cluster.id,
     target: { cloud: target },
     mode: "atomic",
-    maxParallel: 2,
+    maxParallel: 1,
     members: cluster.members.map((m) => ({ member: m.name, source: { cloud: m.cloud }, vmInit: m.vmInit })),
   });
   const follows = new Map<string, Promise<MemberMove>>();
