@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,6 +96,7 @@ export function startOvsDaemons(options: OvsDaemonsOptions): OvsDaemons {
     },
   };
   live.add(daemons);
+  reapAfter(process.pid, dir, [pidfiles.vswitchd, pidfiles.ovsdb]);
   if (!hooked) {
     hooked = true;
     process.on("exit", stopAllOvsDaemons);
@@ -136,4 +137,24 @@ export function startOvsDaemons(options: OvsDaemonsOptions): OvsDaemons {
 /** Stops every private OVS still running (call in afterEach; also runs at exit). */
 export function stopAllOvsDaemons(): void {
   for (const d of [...live]) d.stop();
+}
+
+/**
+ * A detached watchdog: once `parent` is gone (a test worker SIGKILLed by a timeout or a mutation
+ * run, where no exit hook runs) and the daemons' dir still exists, it stops them and removes the
+ * dir. It ends by itself when `stop()` removed the dir first.
+ */
+function reapAfter(parent: number, dir: string, pidfiles: readonly string[]): void {
+  const script = `
+    parent=$1; dir=$2; shift 2
+    while kill -0 "$parent" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+    [ -d "$dir" ] || exit 0
+    for f in "$@"; do p=$(cat "$f" 2>/dev/null) && kill -CONT "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null; done
+    sleep 2
+    for f in "$@"; do p=$(cat "$f" 2>/dev/null) && kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$dir"`;
+  spawn("sh", ["-c", script, "reaper", String(parent), dir, ...pidfiles], {
+    detached: true,
+    stdio: "ignore",
+  }).unref();
 }
