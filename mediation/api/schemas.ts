@@ -87,6 +87,18 @@ export const dryRunResult = {
   properties: {
     dryRun: { type: "boolean" },
     flavor: { type: ["string", "null"] },
+    imageFormat: {
+      type: ["object", "null"],
+      description:
+        "How the server's disk enters the target: as_is (format), convert (from, to) or refused (reason); null: not known",
+      properties: {
+        kind: { type: "string", enum: ["as_is", "convert", "refused"] },
+        format: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string" },
+        reason: { type: "string" },
+      },
+    },
     problems: {
       type: "array",
       items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } },

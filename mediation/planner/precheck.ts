@@ -1,4 +1,5 @@
 import type { Flavor, Quotas, ServerInfo } from "../clouds/cloud-driver.ts";
+import type { FormatPlan } from "../transfer/format-plan.ts";
 import { matchFlavor } from "./flavor.ts";
 
 /** One reason a migration cannot start, naming the request field or the thing at fault. */
@@ -27,6 +28,8 @@ export interface PrecheckFacts {
   readonly controllerError?: string;
   readonly memberKnown?: boolean;
   readonly missingRemoteGroups?: readonly string[];
+  /** How the server's disk would enter the target (from the image it booted from). */
+  readonly imageFormat?: FormatPlan;
 }
 
 export interface PrecheckResult {
@@ -98,6 +101,12 @@ export function precheck(f: PrecheckFacts): PrecheckResult {
     problems.push({
       field: "server",
       message: `a security group rule admits group '${g}', which cloud '${f.targetCloud}' lacks and the server does not use`,
+    });
+  }
+  if (f.imageFormat?.kind === "refused") {
+    problems.push({
+      field: "target.cloud",
+      message: `cloud '${f.targetCloud}' cannot take the disk of server '${f.server}': ${f.imageFormat.reason}`,
     });
   }
   return { problems, flavor };

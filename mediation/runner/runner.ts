@@ -17,7 +17,8 @@ import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
 import type { ControllerMember, ControllerPort, SwitchSession } from "../ports/controller.ts";
 import type { LinkChecker } from "../ports/link-check.ts";
-import { transferImage } from "../transfer/convert-transfer.ts";
+import { planTargetFormat, transferImage } from "../transfer/convert-transfer.ts";
+import type { FormatPlan } from "../transfer/format-plan.ts";
 import { DEFAULT_CHUNK_SIZE } from "../transfer/manifest.ts";
 import { runUndo } from "./undo.ts";
 
@@ -164,6 +165,7 @@ export class MigrationRunner {
     flavor: string | undefined;
     flavorInfo: Flavor | undefined;
     serverInfo: ServerInfo | undefined;
+    imageFormat: FormatPlan | undefined;
   }> {
     const source = this.#cloud(request.sourceCloud, "source.cloud");
     const target = this.#cloud(request.targetCloud, "target.cloud");
@@ -174,6 +176,7 @@ export class MigrationRunner {
     ]);
     let serverInfo: ServerInfo | null | undefined;
     let missingRemoteGroups: readonly string[] | undefined;
+    let imageFormat: FormatPlan | undefined;
     if (sourceAuthError === undefined) serverInfo = (await source.findServer(request.server)) ?? null;
     let targetFacts = {};
     if (targetAuthError === undefined) {
@@ -194,6 +197,9 @@ export class MigrationRunner {
           await target.listSecurityGroups(),
         );
         missingRemoteGroups = plan.missingRemotes;
+        const bootImage = serverInfo.imageId ? await source.getImage(serverInfo.imageId) : undefined;
+        // A boot image since deleted leaves the snapshot's format unknown: the upload decides.
+        if (bootImage) imageFormat = await planTargetFormat(bootImage, target);
       }
     }
     let controllerError: string | undefined;
@@ -217,12 +223,14 @@ export class MigrationRunner {
       ...(controllerError !== undefined && { controllerError }),
       ...(memberKnown !== undefined && { memberKnown }),
       ...(missingRemoteGroups && { missingRemoteGroups }),
+      ...(imageFormat && { imageFormat }),
     });
     return {
       problems: result.problems,
       flavor: result.flavor?.id,
       flavorInfo: result.flavor,
       serverInfo: serverInfo ?? undefined,
+      imageFormat,
     };
   }
 

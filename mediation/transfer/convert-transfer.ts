@@ -2,9 +2,9 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import type { ImageInfo } from "../clouds/cloud-driver.ts";
+import type { CloudDriver, ImageInfo } from "../clouds/cloud-driver.ts";
 import { MediationError } from "../errors.ts";
-import { planImageFormat } from "./format-plan.ts";
+import { type FormatPlan, planImageFormat } from "./format-plan.ts";
 import { hashMismatch, ManifestBuilder } from "./manifest.ts";
 import { converterAvailable, convertToFile, virtualSize } from "./qemu-convert.ts";
 import { SourceRangeServer, type SourceReadStats } from "./source-range-server.ts";
@@ -48,15 +48,7 @@ export interface ImageTransferResult extends TransferResult {
  * cannot write a pipe), and uploads that file, its hash and manifest being the converted bytes.
  */
 export async function transferImage(req: ImageTransferRequest): Promise<ImageTransferResult> {
-  const facts = {
-    sourceFormat: req.sourceImage.diskFormat,
-    containerFormat: req.sourceImage.containerFormat,
-    accepted: await req.target.acceptedDiskFormats(),
-  };
-  let plan = planImageFormat({ ...facts, converterAvailable: true });
-  if (plan.kind === "convert" && !(await converterAvailable())) {
-    plan = planImageFormat({ ...facts, converterAvailable: false });
-  }
+  const plan = await planTargetFormat(req.sourceImage, req.target);
   switch (plan.kind) {
     case "as_is": {
       const format = plan.format;
@@ -67,11 +59,33 @@ export async function transferImage(req: ImageTransferRequest): Promise<ImageTra
       throw new MediationError(
         "IMAGE_FORMAT",
         `cloud '${req.target.name}' cannot take image ${req.sourceImage.id}: ${plan.reason}`,
-        { details: { sourceFormat: facts.sourceFormat ?? "raw", accepted: facts.accepted } },
+        { details: { sourceFormat: req.sourceImage.diskFormat ?? "raw" } },
       );
     case "convert":
       return convertTransfer(req, plan.from, plan.to);
   }
+}
+
+/**
+ * How an image of these formats goes into `target`: as it is, converted, or refused. The migration
+ * asks it of the snapshot; the pre-check of the image the server booted from (a snapshot keeps
+ * its format), so a dry run names a refusal before anything is created.
+ */
+export async function planTargetFormat(
+  image: Pick<ImageInfo, "diskFormat" | "containerFormat">,
+  target: Pick<CloudDriver, "acceptedDiskFormats">,
+): Promise<FormatPlan> {
+  const facts = {
+    sourceFormat: image.diskFormat,
+    containerFormat: image.containerFormat,
+    accepted: await target.acceptedDiskFormats(),
+  };
+  const plan = planImageFormat({ ...facts, converterAvailable: true });
+  // Only a conversion needs the tools: look for them only then.
+  if (plan.kind === "convert" && !(await converterAvailable())) {
+    return planImageFormat({ ...facts, converterAvailable: false });
+  }
+  return plan;
 }
 
 async function convertTransfer(

@@ -219,6 +219,21 @@ describe("pre-checks", () => {
       { field: "server", message: "server 'vm1' is ERROR, not ACTIVE" },
     ]);
   });
+
+  it("names a disk the target cannot take, and lets a conversion or an accepted format pass", () => {
+    expect(
+      precheck({ ...base, imageFormat: { kind: "refused", reason: "the target accepts iso" } }).problems,
+    ).toEqual([
+      {
+        field: "target.cloud",
+        message: "cloud 'b' cannot take the disk of server 'vm1': the target accepts iso",
+      },
+    ]);
+    expect(
+      precheck({ ...base, imageFormat: { kind: "convert", from: "raw", to: "qcow2" } }).problems,
+    ).toEqual([]);
+    expect(precheck({ ...base, imageFormat: { kind: "as_is", format: "raw" } }).problems).toEqual([]);
+  });
 });
 
 const res = (

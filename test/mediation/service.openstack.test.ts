@@ -322,7 +322,11 @@ describe.skipIf(!cloudsFile)("the mediation service moves a member between the l
       "member",
     ]);
     const dry = await post({ ...ok, dryRun: true });
-    expect(dry).toMatchObject({ status: 200, body: { problems: [] } });
+    // lab-b takes qcow2 only: the dry run already says the raw disk will be converted.
+    expect(dry).toMatchObject({
+      status: 200,
+      body: { problems: [], imageFormat: { kind: "convert", from: "raw", to: "qcow2" } },
+    });
     expect(service.journal.list()).toEqual([]);
     const first = await post(ok);
     expect(first.status).toBe(202);

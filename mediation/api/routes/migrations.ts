@@ -59,8 +59,10 @@ export function migrationRoutes(app: FastifyInstance, { journal, runner }: Migra
         userData: b.vmInit === undefined ? undefined : vmInitUserData(b.vmInit),
       };
       if (req.dryRun) {
-        const { problems, flavor } = await runner.precheck(req);
-        return reply.code(200).send({ dryRun: true, problems, flavor: flavor ?? null });
+        const { problems, flavor, imageFormat } = await runner.precheck(req);
+        return reply
+          .code(200)
+          .send({ dryRun: true, problems, flavor: flavor ?? null, imageFormat: imageFormat ?? null });
       }
       const { record } = await runner.start(req, request.headers["idempotency-key"]);
       return reply
