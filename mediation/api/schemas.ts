@@ -1,5 +1,44 @@
 const nameField = { type: "string", minLength: 1, maxLength: 255, pattern: "^[^\\s/]+$" } as const;
 
+const cloudRef = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cloud"],
+  properties: { cloud: { ...nameField, description: "a cloud of clouds.yaml" } },
+} as const;
+
+const targetRef = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cloud"],
+  properties: {
+    cloud: { ...nameField, description: "a cloud of clouds.yaml" },
+    network: { ...nameField, description: "the target network (default: private)" },
+  },
+} as const;
+
+const problemList = {
+  type: "array",
+  items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } },
+} as const;
+
+const nullableNumber = { type: ["number", "null"] } as const;
+
+const errorRef = {
+  type: ["object", "null"],
+  properties: { code: { type: "string" }, message: { type: "string" } },
+} as const;
+
+const imageHash = {
+  type: ["object", "null"],
+  properties: { algo: { type: "string" }, value: { type: "string" } },
+} as const;
+
+const migrationStatus = {
+  type: "string",
+  enum: ["running", "rolling_back", "succeeded", "failed", "cancelled"],
+} as const;
+
 export const migrationInput = {
   type: "object",
   additionalProperties: false,
@@ -7,21 +46,8 @@ export const migrationInput = {
   properties: {
     member: { ...nameField, description: "the cluster member (the controller's vmId)" },
     server: { ...nameField, description: "the source server's name or id (default: the member)" },
-    source: {
-      type: "object",
-      additionalProperties: false,
-      required: ["cloud"],
-      properties: { cloud: { ...nameField, description: "a cloud of clouds.yaml" } },
-    },
-    target: {
-      type: "object",
-      additionalProperties: false,
-      required: ["cloud"],
-      properties: {
-        cloud: { ...nameField, description: "a cloud of clouds.yaml" },
-        network: { ...nameField, description: "the target network (default: private)" },
-      },
-    },
+    source: cloudRef,
+    target: targetRef,
     flavor: { ...nameField, description: "the target flavor (default: the smallest that fits)" },
     dryRun: { type: "boolean", description: "only run the pre-checks; create nothing" },
     vmInit: {
@@ -30,8 +56,6 @@ export const migrationInput = {
     },
   },
 } as const;
-
-const nullableNumber = { type: ["number", "null"] } as const;
 
 export const migration = {
   type: "object",
@@ -42,13 +66,10 @@ export const migration = {
     server: { type: "string" },
     source: { type: "object", properties: { cloud: { type: "string" } } },
     target: { type: "object", properties: { cloud: { type: "string" }, network: { type: "string" } } },
-    status: { type: "string", enum: ["running", "rolling_back", "succeeded", "failed", "cancelled"] },
+    status: migrationStatus,
     phase: { type: "string" },
     committed: { type: "boolean" },
-    error: {
-      type: ["object", "null"],
-      properties: { code: { type: "string" }, message: { type: "string" } },
-    },
+    error: errorRef,
     bytes: { type: "object", properties: { done: { type: "number" }, total: nullableNumber } },
     rateBytesPerSecond: { type: "number" },
     etaSeconds: nullableNumber,
@@ -56,10 +77,7 @@ export const migration = {
     downloadResumes: { type: "integer" },
     releaseAttempt: { type: "integer" },
     clusterMigrationId: { type: ["string", "null"] },
-    imageHash: {
-      type: ["object", "null"],
-      properties: { algo: { type: "string" }, value: { type: "string" } },
-    },
+    imageHash,
     timings: { type: "object", additionalProperties: nullableNumber },
     resources: {
       type: "array",
@@ -99,10 +117,7 @@ export const dryRunResult = {
         reason: { type: "string" },
       },
     },
-    problems: {
-      type: "array",
-      items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } },
-    },
+    problems: problemList,
   },
 } as const;
 
@@ -112,10 +127,7 @@ export const manifest = {
     "The bytes uploaded to the target image: the source's own, or qemu-img's output when the image was converted",
   required: ["imageHash", "chunks"],
   properties: {
-    imageHash: {
-      type: ["object", "null"],
-      properties: { algo: { type: "string" }, value: { type: "string" } },
-    },
+    imageHash,
     size: { type: "number" },
     chunks: {
       type: "array",
@@ -152,23 +164,6 @@ const errorBody = {
 export function errors(...statuses: number[]): Record<number, typeof errorBody> {
   return Object.fromEntries([400, 401, 500, ...statuses].map((s) => [s, errorBody]));
 }
-
-const cloudRef = {
-  type: "object",
-  additionalProperties: false,
-  required: ["cloud"],
-  properties: { cloud: { ...nameField, description: "a cloud of clouds.yaml" } },
-} as const;
-
-const targetRef = {
-  type: "object",
-  additionalProperties: false,
-  required: ["cloud"],
-  properties: {
-    cloud: { ...nameField, description: "a cloud of clouds.yaml" },
-    network: { ...nameField, description: "the target network (default: private)" },
-  },
-} as const;
 
 export const clusterMigrationInput = {
   type: "object",
@@ -213,11 +208,6 @@ export const clusterMigrationInput = {
       },
     },
   },
-} as const;
-
-const problemList = {
-  type: "array",
-  items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } },
 } as const;
 
 export const clusterPlan = {
@@ -294,12 +284,9 @@ export const clusterMigration = {
     id: { type: "string" },
     cluster: { type: "string" },
     mode: { type: "string", enum: ["atomic", "rolling"] },
-    status: { type: "string", enum: ["running", "rolling_back", "succeeded", "failed", "cancelled"] },
+    status: migrationStatus,
     phase: { type: "string" },
-    error: {
-      type: ["object", "null"],
-      properties: { code: { type: "string" }, message: { type: "string" } },
-    },
+    error: errorRef,
     maxParallel: { type: "integer" },
     maxInTransit: { type: "integer" },
     bandwidthMbps: nullableNumber,
