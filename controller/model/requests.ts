@@ -1,3 +1,4 @@
+import type { MemberPatch } from "../../contract/controller-api/index.ts";
 import type { Ipv4, TunnelType } from "../../contract/dataplane/index.ts";
 import type { Cluster } from "./cluster.ts";
 import { parseHostIpv4 } from "./ipv4.ts";
@@ -36,23 +37,6 @@ export function clusterCreateInput(body: ClusterCreateBody): ClusterCreateInput 
     cluster: { id: body.id, vni: body.vni, tunnel: body.tunnel, description: body.description ?? "" },
     members: (body.members ?? []).map((m, i) => memberInput(m, `members[${i}]`)),
   };
-}
-
-/**
- * Fields a cluster update may name (what S.clusterPatch lets through); only the description may
- * differ from the stored value.
- */
-export interface ClusterPatch {
-  readonly description?: string;
-  readonly vni?: number;
-  readonly tunnel?: TunnelType;
-}
-
-/** Fields a member update may name; vint0 is immutable and endpoints change only by rebind. */
-export interface MemberPatch {
-  readonly description?: string;
-  readonly vint0?: Ipv4;
-  readonly endpoint?: Ipv4 | null;
 }
 
 /** What the route schema S.memberPatch lets through. */

@@ -1,3 +1,9 @@
+import type {
+  ClusterPatch,
+  MemberPatch,
+  PhaseReport,
+  RebindReport,
+} from "../../contract/controller-api/index.ts";
 import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
 import type { TransitionPhase, TransitionPlan } from "../compiler/transition-planner.ts";
@@ -14,17 +20,14 @@ import {
 import { type Member, type MemberInput, memberOf } from "../model/member.ts";
 import {
   type ClusterCreateInput,
-  type ClusterPatch,
   type LinkingReportInput,
   MAX_CLUSTER_MEMBERS,
-  type MemberPatch,
   type RebindInput,
 } from "../model/requests.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { LinkingRecord, RebindRecord } from "../store/records.ts";
 import type { ClusterLocks } from "./cluster-locks.ts";
 import { runPlan } from "./plan-runner.ts";
-import type { PhaseReport, RebindReport } from "./reports.ts";
 import { listSwitches, type SwitchEntry } from "./switch-inventory.ts";
 
 export interface ClusterServiceDeps {

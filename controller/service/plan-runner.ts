@@ -1,7 +1,7 @@
+import type { PhaseReport, SwitchReport } from "../../contract/controller-api/index.ts";
 import { formatDpid } from "../../contract/dataplane/index.ts";
 import type { TransitionPhase } from "../compiler/transition-planner.ts";
 import type { SwitchFabric } from "../fabric/switch-fabric.ts";
-import type { PhaseReport, SwitchReport } from "./reports.ts";
 
 export interface PlanRunResult {
   /** Every phase ran and every batch counted as done. */

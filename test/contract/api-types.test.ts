@@ -7,7 +7,6 @@ import { describe, expectTypeOf, it } from "vitest";
 import type * as Api from "../../contract/controller-api/types.ts";
 import type { clusterStateView, clusterView, memberView } from "../../controller/api/views.ts";
 import type { OpenFlowErrorInfo } from "../../controller/fabric/switch-fabric.ts";
-import type { RebindReport } from "../../controller/service/reports.ts";
 import type { SwitchEntry } from "../../controller/service/switch-inventory.ts";
 import type { LinkingRecord, RebindRecord } from "../../controller/store/records.ts";
 
@@ -16,7 +15,6 @@ describe("the controller's answers and the contract", () => {
     expectTypeOf<ReturnType<typeof memberView>>().toEqualTypeOf<Api.Member>();
     expectTypeOf<ReturnType<typeof clusterView>>().toEqualTypeOf<Api.Cluster>();
     expectTypeOf<ReturnType<typeof clusterStateView>>().toEqualTypeOf<Api.ClusterWithMembers>();
-    expectTypeOf<RebindReport>().toExtend<Api.RebindReport>();
     expectTypeOf<SwitchEntry>().toExtend<Api.SwitchEntry>();
     expectTypeOf<RebindRecord>().toExtend<Api.RebindRecord>();
     expectTypeOf<LinkingRecord>().toExtend<Api.LinkingRecord>();

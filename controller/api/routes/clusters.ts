@@ -1,10 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import {
-  type ClusterCreateBody,
-  type ClusterPatch,
-  clusterCreateInput,
-  MAX_CLUSTER_MEMBERS,
-} from "../../model/requests.ts";
+import type { ClusterPatch } from "../../../contract/controller-api/index.ts";
+import { type ClusterCreateBody, clusterCreateInput, MAX_CLUSTER_MEMBERS } from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { clusterStateView, clusterView } from "../views.ts";

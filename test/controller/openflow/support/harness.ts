@@ -1,11 +1,11 @@
 import { join } from "node:path";
+import type { PhaseReport, RebindReport } from "../../../../contract/controller-api/index.ts";
 import type { CloseReason } from "../../../../controller/openflow/channel.ts";
 import { MemoryLog } from "../../../../controller/openflow/log.ts";
 import type { OpenFlowOptions, OpenFlowServer } from "../../../../controller/openflow/openflow-server.ts";
 import type { ReconcileResult } from "../../../../controller/openflow/reconciler.ts";
 import type { SwitchSession } from "../../../../controller/openflow/session.ts";
 import { type RunningController, startController } from "../../../../controller/server.ts";
-import type { PhaseReport, RebindReport } from "../../../../controller/service/reports.ts";
 import type { SwitchEntry } from "../../../../controller/service/switch-inventory.ts";
 import type { RebindRecord } from "../../../../controller/store/records.ts";
 
