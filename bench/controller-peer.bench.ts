@@ -31,7 +31,10 @@ import { OskenPeer, oskenAvailable } from "./peer/osken.ts";
 // A fourth round, the raw bundles, has the floor speaker write our switch phase's own bundles
 // (the same FLOW_MODs, bundle framing and barrier, from our planner and batch-frames.ts) to the
 // same switches once ours has applied them (re-adding identical rules changes nothing): what
-// OVS itself takes for that work, with no controller around it.
+// OVS itself takes for that work, with no controller around it. Two plain requests from the
+// same client split the REST answer's time above the update: a read (GET of a member: HTTP both
+// ways, no store write) and a durable write (PATCH of a member's description: HTTP, a commit and
+// its WAL sync, as every write is answered; no switch is involved).
 
 const WARMUP = 2;
 const ROUNDS = 9;
@@ -46,6 +49,8 @@ interface Rounds {
   osken: number[];
   floor: number[];
   rawBundles: number[];
+  read: number[];
+  write: number[];
 }
 
 async function sideBySide(n: number): Promise<Rounds> {
@@ -83,7 +88,16 @@ async function sideBySide(n: number): Promise<Rounds> {
     );
 
     const planner = new RulePlanner({ probePort: PROBE_PORT });
-    const rounds: Rounds = { announced: [], bare: [], restAnswer: [], osken: [], floor: [], rawBundles: [] };
+    const rounds: Rounds = {
+      announced: [],
+      bare: [],
+      restAnswer: [],
+      osken: [],
+      floor: [],
+      rawBundles: [],
+      read: [],
+      write: [],
+    };
     for (let k = 0; k < WARMUP + ROUNDS; k++) {
       const keep = k >= WARMUP;
       const [there, back] = ENDPOINTS;
@@ -101,6 +115,12 @@ async function sideBySide(n: number): Promise<Rounds> {
       await sleep(GAP_MS);
       const rawMs = await rawBundles(floor, switchPhase.batches);
       await sleep(GAP_MS);
+      const readMs = await timed(() => ours.call("/v1/clusters/big/members/vm1", undefined, "GET"));
+      await sleep(GAP_MS);
+      const writeMs = await timed(() =>
+        ours.call("/v1/clusters/big/members/vm1", { description: `round ${k}` }, "PATCH"),
+      );
+      await sleep(GAP_MS);
       const bare = await ours.rebind("vm0", back);
       await sleep(GAP_MS);
       if (!keep) continue;
@@ -109,6 +129,8 @@ async function sideBySide(n: number): Promise<Rounds> {
       rounds.osken.push(oskenMs);
       rounds.floor.push(floorMs);
       rounds.rawBundles.push(rawMs);
+      rounds.read.push(readMs);
+      rounds.write.push(writeMs);
       rounds.bare.push(bare);
     }
     return rounds;
@@ -118,6 +140,15 @@ async function sideBySide(n: number): Promise<Rounds> {
     stopAllOvs();
     await parts.ours?.close();
   }
+}
+
+/** How long `call` takes as its caller sees it; throws unless it answered 200. */
+async function timed(call: () => Promise<{ status: number }>): Promise<number> {
+  const start = performance.now();
+  const { status } = await call();
+  const ms = performance.now() - start;
+  if (status !== 200) throw new Error(`answered ${status}`);
+  return ms;
 }
 
 /** The floor speaker writes `batches` as our session would: one committed bundle and a barrier each. */
@@ -178,6 +209,21 @@ function figures(n: number, r: Rounds): Figure[] {
       name: `controller.rest_answer_ms.${n}`,
       value: median(r.restAnswer),
       unit: `ms (${how}, request sent -> answer read, announced)`,
+    },
+    {
+      name: `controller.read_answer_ms.${n}`,
+      value: median(r.read),
+      unit: `ms (${how}, GET of a member, request sent -> answer read)`,
+    },
+    {
+      name: `controller.write_answer_ms.${n}`,
+      value: median(r.write),
+      unit: `ms (${how}, PATCH of a member's description: commit + WAL sync, request sent -> answer read)`,
+    },
+    {
+      name: `controller.rest_answer_over_update_vs_write.${n}`,
+      value: median(r.restAnswer.map((a, i) => (a - r.announced[i]!) / r.write[i]!)),
+      unit: "x ((REST answer - update time) / durable write's answer, per round)",
     },
     {
       name: `controller.rest_answer_vs_update.${n}`,
