@@ -23,18 +23,18 @@ import { OskenPeer, oskenAvailable } from "./peer/osken.ts";
 // controllers: ours, Debian's os-ken doing the same switch round as our rebind (bench/peer/
 // osken_rebind.py: the moved member's ip and arp egress rules on every peer, MODIFY_STRICT, then
 // a barrier), and a bare OpenFlow speaker for the floor (one barrier to every switch in parallel).
-// Each round runs ours (announced, as a mediator does), os-ken, the floor, and ours bare, one
-// after the other, so the ratios are taken round by round on the same machine state. Ours is
-// timed as the REST API reports it (updateMs: request received -> last barrier reply); the REST
-// answer's own arrival, as the caller sees it (request sent -> answer read, HTTP both ways), is
-// rest_answer_ms. The answer comes at update time; cleanup and the probes' tail follow it.
-// A fourth round, the raw bundles, has the floor speaker write our switch phase's own bundles
+// Each round runs ours (announced, as a mediator does), os-ken, the floor, the raw bundles, a read,
+// a write, and ours bare, one after the other, so the ratios are taken round by round on the same
+// machine state. Ours is timed as the REST API reports it (updateMs: request received -> last
+// barrier reply); the REST answer's own arrival, as the caller sees it (request sent -> answer
+// read, HTTP both ways), is rest_answer_ms. The answer comes at update time; cleanup and the
+// probes' tail follow it. The raw bundles: the floor speaker writes our switch phase's own bundles
 // (the same FLOW_MODs, bundle framing and barrier, from our planner and batch-frames.ts) to the
 // same switches once ours has applied them (re-adding identical rules changes nothing): what
-// OVS itself takes for that work, with no controller around it. Two plain requests from the
-// same client split the REST answer's time above the update: a read (GET of a member: HTTP both
-// ways, no store write) and a durable write (PATCH of a member's description: HTTP, a commit and
-// its WAL sync, as every write is answered; no switch is involved).
+// OVS itself takes for that work, with no controller around it. The read (GET of a member: HTTP
+// both ways, no store write) and the durable write (PATCH of a member's description: HTTP, a
+// commit and its WAL sync, as every write is answered; no switch is involved) come from the same
+// client and split the REST answer's time above the update.
 
 const WARMUP = 2;
 const ROUNDS = 9;
