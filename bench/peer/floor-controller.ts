@@ -1,18 +1,27 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { decodeMessage, encodeMessage, MessageFramer, OFPT } from "../../proto/index.ts";
 
+/** What a raw round writes to one switch: bytes ending in a BARRIER_REQUEST with `barrierXid`. */
+export interface RawFrames {
+  readonly bytes: Uint8Array;
+  readonly barrierXid: number;
+}
+
 /**
  * The floor of a round to the switches: a bare OpenFlow 1.3 speaker that switches also dial (a
  * bridge's extra controller) and that does nothing but HELLO, FEATURES, ECHO and, on request,
  * one BARRIER_REQUEST to every switch at once. A round's time (all requests written in one turn,
  * until the last reply) is what no controller can beat on this machine: the switches' own
- * answer time plus the loopback.
+ * answer time plus the loopback. `rawRound` writes given bytes instead (a controller's bundles,
+ * replayed): what the switches take to apply that work, with no controller logic around it.
  */
 export class FloorController {
   readonly #server: Server;
   readonly #sockets = new Map<bigint, Socket>();
   readonly #waiting = new Map<number, () => void>();
   #xid = 0x10000;
+  /** OFPT_ERROR messages received so far. */
+  #errors = 0;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -39,15 +48,37 @@ export class FloorController {
 
   /** One bare barrier round to every connected switch in parallel; ms until the last reply. */
   async barrierRound(): Promise<number> {
-    const replies: Promise<void>[] = [];
+    return this.rawRound([...this.#sockets.keys()], (_dpid, nextXid) => {
+      const barrierXid = nextXid();
+      return { bytes: encodeMessage({ type: "BARRIER_REQUEST", xid: barrierXid }), barrierXid };
+    });
+  }
+
+  /**
+   * `frames(dpid, nextXid)` written to each of `dpids` in one turn (one write per switch), ms
+   * until the last barrier reply. Throws if a switch answered any of it with an ERROR: a refused
+   * bundle would time something else.
+   */
+  async rawRound(
+    dpids: readonly bigint[],
+    frames: (dpid: bigint, nextXid: () => number) => RawFrames,
+  ): Promise<number> {
+    const nextXid = () => ++this.#xid;
+    const writes = dpids.map((dpid) => {
+      const socket = this.#sockets.get(dpid);
+      if (!socket) throw new Error(`switch ${dpid.toString(16)} is not connected to the floor speaker`);
+      return { socket, ...frames(dpid, nextXid) };
+    });
+    const errors = this.#errors;
+    const replies = writes.map(
+      ({ barrierXid }) => new Promise<void>((resolve) => this.#waiting.set(barrierXid, resolve)),
+    );
     const start = performance.now();
-    for (const socket of this.#sockets.values()) {
-      const xid = ++this.#xid;
-      replies.push(new Promise((resolve) => this.#waiting.set(xid, resolve)));
-      socket.write(encodeMessage({ type: "BARRIER_REQUEST", xid }));
-    }
+    for (const { socket, bytes } of writes) socket.write(bytes);
     await Promise.all(replies);
-    return performance.now() - start;
+    const ms = performance.now() - start;
+    if (this.#errors !== errors) throw new Error(`${this.#errors - errors} OpenFlow errors in a raw round`);
+    return ms;
   }
 
   async close(): Promise<void> {
@@ -70,6 +101,9 @@ export class FloorController {
           case OFPT.BARRIER_REPLY:
             this.#waiting.get(xid)?.();
             this.#waiting.delete(xid);
+            break;
+          case OFPT.ERROR:
+            this.#errors++;
             break;
           case OFPT.ECHO_REQUEST:
             socket.write(encodeMessage({ type: "ECHO_REPLY", xid, data: bytes.slice(8) }));

@@ -309,11 +309,17 @@ export class ClusterService {
       this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
       return this.#store.recordRebind({ ...record, result: "ok" });
     });
+    // The answer is written once this commit is on disk (api/app.ts): its sync starts now, not
+    // after the answer's serialization.
+    const durable = this.#store.durable();
     this.#metrics.updateSeconds.observe(updateMs / 1000);
     const completed = Promise.withResolvers<void>();
     this.#completing.set(id, completed.promise);
     answer({ ...report, changed: true, rebindId: id, updateMs, phases: run.phases });
-    // The answer leaves first: encoding and writing cleanup's batches would hold it back.
+    // The answer leaves first: cleanup's encoding, writes and replies on this event loop would
+    // hold it back, and it is written only after that sync (a failed sync fails the answer, not
+    // the cleanup), in a promise continuation that runs before this immediate.
+    await durable.catch(() => {});
     await new Promise((resolve) => setImmediate(resolve));
     const cleaned = await this.#cleanUp(cleanup);
     const totalMs = this.#clock() - receivedAt;

@@ -64,3 +64,42 @@ describe("the API answers a write once it is durable", () => {
     expect((await refused).status).toBe(409);
   });
 });
+
+describe("a rebind's answer and its cleanup", () => {
+  it("syncs the commit at once and starts cleanup only once it is on disk and the answer is out", async () => {
+    const api = await buildTestApi();
+    cleanups.push(() => api.close());
+    const members = [
+      { vmId: "a", vint0: "198.18.0.1", endpoint: "192.0.2.10" },
+      { vmId: "b", vint0: "198.18.0.2", endpoint: "198.51.100.20" },
+    ];
+    await api.call("POST", "/v1/clusters", { id: "web", vni: 42, tunnel: "vxlan", members });
+    api.connectAll("web");
+    api.fabric.calls.length = 0;
+    // The real store's sync, held back: what runs before it resolves is what the answer waits behind.
+    const synced = Promise.withResolvers<void>();
+    let syncs = 0;
+    let callsAtFirstSync = -1;
+    api.store.durable = () => {
+      if (syncs++ === 0) callsAtFirstSync = api.fabric.calls.length;
+      return synced.promise;
+    };
+    let answered = false;
+    const rebind = api
+      .call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" })
+      .then((r) => {
+        answered = true;
+        return r;
+      });
+    while (syncs === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    // The sync started right after the switch phase (prepare, switch); cleanup waits for it.
+    expect(callsAtFirstSync).toBe(2);
+    expect(api.fabric.calls).toHaveLength(2);
+    expect(answered).toBe(false);
+    synced.resolve();
+    expect((await rebind).status).toBe(200);
+    await api.settled();
+    expect(api.fabric.calls).toHaveLength(3);
+  });
+});
