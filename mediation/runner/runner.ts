@@ -668,15 +668,19 @@ export class MigrationRunner {
       this.#event(ctx.record.id, "links_unchecked", { reason: "no ssh link checker configured" });
       return;
     }
+    let hostKey: string;
     try {
-      await checker.check(
+      ({ hostKey } = await checker.check(
         address,
         peers.map((p) => p.vint0),
-      );
+        ctx.signal,
+      ));
     } catch (err) {
+      // The checker's own codes (ssh refused the key, no session before the deadline...) say more.
+      if (err instanceof MediationError) throw err;
       throw new MediationError("LINK_CHECK_FAILED", `link check from ${address}: ${(err as Error).message}`);
     }
-    this.#event(ctx.record.id, "links_checked", { peers: peers.map((p) => p.vmId) });
+    this.#event(ctx.record.id, "links_checked", { peers: peers.map((p) => p.vmId), hostKey });
   }
 
   async #release(ctx: Context): Promise<void> {
