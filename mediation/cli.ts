@@ -22,7 +22,7 @@ const USAGE = `usage:
   --insecure-no-auth           is given (lab use only)
   --controller URL             the SDN controller's REST API (e.g. http://127.0.0.1:8080)
   --controller-token-file FILE its bearer token (else $${CONTROLLER_TOKEN_ENV})
-  --ssh-key FILE               private key to check a moved VM's links over ssh; without it the check
+  --ssh-key FILE               private key (no passphrase) to check a moved VM's links over ssh; without it the check
   --ssh-user USER              is skipped and each migration's events say so (default user: debian)
   --switch-timeout SECONDS     how long a new instance's switch may take to connect (default 120)
   Clouds come from clouds.yaml (and secure.yaml) where openstacksdk looks: $OS_CLIENT_CONFIG_FILE,

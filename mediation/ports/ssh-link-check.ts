@@ -1,8 +1,8 @@
 import { MediationError } from "../errors.ts";
-import type { LinkChecker, LinkCheckResult } from "./link-check.ts";
-import { openSsh, type SshSessionOptions } from "./ssh-session.ts";
+import type { LinkChecker, LinkCheckOptions, LinkCheckResult } from "./link-check.ts";
+import { fingerprint, keyBlobs, openSsh, type SshSessionOptions } from "./ssh-session.ts";
 
-export interface SshOptions extends Omit<SshSessionOptions, "signal"> {
+export interface SshOptions extends Omit<SshSessionOptions, "signal" | "hostKeys"> {
   /** The ping script's budget on the VM (all peers are pinged at once). */
   readonly commandTimeoutMs?: number;
 }
@@ -50,11 +50,33 @@ export class SshLinkChecker implements LinkChecker {
     this.#o = options;
   }
 
-  async check(host: string, peerVint0s: readonly string[], signal?: AbortSignal): Promise<LinkCheckResult> {
+  async check(
+    host: string,
+    peerVint0s: readonly string[],
+    options: LinkCheckOptions = {},
+  ): Promise<LinkCheckResult> {
     const addresses = peerAddresses(peerVint0s);
-    const session = await openSsh(host, { ...this.#o, ...(signal && { signal }) });
+    const reported = options.reportedHostKeys;
+    const before = reported ? await reported() : [];
+    const session = await openSsh(host, {
+      ...this.#o,
+      ...(options.signal && { signal: options.signal }),
+      ...(before.length > 0 && { hostKeys: before }),
+    });
     try {
       const r = await session.exec(pingScript(addresses), this.#o.commandTimeoutMs ?? 30_000);
+      let hostKeySource: LinkCheckResult["hostKeySource"] = before.length > 0 ? "reported" : "first-seen";
+      if (before.length === 0 && reported) {
+        // cloud-init prints the keys at the end of its boot, which can come after this login:
+        // the key the session trusted must be one of them if they are there now.
+        const after = keyBlobs(await reported()).map(fingerprint);
+        if (after.length > 0 && !after.includes(session.hostKey))
+          throw new MediationError(
+            "SSH_HOST_KEY",
+            `${session.where}: host key ${session.hostKey} is not one the cloud reports (${after.join(", ")})`,
+          );
+        if (after.length > 0) hostKeySource = "reported";
+      }
       const missing = unreached(addresses, r.stdout);
       if (missing.length > 0)
         throw new MediationError("LINK_CHECK_FAILED", `${host} does not reach ${missing.join(", ")}`, {
@@ -65,7 +87,7 @@ export class SshLinkChecker implements LinkChecker {
           "LINK_CHECK_FAILED",
           `${host}: the check's command exited with ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`,
         );
-      return { hostKey: session.hostKey };
+      return { hostKey: session.hostKey, hostKeySource };
     } finally {
       session.close();
     }

@@ -5,8 +5,7 @@
  * is ACTIVE, in a real cloud as in the lab.
  *
  * Host keys: a VM's host key is new at every boot, so no known_hosts can hold it. Given `hostKeys`
- * (the keys the cloud reports, e.g. cloud-init's lines in the console log), only those are
- * accepted. Without them, the first key the host presents is pinned for every later attempt of
+ * (the keys the cloud reports: cloud-init's block in the console log), only those are accepted. Without them, the first key the host presents is pinned for every later attempt of
  * this session, so a retry cannot land on another machine unnoticed, and its fingerprint is
  * returned for the caller to record.
  *
@@ -66,13 +65,14 @@ interface Failure {
 export class SshSession {
   /** The fingerprint of the host key the session was opened with. */
   readonly hostKey: string;
+  /** `ssh user@host:port`, what errors start with. */
+  readonly where: string;
   readonly #client: Client;
-  readonly #where: string;
 
   constructor(client: Client, hostKey: string, where: string) {
     this.#client = client;
     this.hostKey = hostKey;
-    this.#where = where;
+    this.where = where;
   }
 
   /** Runs `command`; its exit status is the caller's to judge. Over `timeoutMs`, the session is closed. */
@@ -85,7 +85,7 @@ export class SshSession {
         reject(
           new MediationError(
             "SSH_TIMEOUT",
-            `${this.#where}: the command did not finish within ${timeoutMs} ms`,
+            `${this.where}: the command did not finish within ${timeoutMs} ms`,
           ),
         );
       }, timeoutMs);
@@ -95,7 +95,7 @@ export class SshSession {
           reject(
             new MediationError(
               "SSH_UNREACHABLE",
-              `${this.#where}: no channel for the command: ${err.message}`,
+              `${this.where}: no channel for the command: ${err.message}`,
             ),
           );
           return;
@@ -113,7 +113,7 @@ export class SshSession {
             reject(
               new MediationError(
                 "SSH_UNREACHABLE",
-                `${this.#where}: the connection ended before the command did`,
+                `${this.where}: the connection ended before the command did`,
               ),
             );
         });

@@ -51,7 +51,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
   it("logs in once and reaches every peer: resolves with the host key's fingerprint", async () => {
     const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
     const r = await checker.check("127.0.0.1", ["127.0.0.1/8", "127.0.0.2/8"]);
-    expect(r.hostKey).toBe(sshd.hostFingerprint);
+    expect(r).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "first-seen" });
   }, 30_000);
 
   it("names the peer it does not reach, and only that one", async () => {
@@ -142,24 +142,42 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     }
   }, 30_000);
 
-  it("accepts only the expected host keys when it is given them", async () => {
-    const other = makeKey(dir, "other-host");
-    const pinnedWrong = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port: sshd.port,
-      hostKeys: [readFileSync(`${other}.pub`, "utf8")],
-    });
-    const err = await rejection(pinnedWrong.check("127.0.0.1", ["127.0.0.1"]));
+  it("accepts only the host keys the cloud reports when it reports some before the login", async () => {
+    const other = readFileSync(`${makeKey(dir, "other-host")}.pub`, "utf8").trim();
+    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const err = await rejection(
+      checker.check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: async () => [other] }),
+    );
     expect(err.code).toBe("SSH_HOST_KEY");
-    expect(err.message).toContain(`host key ${sshd.hostFingerprint} is not one of SHA256:`);
-    const pinnedRight = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port: sshd.port,
-      hostKeys: [readFileSync(`${other}.pub`, "utf8"), sshd.hostPublicKey],
+    expect(err.message).toContain(
+      `ssh root@127.0.0.1:${sshd.port}: host key ${sshd.hostFingerprint} is not one of SHA256:`,
+    );
+    const r = await checker.check("127.0.0.1", ["127.0.0.1"], {
+      reportedHostKeys: async () => [other, sshd.hostPublicKey],
     });
-    expect((await pinnedRight.check("127.0.0.1", ["127.0.0.1"])).hostKey).toBe(sshd.hostFingerprint);
+    expect(r).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "reported" });
+  }, 30_000);
+
+  it("checks the key it trusted against keys the cloud reports only after the login", async () => {
+    const other = readFileSync(`${makeKey(dir, "late-host")}.pub`, "utf8").trim();
+    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    /** Nothing reported at the first ask (cloud-init not done), then `later`. */
+    const lateReport = (later: string[]) => {
+      let asked = 0;
+      return async () => (asked++ === 0 ? [] : later);
+    };
+    const err = await rejection(
+      checker.check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: lateReport([other]) }),
+    );
+    expect(err.code).toBe("SSH_HOST_KEY");
+    expect(err.message).toContain(`host key ${sshd.hostFingerprint} is not one the cloud reports`);
+    expect(
+      await checker.check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: lateReport([sshd.hostPublicKey]) }),
+    ).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "reported" });
+    expect(await checker.check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: async () => [] })).toEqual({
+      hostKey: sshd.hostFingerprint,
+      hostKeySource: "first-seen",
+    });
   }, 30_000);
 
   it("pins the first host key it sees: a retry that meets another key fails with SSH_HOST_KEY", async () => {
