@@ -81,7 +81,8 @@ export class SshSession {
       let stdout = "";
       let stderr = "";
       const timer = setTimeout(() => {
-        this.close();
+        // Not end(): a host that hangs would keep the socket until its own timeout.
+        this.#client.destroy();
         reject(
           new MediationError(
             "SSH_TIMEOUT",
