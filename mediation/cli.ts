@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Subcommand, UsageError, withUsage } from "../contract/cli/index.ts";
 import { IcsdnError } from "../contract/errors/index.ts";
@@ -74,6 +74,14 @@ async function serve(argv: string[]): Promise<number> {
     "--controller-token-file",
   );
   const sshKey = values["ssh-key"];
+  // At start, not at a migration's link check after its transfer: a key file that is not there.
+  if (sshKey !== undefined) {
+    try {
+      accessSync(sshKey, constants.R_OK);
+    } catch (err) {
+      throw new UsageError(`--ssh-key: cannot read ${sshKey}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
   const level = values["log-level"];
   const mediation = await startMediation({
     dbPath: values.db,
