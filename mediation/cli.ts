@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Subcommand, UsageError, withUsage } from "../contract/cli/index.ts";
 import { IcsdnError } from "../contract/errors/index.ts";
@@ -22,7 +22,7 @@ const USAGE = `usage:
   --insecure-no-auth           is given (lab use only)
   --controller URL             the SDN controller's REST API (e.g. http://127.0.0.1:8080)
   --controller-token-file FILE its bearer token (else $${CONTROLLER_TOKEN_ENV})
-  --ssh-key FILE               private key to check a moved VM's links over ssh; without it the check
+  --ssh-key FILE               private key (no passphrase) to check a moved VM's links over ssh; without it the check
   --ssh-user USER              is skipped and each migration's events say so (default user: debian)
   --switch-timeout SECONDS     how long a new instance's switch may take to connect (default 120)
   Clouds come from clouds.yaml (and secure.yaml) where openstacksdk looks: $OS_CLIENT_CONFIG_FILE,
@@ -74,6 +74,14 @@ async function serve(argv: string[]): Promise<number> {
     "--controller-token-file",
   );
   const sshKey = values["ssh-key"];
+  // At start, not at a migration's link check after its transfer: a key file that is not there.
+  if (sshKey !== undefined) {
+    try {
+      accessSync(sshKey, constants.R_OK);
+    } catch (err) {
+      throw new UsageError(`--ssh-key: cannot read ${sshKey}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
   const level = values["log-level"];
   const mediation = await startMediation({
     dbPath: values.db,

@@ -139,6 +139,8 @@ export interface CloudDriver {
   waitServer(serverId: string, status: "ACTIVE" | "gone", deadlineMs: number): Promise<void>;
   deleteServer(serverId: string): Promise<void>;
   serverExists(serverId: string): Promise<boolean>;
+  /** What the server printed on its console (cloud-init prints the ssh host keys there). */
+  consoleOutput(serverId: string): Promise<string>;
   imageExists(imageId: string): Promise<boolean>;
   /** A floating IP on the external network, attached to the server's first port, `description` set. */
   createFloatingIp(serverId: string, description: string): Promise<FloatingIp>;

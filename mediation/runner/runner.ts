@@ -15,6 +15,7 @@ import {
 } from "../model/migration.ts";
 import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
+import { hostKeysInConsole } from "../ports/console-host-keys.ts";
 import type { ControllerMember, ControllerPort, SwitchSession } from "../ports/controller.ts";
 import type { LinkChecker } from "../ports/link-check.ts";
 import { planTargetFormat, transferImage } from "../transfer/convert-transfer.ts";
@@ -676,15 +677,29 @@ export class MigrationRunner {
       this.#event(ctx.record.id, "links_unchecked", { reason: "no ssh link checker configured" });
       return;
     }
+    let hostKey: string;
+    let hostKeySource: string;
     try {
-      await checker.check(
+      const serverId = ctx.targetServerId!;
+      ({ hostKey, hostKeySource } = await checker.check(
         address,
         peers.map((p) => p.vint0),
-      );
+        {
+          signal: ctx.signal,
+          // A cloud that keeps the console to itself (policy, no console) leaves the first key seen.
+          reportedHostKeys: () => ctx.target.consoleOutput(serverId).then(hostKeysInConsole, () => []),
+        },
+      ));
     } catch (err) {
+      // The checker's own codes (ssh refused the key, no session before the deadline...) say more.
+      if (err instanceof MediationError) throw err;
       throw new MediationError("LINK_CHECK_FAILED", `link check from ${address}: ${(err as Error).message}`);
     }
-    this.#event(ctx.record.id, "links_checked", { peers: peers.map((p) => p.vmId) });
+    this.#event(ctx.record.id, "links_checked", {
+      peers: peers.map((p) => p.vmId),
+      hostKey,
+      hostKeySource,
+    });
   }
 
   async #release(ctx: Context): Promise<void> {

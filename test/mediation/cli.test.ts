@@ -75,6 +75,20 @@ describe("icsdn mediation / migrate / migrations", () => {
       code: 2,
       err: expect.stringMatching(/--controller URL/),
     });
+    const noKey = join(dir, "no-such-key");
+    expect(
+      await run([
+        "mediation",
+        "serve",
+        "--db",
+        join(dir, "y.db"),
+        "--insecure-no-auth",
+        "--controller",
+        "http://127.0.0.1:9",
+        "--ssh-key",
+        noKey,
+      ]),
+    ).toMatchObject({ code: 2, err: expect.stringContaining(`--ssh-key: cannot read ${noKey}: ENOENT`) });
   });
 
   it("reports the service's refusals with their registered exit codes, naming the field", async () => {

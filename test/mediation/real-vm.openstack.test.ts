@@ -98,7 +98,11 @@ describe.skipIf(!os)("a real lab VM moved between clouds by one REST call", () =
     expect(followed.view.status).toBe("succeeded");
     const announced = followed.seen.get("announced")!;
     const rebound = followed.seen.get("rebound")!;
-    expect(followed.seen.has("links_checked")).toBe(true);
+    // logged in over ssh2 with the host key the new VM printed on its console (Nova's console log)
+    expect(followed.seen.get("links_checked")?.data).toMatchObject({
+      hostKey: expect.stringMatching(/^SHA256:[A-Za-z0-9+/]{43}$/),
+      hostKeySource: "reported",
+    });
     mesh.cutover(vm1!.name, await attached!, announced.at, rebound.at);
     const report = await mesh.stop();
     mesh = undefined;

@@ -48,6 +48,32 @@ export const MEDIATION_ERRORS = {
     exit: EXIT.UNAVAILABLE,
     summary: "the moved VM does not reach every peer's vint0 after the rebind",
   },
+  SSH_UNREACHABLE: {
+    status: 504,
+    exit: EXIT.TEMPFAIL,
+    summary:
+      "no ssh session to the moved VM before the link check's deadline (refused, unreachable, no handshake)",
+  },
+  SSH_AUTH: {
+    status: 502,
+    exit: EXIT.NO_PERMISSION,
+    summary: "the moved VM's sshd refused the configured key until the link check's deadline",
+  },
+  SSH_HOST_KEY: {
+    status: 502,
+    exit: EXIT.PROTOCOL,
+    summary: "the moved VM presented an ssh host key other than the one expected (pinned or first seen)",
+  },
+  SSH_TIMEOUT: {
+    status: 504,
+    exit: EXIT.TEMPFAIL,
+    summary: "the link check's command on the moved VM did not finish within its timeout",
+  },
+  SSH_KEY: {
+    status: 500,
+    exit: EXIT.CONFIG,
+    summary: "the configured ssh private key file is unreadable, encrypted or not a private key",
+  },
   INTERRUPTED: {
     status: 500,
     exit: EXIT.FAILURE,

@@ -213,8 +213,11 @@ class LabDriver(fake.FakeDriver):
                 'PrintMotd no', 'SetEnv OVS_RUNDIR=%s OVS_DBDIR=%s OVS_LOGDIR=%s LAB_DISK=%s/disk' % (d, d, d, d), '']))
         os.makedirs('/run/sshd', exist_ok=True)
         _in_ns(vm['netns'], '/usr/sbin/sshd', '-f', cfg, '-E', os.path.join(d, 'sshd.log'))
+        # as cloud-init's keys_to_console module prints them, for a client to pin (the mediation does)
         with open(key + '.pub') as f:
-            self._console(vm, 'ssh host key: %s' % f.read().strip())
+            self._console(vm, '-----BEGIN SSH HOST KEY KEYS-----')
+            self._console(vm, f.read().strip())
+            self._console(vm, '-----END SSH HOST KEY KEYS-----')
 
     def _boot(self, vm):
         self._console(vm, 'lab: booting %s' % vm['uuid'])

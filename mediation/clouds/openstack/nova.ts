@@ -62,6 +62,19 @@ export class Nova {
     return image_id;
   }
 
+  /** os-getConsoleOutput: what the server printed on its console, whole. */
+  async consoleOutput(serverId: string): Promise<string> {
+    const { output } = await this.#api.json<{ output: string }>(
+      "compute",
+      "POST",
+      `/servers/${serverId}/action`,
+      {
+        json: { "os-getConsoleOutput": {} },
+      },
+    );
+    return output;
+  }
+
   async createServer(spec: ServerSpec): Promise<string> {
     const { server } = await this.#api.json<{ server: { id: string } }>("compute", "POST", "/servers", {
       json: {

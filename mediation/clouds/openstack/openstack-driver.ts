@@ -206,6 +206,10 @@ export class OpenStackDriver implements CloudDriver {
     return this.#nova.deleteServer(serverId);
   }
 
+  consoleOutput(serverId: string): Promise<string> {
+    return this.#nova.consoleOutput(serverId);
+  }
+
   async serverExists(serverId: string): Promise<boolean> {
     const status = await this.#nova.status(serverId);
     return status !== undefined && status !== "DELETED";
