@@ -15,7 +15,7 @@ const corked = new Set<Socket>();
  * Writes at most this long per turn: a system call per socket adds up (a thousand switches'
  * batches took 50 ms of writes on a loaded machine), and the rest can leave one turn later.
  */
-const UNCORK_SLICE_MS = 4;
+const UNCORK_SLICE_MS = 2;
 
 function uncorkAll(): void {
   const started = performance.now();

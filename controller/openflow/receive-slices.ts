@@ -1,9 +1,10 @@
 /**
  * Work on received bytes per turn of the event loop, across every connection. At 5,000 switches a
  * phase's replies arrive together: libuv hands every readable socket to one poll phase, and
- * decoding, routing and confirming thousands of batches there held the loop for tens of ms.
+ * decoding, routing and confirming thousands of batches there could hold the loop for tens of ms.
+ * Sending has slices of the same length (openflow-fabric.ts, channel.ts).
  */
-export const RECEIVE_SLICE_MS = 4;
+export const RECEIVE_SLICE_MS = 2;
 
 /** Bytes one connection may have waiting before its socket stops reading (TCP pushes back). */
 export const MAX_WAITING_BYTES = 1024 * 1024;
