@@ -6,6 +6,7 @@ import {
   type OfpMessage,
   ProtoError,
 } from "../../proto/index.ts";
+import { ReceiveQueue } from "./receive-slices.ts";
 
 /** Sockets corked in this turn of the event loop, uncorked by a setImmediate (see sendBytes). */
 const corked = new Set<Socket>();
@@ -14,7 +15,7 @@ const corked = new Set<Socket>();
  * Writes at most this long per turn: a system call per socket adds up (a thousand switches'
  * batches took 50 ms of writes on a loaded machine), and the rest can leave one turn later.
  */
-const UNCORK_SLICE_MS = 4;
+const UNCORK_SLICE_MS = 2;
 
 function uncorkAll(): void {
   const started = performance.now();
@@ -44,8 +45,10 @@ export interface ChannelHandlers {
 
 /**
  * One OpenFlow connection's bytes: frames and decodes what arrives, encodes and writes what we send.
- * Memory stays bounded: the framer holds at most one partial message (64 KB), and the write queue
- * at most `maxWriteBuffer` bytes, beyond which the peer is considered stuck and dropped.
+ * What arrives is handled in slices shared by every connection (receive-slices.ts). Memory stays
+ * bounded: the framer holds at most one partial message (64 KB), received bytes waiting for a
+ * slice at most about 1 MB (then the socket stops reading), and the write queue at most
+ * `maxWriteBuffer` bytes, beyond which the peer is considered stuck and dropped.
  */
 export class OfChannel {
   readonly #socket: Socket;
@@ -60,15 +63,20 @@ export class OfChannel {
     this.#maxWriteBuffer = options.maxWriteBuffer;
     // Latency over throughput: a barrier must not wait for Nagle.
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#receive(chunk));
-    socket.on("end", () => {
-      const partial = this.#framer.buffered;
-      if (partial > 0)
-        this.close(`connection ended inside a message (${partial} bytes of it received)`, true);
-      else this.close("the peer closed the connection", false);
-    });
-    socket.on("error", (err) => this.close(`socket error: ${err.message}`, true));
-    socket.on("close", () => this.close("socket closed", false));
+    // Every event goes through the queue, so that an end or error is handled after the data
+    // that came before it.
+    const received = new ReceiveQueue(socket);
+    socket.on("data", (chunk: Buffer) => received.run(() => this.#receive(chunk), chunk.length));
+    socket.on("end", () =>
+      received.run(() => {
+        const partial = this.#framer.buffered;
+        if (partial > 0)
+          this.close(`connection ended inside a message (${partial} bytes of it received)`, true);
+        else this.close("the peer closed the connection", false);
+      }),
+    );
+    socket.on("error", (err) => received.run(() => this.close(`socket error: ${err.message}`, true)));
+    socket.on("close", () => received.run(() => this.close("socket closed", false)));
   }
 
   get closed(): boolean {

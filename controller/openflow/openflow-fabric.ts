@@ -22,8 +22,11 @@ import type { SwitchAdmission } from "./switch-admission.ts";
  */
 const RECOUNT_DELAY_MS = 1_000;
 
-/** Work between two yields to the event loop while a plan's batches are started. */
-const SLICE_MS = 4;
+/**
+ * Work between two yields to the event loop while a plan's batches are started. A turn may also
+ * uncork writes and handle replies (2 ms each, channel.ts and receive-slices.ts).
+ */
+const SLICE_MS = 2;
 
 /**
  * SwitchFabric over OpenFlow sessions. Each batch goes to one session (SessionRegistry.pick) as one

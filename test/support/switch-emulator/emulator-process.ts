@@ -80,6 +80,11 @@ export class EmulatorProcess {
     return new EmulatorProcess(child);
   }
 
+  /** The process's id (a bench lowers its priority once the switches are programmed). */
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
   /** The FLOW_MOD bytes of every entry of the switches at `indexes` (in setup order). */
   async tables(indexes: readonly number[]): Promise<Uint8Array[][]> {
     const id = ++this.#nextId;
