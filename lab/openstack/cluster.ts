@@ -229,7 +229,10 @@ export class OpenStackCluster {
     // The lab's Nova (SQLite) now and then fails a build under load ("database is locked"): one more try.
     for (let attempt = 1; ; attempt++) {
       const res = await this.#cli(cloud, create, { check: attempt > 1, timeoutMs: 300_000 });
-      const s = res.code === 0 ? (JSON.parse(res.stdout) as { id: string; status: string }) : undefined;
+      // A build that ends in ERROR: `--wait` prints "Error creating server: ..." instead of the
+      // JSON, and exits 0 (seen in a bench run): a failed try like the others.
+      const json = res.code === 0 && res.stdout.trimStart().startsWith("{");
+      const s = json ? (JSON.parse(res.stdout) as { id: string; status: string }) : undefined;
       if (s?.status === "ACTIVE") {
         m.serverId = s.id;
         break;
