@@ -239,8 +239,10 @@ pidfile = $RUN/$1.pid
 daemonize = $LOGS/$1-uwsgi.log
 EOF
 }
-shim() { # shim FILE MODULE PRELUDE : a console script (the daemon packages are not installed), gated
-  printf '#!/usr/bin/python3\nimport sys\nsys.path.insert(0, %s)\nfrom %s import main  # eventlet patches here\nimport icsdn_wait\n%s\nsys.exit(main())\n' \
+# shim FILE MODULE PRELUDE : a console script (the daemon packages are not installed), gated; every
+# service it starts reports SQLite's lock conflicts as deadlocks, which the services retry (icsdn_sqlite)
+shim() {
+  printf '#!/usr/bin/python3\nimport sys\nsys.path.insert(0, %s)\nfrom %s import main  # eventlet patches here\nimport icsdn_sqlite, icsdn_wait\n%s\nsys.exit(main())\n' \
     "'$PYLIB'" "$2" "$3" >"$1"
   chmod 755 "$1"
 }
