@@ -136,6 +136,7 @@ export interface CloudDriver {
   findNetwork(nameOrId: string): Promise<string | undefined>;
   quotas(): Promise<Quotas>;
   createServer(spec: ServerSpec): Promise<string>;
+  /** ACTIVE: fails on ERROR. gone: after deleteServer; a delete the cloud accepted but dropped is sent again. */
   waitServer(serverId: string, status: "ACTIVE" | "gone", deadlineMs: number): Promise<void>;
   deleteServer(serverId: string): Promise<void>;
   serverExists(serverId: string): Promise<boolean>;

@@ -5,12 +5,31 @@ interface NovaServer {
   id: string;
   name: string;
   status: string;
+  "OS-EXT-STS:task_state"?: string | null;
   flavor: { original_name: string; vcpus: number; ram: number; disk: number };
   key_name: string | null;
   security_groups?: { name: string }[];
   image: { id: string } | "";
   addresses: Record<string, unknown>;
   metadata: Record<string, string>;
+}
+
+export interface ServerState {
+  readonly status: string;
+  readonly taskState: string | null;
+}
+
+/**
+ * Where a delete Nova accepted (204) stands. Nova sets the task state `deleting` before it answers,
+ * and only nova-compute ends it: the server is gone, or, when a step of the compute's delete
+ * failed, the task state is reverted (the server back as it was) or the server is ERROR. Then the
+ * delete was dropped, and only a new DELETE removes the server: Nova ignores one sent while the
+ * task state is still `deleting`.
+ */
+export function deleteProgress(state: ServerState | undefined): "gone" | "deleting" | "dropped" {
+  if (state === undefined || state.status === "DELETED") return "gone";
+  if (state.taskState === "deleting" || state.status === "SOFT_DELETED") return "deleting";
+  return "dropped";
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -46,8 +65,13 @@ export class Nova {
   }
 
   async status(serverId: string): Promise<string | undefined> {
+    return (await this.state(serverId))?.status;
+  }
+
+  /** The server's status and task state (undefined: it is gone). */
+  async state(serverId: string): Promise<ServerState | undefined> {
     const found = await this.#api.find<{ server: NovaServer }>("compute", `/servers/${serverId}`);
-    return found?.server.status;
+    return found && { status: found.server.status, taskState: found.server["OS-EXT-STS:task_state"] ?? null };
   }
 
   async createImage(serverId: string, name: string): Promise<string> {

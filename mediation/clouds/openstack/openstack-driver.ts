@@ -19,7 +19,7 @@ import { OpenStackApi } from "./api.ts";
 import { Glance } from "./glance.ts";
 import { KeystoneSession } from "./keystone.ts";
 import { Neutron } from "./neutron.ts";
-import { Nova } from "./nova.ts";
+import { deleteProgress, Nova } from "./nova.ts";
 
 const timeout = (cloud: string) => (what: string) =>
   new MediationError("CLOUD_TIMEOUT", `cloud '${cloud}': ${what}`);
@@ -184,8 +184,13 @@ export class OpenStackDriver implements CloudDriver {
   async waitServer(serverId: string, status: "ACTIVE" | "gone", deadlineMs: number): Promise<void> {
     await pollUntil(
       async () => {
+        if (status === "gone") {
+          const progress = deleteProgress(await this.#nova.state(serverId));
+          // Sent again at once: waiting on a dropped delete would only end at the deadline.
+          if (progress === "dropped") await this.#nova.deleteServer(serverId);
+          return progress === "gone" ? true : undefined;
+        }
         const now = await this.#nova.status(serverId);
-        if (status === "gone") return now === undefined || now === "DELETED" ? true : undefined;
         if (now === undefined || now === "ERROR") {
           throw new MediationError(
             "CLOUD_API",
