@@ -231,6 +231,7 @@ export class ClusterCoordinator {
         });
       })
       .finally(() => {
+        run.firstStarts(Promise.resolve());
         this.#runs.delete(record.id);
         this.#tasks.delete(task);
       });
@@ -363,7 +364,11 @@ export class ClusterCoordinator {
         code: err instanceof IcsdnError ? err.code : "INTERNAL",
         message: `shared target resources: ${err instanceof Error ? err.message : String(err)}`,
       };
-      for (const m of toStart) if (run.states.get(m.member) === "pending") this.#set(run, m.member, "failed");
+      for (const m of toStart) {
+        // A rolled-back member of a resumed rolling cluster is not started again either.
+        run.retry.delete(m.member);
+        if (run.states.get(m.member) === "pending") this.#set(run, m.member, "failed");
+      }
     }
   }
 
