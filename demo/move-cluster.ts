@@ -32,8 +32,8 @@ export interface ClusterMove {
  * Moves the cluster by one request, following every member's migration as it starts; on success
  * the cluster's members point at their new servers. `onEvent` sees every member's events.
  * Members prepare one at a time: two snapshots at once make the lab's Nova (on SQLite) answer 500.
- * The cluster's key pair and group are made in the target first: members preparing at once
- * race to import the same key pair (409 Conflict), which the runner does not settle yet.
+ * The cluster's key pair and group need nothing here: the cluster migration creates them once in
+ * the target before its members prepare.
  */
 export async function moveCluster(
   client: MediationClient,
@@ -42,7 +42,6 @@ export async function moveCluster(
   opts: { mesh?: ProbeMesh; onEvent?: (member: string, e: SseEvent, at: number) => void } = {},
 ): Promise<ClusterMove> {
   const t0 = Date.now();
-  if (cluster.members.length > 1) await cluster.prepareTarget(target);
   const started = await client.createCluster({
     cluster: cluster.id,
     target: { cloud: target },

@@ -313,21 +313,6 @@ export class OpenStackCluster {
     return m ? Number(m[1]) : null;
   }
 
-  /**
-   * The cluster's key pair and security group (same name, same rules) in `cloud`: what a
-   * migration of the first member would import there. Migrations of several members at once
-   * then find them instead of racing to create them.
-   */
-  async prepareTarget(cloud: CloudEntry): Promise<void> {
-    const { prefix } = this.#o;
-    await this.#cli(cloud, ["keypair", "create", "--public-key", `${this.key.privateKey}.pub`, prefix]);
-    await this.#cli(cloud, ["security", "group", "create", "--description", "icsdn cluster", prefix]);
-    for (const [proto, port] of RULES) {
-      const args = ["security", "group", "rule", "create", "--protocol", proto, "--remote-ip", "0.0.0.0/0"];
-      await this.#cli(cloud, [...args, ...(port ? ["--dst-port", port] : []), prefix]);
-    }
-  }
-
   member(name: string): ClusterMember {
     const m = this.members.find((x) => x.name === name);
     if (!m) throw new Error(`no member ${name} in cluster ${this.id}`);

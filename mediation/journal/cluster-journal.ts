@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { MediationError } from "../errors.ts";
-import type { ClusterPhase, ClusterRequest, ClusterStatus, MemberState } from "../model/cluster.ts";
+import type {
+  ClusterPhase,
+  ClusterRequest,
+  ClusterStatus,
+  MemberState,
+  SharedResource,
+} from "../model/cluster.ts";
 import { EventLog, type JournalEvent } from "./event-log.ts";
 
 export interface ClusterMigrationRecord {
@@ -150,6 +156,53 @@ export class ClusterJournal {
       )
       .run(...args, id, member);
     this.#update(id, {});
+  }
+
+  /** Writes a shared target resource down before it is created; returns its sequence number. */
+  intendShared(id: string, r: { cloud: string; kind: SharedResource["kind"]; name: string }): number {
+    return this.#tx(() => {
+      const row = this.#db
+        .prepare(
+          "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM cluster_resources WHERE cluster_migration_id = ?",
+        )
+        .get(id) as Row;
+      const seq = Number(row.next);
+      this.#db
+        .prepare(
+          "INSERT INTO cluster_resources (cluster_migration_id, seq, cloud, kind, name, state) VALUES (?, ?, ?, ?, ?, 'creating')",
+        )
+        .run(id, seq, r.cloud, r.kind, r.name);
+      return seq;
+    });
+  }
+
+  sharedCreated(id: string, seq: number, resourceId: string): void {
+    this.#db
+      .prepare(
+        "UPDATE cluster_resources SET resource_id = ?, state = 'present' WHERE cluster_migration_id = ? AND seq = ?",
+      )
+      .run(resourceId, id, seq);
+  }
+
+  sharedDeleted(id: string, seq: number): void {
+    this.#db
+      .prepare("UPDATE cluster_resources SET state = 'deleted' WHERE cluster_migration_id = ? AND seq = ?")
+      .run(id, seq);
+  }
+
+  sharedResources(id: string): SharedResource[] {
+    return (
+      this.#db
+        .prepare("SELECT * FROM cluster_resources WHERE cluster_migration_id = ? ORDER BY seq")
+        .all(id) as Row[]
+    ).map((r) => ({
+      seq: Number(r.seq),
+      cloud: String(r.cloud),
+      kind: String(r.kind) as SharedResource["kind"],
+      name: String(r.name),
+      id: r.resource_id === null ? null : String(r.resource_id),
+      state: String(r.state) as SharedResource["state"],
+    }));
   }
 
   event(id: string, type: string, data: Record<string, unknown>): JournalEvent {

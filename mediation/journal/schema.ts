@@ -98,4 +98,17 @@ export const JOURNAL_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (cluster_migration_id, seq)
   );
   `,
+  // v3: target resources a cluster migration creates once for its members (shared key pairs and groups).
+  `
+  CREATE TABLE cluster_resources (
+    cluster_migration_id TEXT NOT NULL REFERENCES cluster_migrations(id),
+    seq INTEGER NOT NULL,
+    cloud TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    resource_id TEXT,
+    state TEXT NOT NULL,
+    PRIMARY KEY (cluster_migration_id, seq)
+  );
+  `,
 ];

@@ -146,3 +146,32 @@ export interface ClusterRequest {
   readonly bandwidthMbps: number | undefined;
   readonly members: readonly { readonly member: string; readonly request: MigrationRequest }[];
 }
+
+/**
+ * A target cloud resource the cluster migration created for its members (planner/shared-resources.ts):
+ * written down `creating` before it is created, `deleted` after it is deleted, like a member's own.
+ */
+export interface SharedResource {
+  readonly seq: number;
+  readonly cloud: string;
+  readonly kind: "security_group" | "keypair";
+  readonly name: string;
+  readonly id: string | null;
+  readonly state: "creating" | "present" | "deleted";
+}
+
+/**
+ * What the cluster deletes of its shared resources once no member is active (every member's own
+ * rollback is over): those in a target cloud where no member moved to, newest first. A cloud where
+ * a member arrived (or is on its way: past its commit) keeps them, its server uses them; a member
+ * that failed or never started does not.
+ */
+export function sharedRelease(
+  resources: readonly SharedResource[],
+  members: readonly { readonly targetCloud: string; readonly state: MemberState }[],
+): SharedResource[] {
+  const inUse = new Set(
+    members.filter((m) => m.state !== "failed" && m.state !== "pending").map((m) => m.targetCloud),
+  );
+  return resources.filter((r) => r.state !== "deleted" && !inUse.has(r.cloud)).sort((a, b) => b.seq - a.seq);
+}

@@ -10,12 +10,14 @@ import {
   IN_TRANSIT,
   type MemberState,
   nextDecision,
+  sharedRelease,
 } from "../model/cluster.ts";
 import { rateAndEta, TERMINAL } from "../model/migration.ts";
 import { mbpsToBytesPerSecond, TokenBucket } from "../model/token-bucket.ts";
 import type { ClusterPlan } from "../planner/cluster-plan.ts";
 import { type ClusterMigrationInput, type DiscoveryDeps, discoverCluster } from "./cluster-discovery.ts";
 import type { CutoverGate } from "./runner.ts";
+import { createShared, deleteShared, type SharedDeps } from "./shared-resources.ts";
 import { withDownloadCap } from "./throttle.ts";
 
 interface Deferred {
@@ -45,7 +47,9 @@ interface Run {
   /** Rolling, after a restart: members rolled back as INTERRUPTED start once more. */
   readonly retry: Set<string>;
   /** The first members' migrations created (or refused): the 202 answer names their ids. */
-  initial: Promise<unknown> | undefined;
+  readonly initial: Promise<unknown>;
+  /** Settles `initial` (with the first starts, or at once when the cluster ends before any). */
+  firstStarts: (started: Promise<unknown>) => void;
   phase: ClusterPhase;
   cancelled: boolean;
   interrupted: boolean;
@@ -65,6 +69,9 @@ interface Run {
 export interface CoordinatorDeps extends DiscoveryDeps {
   readonly metrics: MediationMetrics;
 }
+
+/** Attempts at deleting the shared resources before the next start takes over. */
+const SHARED_RELEASE_ATTEMPTS = 3;
 
 export class ClusterCoordinator {
   readonly #deps: CoordinatorDeps;
@@ -184,13 +191,18 @@ export class ClusterCoordinator {
     retryInterrupted: boolean,
   ): void {
     const members = this.#journal.members(record.id);
+    let firstStarts!: (started: Promise<unknown>) => void;
+    const initial = new Promise<unknown>((resolve) => {
+      firstStarts = resolve;
+    });
     const run: Run = {
       record,
       states: new Map(members.map((m) => [m.member, resumeAs.get(m.member) ?? m.state])),
       migrationOf: new Map(members.flatMap((m) => (m.migrationId ? [[m.member, m.migrationId]] : []))),
       gates: new Map(),
       retry: new Set(retryInterrupted ? members.map((m) => m.member) : []),
-      initial: undefined,
+      initial,
+      firstStarts,
       phase: record.phase,
       cancelled: false,
       interrupted,
@@ -219,6 +231,7 @@ export class ClusterCoordinator {
         });
       })
       .finally(() => {
+        run.firstStarts(Promise.resolve());
         this.#runs.delete(record.id);
         this.#tasks.delete(task);
       });
@@ -248,6 +261,7 @@ export class ClusterCoordinator {
             Math.max(64 << 10, mbpsToBytesPerSecond(req.bandwidthMbps) / 10),
             performance.now(),
           );
+    await this.#createShared(run);
     for (;;) {
       const changed = new Promise<void>((resolve) => {
         run.wake = resolve;
@@ -262,6 +276,8 @@ export class ClusterCoordinator {
         interrupted: run.interrupted,
       });
       if (d.outcome) {
+        run.firstStarts(Promise.resolve());
+        if (!(await this.#releaseShared(run))) return;
         const error =
           d.outcome === "succeeded"
             ? undefined
@@ -290,7 +306,7 @@ export class ClusterCoordinator {
         this.#set(run, member, "preparing");
         return this.#startMember(run, member, bucket);
       });
-      run.initial ??= Promise.all(starting);
+      if (starting.length > 0) run.firstStarts(Promise.all(starting));
       if (d.cut.length > 0) {
         if (req.mode === "atomic") {
           // The commit begins: journaled before any member rebinds.
@@ -315,6 +331,74 @@ export class ClusterCoordinator {
       }
       if (d.start.length > 0 || d.cut.length > 0 || d.confirm) continue;
       await changed;
+    }
+  }
+
+  #sharedDeps(run: Run): SharedDeps {
+    return {
+      clusters: this.#journal,
+      cloud: this.#deps.cloud,
+      event: (type, data) => this.#event(run.record.id, type, data),
+    };
+  }
+
+  /**
+   * Before any member prepares (also when a rolling cluster resumes): the target resources several
+   * members may need, made once and owned by the cluster. A failure fails every member not started.
+   */
+  async #createShared(run: Run): Promise<void> {
+    if (run.interrupted) return;
+    const toStart = run.record.request.members.filter((m) => {
+      const state = run.states.get(m.member);
+      return state === "pending" || (state === "preparing" && run.retry.has(m.member));
+    });
+    if (toStart.length === 0) return;
+    try {
+      await createShared(
+        this.#sharedDeps(run),
+        run.record.id,
+        toStart.map((m) => m.request),
+      );
+    } catch (err) {
+      run.firstError ??= {
+        code: err instanceof IcsdnError ? err.code : "INTERNAL",
+        message: `shared target resources: ${err instanceof Error ? err.message : String(err)}`,
+      };
+      for (const m of toStart) {
+        // A rolled-back member of a resumed rolling cluster is not started again either.
+        run.retry.delete(m.member);
+        if (run.states.get(m.member) === "pending") this.#set(run, m.member, "failed");
+      }
+    }
+  }
+
+  /**
+   * Once no member is active: deletes the shared resources of every target cloud no member moved
+   * to (tried a few times: the lab's clouds answer 500 now and then). False when some remain: the
+   * cluster stays `rolling_back` and the next start tries again.
+   */
+  async #releaseShared(run: Run): Promise<boolean> {
+    const id = run.record.id;
+    const members = run.record.request.members.map((m) => ({
+      targetCloud: m.request.targetCloud,
+      state: run.states.get(m.member) ?? "pending",
+    }));
+    for (let attempt = 1; ; attempt++) {
+      const failures: string[] = [];
+      for (const r of sharedRelease(this.#journal.sharedResources(id), members)) {
+        try {
+          await deleteShared(this.#sharedDeps(run), id, r);
+        } catch (err) {
+          failures.push(`${r.kind} '${r.name}' in ${r.cloud}: ${(err as Error).message}`);
+        }
+      }
+      if (failures.length === 0) return true;
+      if (attempt >= SHARED_RELEASE_ATTEMPTS) {
+        this.#journal.setStatus(id, "rolling_back", run.firstError);
+        this.#event(id, "shared_release_failed", { errors: failures, retry: "at the next start" });
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 2000 * attempt));
     }
   }
 

@@ -56,7 +56,7 @@ describe("opening the journal", () => {
   it("puts a file journal in WAL mode and applies the schema once (user_version)", () => {
     const raw = new DatabaseSync(path);
     expect(raw.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+    expect(raw.prepare("PRAGMA user_version").get()).toEqual({ user_version: 3 });
     raw.close();
     j.close();
     j = Journal.open(path, () => clock);
@@ -66,9 +66,9 @@ describe("opening the journal", () => {
   it("refuses a journal written by a newer service, and closes it again", () => {
     j.close();
     const raw = new DatabaseSync(path);
-    raw.exec("PRAGMA user_version = 3");
+    raw.exec("PRAGMA user_version = 4");
     raw.close();
-    expect(() => Journal.open(path)).toThrow(`journal ${path} has schema v3, newer than this service's`);
+    expect(() => Journal.open(path)).toThrow(`journal ${path} has schema v4, newer than this service's`);
     // The failed open let go of the file: the last connection's close removes the WAL files.
     expect(existsSync(`${path}-wal`)).toBe(false);
     expect(existsSync(`${path}-shm`)).toBe(false);

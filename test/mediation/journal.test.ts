@@ -119,4 +119,35 @@ describe("the migration journal (SQLite)", () => {
     expect(j.clusters.create(cluster).id).not.toBe(c.id);
     j.close();
   });
+
+  it("keeps a cluster's shared target resources across a reopen: written before created, after deleted", () => {
+    const path = join(dir, "shared.db");
+    const j = Journal.open(path);
+    const c = j.clusters.create({
+      cluster: "c9",
+      mode: "atomic",
+      maxParallel: 2,
+      maxInTransit: 1,
+      bandwidthMbps: undefined,
+      members: [{ member: "vm1", request: request("vm1") }],
+    });
+    const group = j.clusters.intendShared(c.id, { cloud: "lab-b", kind: "security_group", name: "web" });
+    const key = j.clusters.intendShared(c.id, { cloud: "lab-b", kind: "keypair", name: "k" });
+    expect([group, key]).toEqual([1, 2]);
+    j.clusters.sharedCreated(c.id, group, "sg-1");
+    j.close();
+    // A crash after the key pair's intent: its row says `creating`, without an id (found by name).
+    const again = Journal.open(path);
+    expect(again.clusters.sharedResources(c.id)).toEqual([
+      { seq: 1, cloud: "lab-b", kind: "security_group", name: "web", id: "sg-1", state: "present" },
+      { seq: 2, cloud: "lab-b", kind: "keypair", name: "k", id: null, state: "creating" },
+    ]);
+    again.clusters.sharedDeleted(c.id, key);
+    expect(again.clusters.sharedResources(c.id).map((r) => r.state)).toEqual(["present", "deleted"]);
+    // Another cluster migration's numbering is its own.
+    const other = again.clusters.create({ ...c.request, cluster: "c10" });
+    expect(again.clusters.intendShared(other.id, { cloud: "lab-a", kind: "keypair", name: "k" })).toBe(1);
+    expect(again.clusters.sharedResources(other.id)).toHaveLength(1);
+    again.close();
+  });
 });
