@@ -31,7 +31,7 @@ export interface ClusterMove {
 /**
  * Moves the cluster by one request, following every member's migration as it starts; on success
  * the cluster's members point at their new servers. `onEvent` sees every member's events.
- * Members prepare one at a time: two snapshots at once make the lab's Nova (on SQLite) answer 500.
+ * Members prepare `maxParallel` at a time (default 1, as the demo ran).
  * The cluster's key pair and group need nothing here: the cluster migration creates them once in
  * the target before its members prepare.
  */
@@ -39,14 +39,18 @@ export async function moveCluster(
   client: MediationClient,
   cluster: OpenStackCluster,
   target: CloudEntry,
-  opts: { mesh?: ProbeMesh; onEvent?: (member: string, e: SseEvent, at: number) => void } = {},
+  opts: {
+    mesh?: ProbeMesh;
+    onEvent?: (member: string, e: SseEvent, at: number) => void;
+    maxParallel?: number;
+  } = {},
 ): Promise<ClusterMove> {
   const t0 = Date.now();
   const started = await client.createCluster({
     cluster: cluster.id,
     target: { cloud: target },
     mode: "atomic",
-    maxParallel: 1,
+    maxParallel: opts.maxParallel ?? 1,
     members: cluster.members.map((m) => ({ member: m.name, source: { cloud: m.cloud }, vmInit: m.vmInit })),
   });
   const follows = new Map<string, Promise<MemberMove>>();

@@ -171,11 +171,9 @@ describe.skipIf(!cloudsFile)("a cluster's shared target resources (lab clouds)",
     }
   }, 300_000);
 
-  // Skipped, visibly: in all 4 attempts with two members at once (2 runs on 2026-12-07) the lab's
-  // Nova failed one of the two concurrent source snapshots (the image deleted, a 500 from SQLite,
-  // or never active), before that member's security step; the rollback case above passed (run 2). The shared step's
-  // one-per-name plan is property-tested (test/mediation/planner-shared.test.ts).
-  it.skip("atomic, both members at once: the cluster moves, with exactly one group of that name in the target", async () => {
+  // Two members at once: before the lab's Nova retried SQLite's lock conflicts (lab/openstack/README.md,
+  // deviation 2) one of the two concurrent snapshots failed in every attempt.
+  it("atomic, both members at once: the cluster moves, with exactly one group of that name in the target", async () => {
     const started = await api.createCluster(body(2));
     // Both members started at once (before this fix they raced to create the group and key pair).
     expect(started.members.map((m) => m.migrationId !== null)).toEqual([true, true]);
