@@ -8,8 +8,9 @@ import { MediationClient } from "../../mediation/client.ts";
 import type { OpenStackDriver } from "../../mediation/clouds/openstack/openstack-driver.ts";
 import { Journal } from "../../mediation/journal/journal.ts";
 import { type OfHarness, startHarness } from "../controller/openflow/support/harness.ts";
-import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
+import { type OvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
 import { LAB_FLAVOR, LAB_IMAGE, labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
+import { playSwitches as playClusterSwitches } from "./support/cluster-switches.ts";
 import { cleanClouds, createSourceServer, type SourceFixture, TOKEN } from "./support/service.ts";
 import { type ServiceProcess, startServiceProcess } from "./support/service-process.ts";
 
@@ -99,29 +100,13 @@ describe.skipIf(!cloudsFile)("a cluster's shared target resources (lab clouds)",
     rmSync(dir, { recursive: true, force: true });
   }, 600_000);
 
-  /** Plays each new instance's switch once its migration announces the new endpoint; `skip` never connects. */
-  function playSwitches(clusterMigrationId: string, skip?: string): void {
-    const watched = new Set<string>();
-    void (async () => {
-      for await (const e of api.clusterEvents(clusterMigrationId)) {
-        const migrationId = e.data.migrationId;
-        const member = String(e.data.member);
-        if (e.type !== "member" || typeof migrationId !== "string" || watched.has(migrationId)) continue;
-        watched.add(migrationId);
-        if (member === skip) continue;
-        void (async () => {
-          for await (const m of api.events(migrationId)) {
-            if (m.type === "announced") {
-              switches.push(
-                startOvsSwitch({ dpid: dpidOf.get(member)!, target: `tcp:127.0.0.1:${controller.tcpPort}` }),
-              );
-              return;
-            }
-          }
-        })().catch(() => undefined);
-      }
-    })().catch(() => undefined);
-  }
+  const playSwitches = (clusterMigrationId: string, skip?: string) =>
+    playClusterSwitches(api, clusterMigrationId, {
+      dpidOf,
+      controllerPort: controller.tcpPort,
+      started: (s) => switches.push(s),
+      ...(skip !== undefined && { skip }),
+    });
 
   async function finished(id: string): Promise<{ view: ClusterMigrationView; events: string[] }> {
     const deadline = Date.now() + 280_000;

@@ -7,9 +7,10 @@ import type { ClusterMigrationView } from "../../mediation/api/cluster-views.ts"
 import { MediationClient } from "../../mediation/client.ts";
 import { Journal } from "../../mediation/journal/journal.ts";
 import { type OfHarness, startHarness } from "../controller/openflow/support/harness.ts";
-import { type OvsSwitch, startOvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
+import { type OvsSwitch, stopAllOvs } from "../controller/openflow/support/ovs-switch.ts";
 import { openstackLab } from "../support/openstack-lab.ts";
 import { labCloudsEnv, labCloudsFile, labDriver } from "./support/clouds.ts";
+import { playSwitches as playClusterSwitches } from "./support/cluster-switches.ts";
 import { cleanClouds, createSourceServer, type SourceFixture, TOKEN } from "./support/service.ts";
 import { type ServiceProcess, startServiceProcess } from "./support/service-process.ts";
 
@@ -108,32 +109,13 @@ describe("cluster migrations between the lab's clouds", () => {
     return members.map((m) => now.find((x) => x.vmId === m.vmId)!);
   }
 
-  /**
-   * Plays each new instance's switch (its vm-init would connect icbr0): once a member's migration
-   * announces its new endpoint, a real OVS with the member's dpid connects. `skip` never does.
-   */
-  function playSwitches(clusterMigrationId: string, skip?: string): void {
-    const watched = new Set<string>();
-    void (async () => {
-      for await (const e of api.clusterEvents(clusterMigrationId)) {
-        const migrationId = e.data.migrationId;
-        const member = String(e.data.member);
-        if (e.type !== "member" || typeof migrationId !== "string" || watched.has(migrationId)) continue;
-        watched.add(migrationId);
-        if (member === skip) continue;
-        void (async () => {
-          for await (const m of api.events(migrationId)) {
-            if (m.type === "announced") {
-              switches.push(
-                startOvsSwitch({ dpid: dpidOf.get(member)!, target: `tcp:127.0.0.1:${controller.tcpPort}` }),
-              );
-              return;
-            }
-          }
-        })().catch(() => undefined);
-      }
-    })().catch(() => undefined);
-  }
+  const playSwitches = (clusterMigrationId: string, skip?: string) =>
+    playClusterSwitches(api, clusterMigrationId, {
+      dpidOf,
+      controllerPort: controller.tcpPort,
+      started: (s) => switches.push(s),
+      ...(skip !== undefined && { skip }),
+    });
 
   async function finished(id: string, timeoutMs = 240_000): Promise<ClusterMigrationView> {
     const deadline = Date.now() + timeoutMs;
