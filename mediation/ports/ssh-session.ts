@@ -134,7 +134,7 @@ export async function openSsh(host: string, o: SshSessionOptions): Promise<SshSe
   const privateKey = await loadKey(o.privateKeyFile);
   // Loaded here, not at the top: ssh2 costs about 19 MB of resident memory in a service that
   // may never check a link.
-  const { Client } = await import("ssh2");
+  const { Client } = await loadSsh2();
   const expected = o.hostKeys ? keyBlobs(o.hostKeys) : undefined;
   if (expected?.length === 0)
     throw new MediationError("SSH_HOST_KEY", `${where}: none of the expected host keys is an ssh public key`);
@@ -229,7 +229,7 @@ async function loadKey(file: string): Promise<Buffer> {
       `cannot read the ssh key file ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
     );
   }
-  const { utils } = await import("ssh2");
+  const { utils } = await loadSsh2();
   const parsed = utils.parseKey(key);
   // ssh2's messages name the format problem ("Encrypted private OpenSSH key detected, but no
   // passphrase given"), never the key.
@@ -239,4 +239,12 @@ async function loadKey(file: string): Promise<Buffer> {
   if (!first?.isPrivateKey())
     throw new MediationError("SSH_KEY", `the ssh key file ${file} holds no private key`);
   return key;
+}
+
+/**
+ * ssh2 is CommonJS: Node's ESM import finds only some of its names (not `utils`), so everything
+ * is taken from its `module.exports`, as Node hands it over as `default`.
+ */
+async function loadSsh2(): Promise<typeof import("ssh2")> {
+  return (await import("ssh2")).default;
 }

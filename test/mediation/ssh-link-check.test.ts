@@ -1,7 +1,10 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MediationError } from "../../mediation/errors.ts";
 import { SshLinkChecker } from "../../mediation/ports/ssh-link-check.ts";
@@ -52,6 +55,21 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
     const r = await checker.check("127.0.0.1", ["127.0.0.1/8", "127.0.0.2/8"]);
     expect(r).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "first-seen" });
+  }, 30_000);
+
+  it("works in a plain Node process, as the service runs (ssh2 is CommonJS: not vitest's interop)", async () => {
+    const module = pathToFileURL(join(import.meta.dirname, "../../mediation/ports/ssh-link-check.ts")).href;
+    const options = { username: "root", privateKeyFile: key, port: sshd.port };
+    const script = `import { SshLinkChecker } from ${JSON.stringify(module)};
+      const r = await new SshLinkChecker(${JSON.stringify(options)}).check("127.0.0.1", ["127.0.0.1/8"]);
+      console.log(JSON.stringify(r));`;
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      "--disable-warning=ExperimentalWarning",
+      "--input-type=module",
+      "-e",
+      script,
+    ]);
+    expect(JSON.parse(stdout)).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "first-seen" });
   }, 30_000);
 
   it("names the peer it does not reach, and only that one", async () => {
