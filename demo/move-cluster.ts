@@ -31,7 +31,7 @@ export interface ClusterMove {
 /**
  * Moves the cluster by one request, following every member's migration as it starts; on success
  * the cluster's members point at their new servers. `onEvent` sees every member's events.
- * Members prepare `maxParallel` at a time (default 1, as the demo ran).
+ * Members prepare `maxParallel` at a time (default 1).
  * The cluster's key pair and group need nothing here: the cluster migration creates them once in
  * the target before its members prepare.
  */

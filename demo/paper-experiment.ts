@@ -150,6 +150,8 @@ export async function runPaperExperiment(
     say(`== ONE request: move cluster '${cluster.id}' (${opts.vms} VMs) to cloud b`);
     const moved: ClusterMove = await moveCluster(api, cluster, "lab-b", {
       mesh,
+      // Every member prepares at once, as in the paper's Figure 7 (bench/mediation-cluster.bench.ts).
+      maxParallel: opts.vms,
       onEvent: (member, e) => {
         if (e.type === "phase") sub(`${member}: ${String(e.data.step)}`);
         else if (["announced", "rebound", "links_checked", "succeeded", "failed"].includes(e.type))
