@@ -128,7 +128,7 @@ export class RequestTracker {
     const inFlight = this.#inFlight;
     for (let i = 0; i < inFlight.length; i++) {
       const r = inFlight[i]!;
-      if (((xid - r.first) >>> 0) < r.count) return i;
+      if ((xid - r.first) >>> 0 < r.count) return i;
     }
     return -1;
   }

@@ -331,7 +331,13 @@ export class SwitchSession {
     const bundle = this.#nextBundle;
     const first = this.#xids(flowMods + 2);
     const reply = new BatchReply(first + flowMods, first + flowMods + 1);
-    this.#tracker.add(reply, first, flowMods + 2, this.#config.requestTimeoutMs, `batch of ${flowMods} FLOW_MODs`);
+    this.#tracker.add(
+      reply,
+      first,
+      flowMods + 2,
+      this.#config.requestTimeoutMs,
+      `batch of ${flowMods} FLOW_MODs`,
+    );
     // Awaited below; a session closed between slices must not leave it rejected unhandled meanwhile.
     reply.promise.catch(() => {});
     const started = performance.now();

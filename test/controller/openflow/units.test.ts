@@ -247,9 +247,7 @@ describe("request correlation", () => {
     const tracker = new RequestTracker({ maxXids: 3, timers });
     const slow = new BatchReply(2, 3);
     tracker.add(slow, 1, 3, 50, "batch of 1 FLOW_MODs");
-    expect(() => tracker.add(new BatchReply(5, 6), 4, 3, 50, "another")).toThrow(
-      /3 xids already in flight/,
-    );
+    expect(() => tracker.add(new BatchReply(5, 6), 4, 3, 50, "another")).toThrow(/3 xids already in flight/);
     timers.fireAll();
     await expect(slow.promise).rejects.toMatchObject({
       kind: "TIMEOUT",
