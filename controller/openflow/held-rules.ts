@@ -61,16 +61,29 @@ export class HeldRules {
     return this.#size;
   }
 
-  /** `batch` without what the switch already has (adds) or already lacks (deletes). */
-  toSend(batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }): {
-    add: Rule[];
-    delete: Rule[];
-  } {
-    const add: Rule[] = [];
-    for (const r of batch.add) if (!isOurs(r) || !this.#holdsSame(r)) add.push(r);
-    const del: Rule[] = [];
-    for (const r of batch.delete) if (!isOurs(r) || this.#heldLike(r)?.cookie === r.cookie) del.push(r);
-    return { add, delete: del };
+  /**
+   * `batch` without what the switch already has (adds) or already lacks (deletes); `batch` itself
+   * when that is nothing (a peer's rebind batch: its new rules are not held, its old ones are).
+   */
+  toSend<B extends { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }>(
+    batch: B,
+  ): B | { add: Rule[]; delete: Rule[] } {
+    let sent = 0;
+    for (const r of batch.add) if (this.#sendAdd(r)) sent++;
+    for (const r of batch.delete) if (this.#sendDelete(r)) sent++;
+    if (sent === batch.add.length + batch.delete.length) return batch;
+    return {
+      add: batch.add.filter((r) => this.#sendAdd(r)),
+      delete: batch.delete.filter((r) => this.#sendDelete(r)),
+    };
+  }
+
+  #sendAdd(r: Rule): boolean {
+    return !isOurs(r) || !this.#holdsSame(r);
+  }
+
+  #sendDelete(r: Rule): boolean {
+    return !isOurs(r) || this.#heldLike(r)?.cookie === r.cookie;
   }
 
   /** A batch the switch confirmed (commit and barrier replies): what it now holds. */
