@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHistogram, monitorEventLoopDelay } from "node:perf_hooks";
-import { setFlagsFromString } from "node:v8";
+import { GCProfiler, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { datapathIdFor } from "../contract/dataplane/index.ts";
 import { type RunningController, startController } from "../controller/server.ts";
@@ -89,6 +89,28 @@ function loopWork(): { stop(): { p99: number; max: number } } {
   };
 }
 
+/**
+ * Heap allocated while it runs (what was in use after it, less before, plus what each collection
+ * freed meanwhile) and its young-generation collections: the scavenges that stop the loop.
+ */
+function allocations(): { stop(): { mb: number; scavenges: number } } {
+  const profiler = new GCProfiler();
+  profiler.start();
+  const before = process.memoryUsage().heapUsed;
+  return {
+    stop() {
+      const after = process.memoryUsage().heapUsed;
+      let freed = 0;
+      let scavenges = 0;
+      for (const gc of profiler.stop()?.statistics ?? []) {
+        freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+        if (gc.gcType === "Scavenge" || gc.gcType === "MinorMarkSweep") scavenges++;
+      }
+      return { mb: (after - before + freed) / 1e6, scavenges };
+    },
+  };
+}
+
 async function until(check: () => Promise<boolean>, what: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -106,6 +128,9 @@ interface SizeFigures {
   readonly workP99Ms: number;
   readonly workMaxMs: number;
   readonly rssMb: number;
+  /** MB allocated during each kind of request (median), and the most scavenges any request had. */
+  readonly allocMb: { readonly add: number; readonly remove: number; readonly rebind: number };
+  readonly scavengesMax: number;
   /** Heap after a full GC: before the cluster was created, with it, and once it was deleted. */
   readonly heapMb: { readonly before: number; readonly with: number; readonly after?: number };
 }
@@ -157,6 +182,8 @@ async function measure(n: number, keepsTables: boolean, takeApart: boolean): Pro
     // figures are the worst request's p99 and the longest delay of any.
     const delay = { p99: 0, max: 0, workP99: 0, workMax: 0 };
     const times = { add: [] as number[], remove: [] as number[], rebind: [] as number[] };
+    const allocated = { add: [] as number[], remove: [] as number[], rebind: [] as number[] };
+    let scavengesMax = 0;
     const timed = async (
       what: keyof typeof times,
       k: number,
@@ -167,11 +194,15 @@ async function measure(n: number, keepsTables: boolean, takeApart: boolean): Pro
       const monitor = monitorEventLoopDelay({ resolution: 1 });
       monitor.enable();
       const work = loopWork();
+      const heap = allocations();
       const ms = await call(url, method, path, body);
+      const alloc = heap.stop();
       monitor.disable();
       const held = work.stop();
       if (k >= WARMUP) {
         times[what].push(ms);
+        allocated[what].push(alloc.mb);
+        scavengesMax = Math.max(scavengesMax, alloc.scavenges);
         delay.p99 = Math.max(delay.p99, monitor.percentile(99) / 1e6);
         delay.max = Math.max(delay.max, monitor.max / 1e6);
         delay.workP99 = Math.max(delay.workP99, held.p99);
@@ -207,6 +238,12 @@ async function measure(n: number, keepsTables: boolean, takeApart: boolean): Pro
       workP99Ms: delay.workP99,
       workMaxMs: delay.workMax,
       rssMb,
+      allocMb: {
+        add: median(allocated.add),
+        remove: median(allocated.remove),
+        rebind: median(allocated.rebind),
+      },
+      scavengesMax,
       heapMb: { before, with: heldWith, ...(after !== undefined && { after }) },
     };
   } finally {
@@ -257,6 +294,16 @@ const bench: Bench = {
           name: `controller.loop_work_max_ms.${size}`,
           value: f.workMaxMs,
           unit: "ms of the main thread's CPU between 1 ms ticks, the longest of any request",
+        },
+        {
+          name: `controller.alloc_mb.${size}`,
+          value: f.allocMb.rebind,
+          unit: `MB of heap allocated during a rebind (median; add ${f.allocMb.add.toFixed(0)}, remove ${f.allocMb.remove.toFixed(0)}), cleanup included`,
+        },
+        {
+          name: `controller.scavenges_max.${size}`,
+          value: f.scavengesMax,
+          unit: "young-generation collections during the measured request that had the most",
         },
         {
           name: `controller.rss_mb.${size}`,

@@ -86,7 +86,8 @@ function checkBundle(bundleId: number, flags: number): void {
 /** Bytes of the ADD_MESSAGEs around `messages`; each must be one whole message that fits. */
 function addsLength(messages: readonly Uint8Array[]): number {
   let size = 0;
-  for (const [i, m] of messages.entries()) {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
     const length = m.length >= OFP_HEADER_LEN ? (m[2]! << 8) | m[3]! : -1;
     if (length !== m.length) {
       throw new ProtoError("BAD_LENGTH", `bundled message ${i}: ${m.length} bytes are not one whole message`);

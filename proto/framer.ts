@@ -4,6 +4,8 @@ import { ProtoError } from "./errors.ts";
 /** OpenFlow 1.0 (0x01) to 1.5 (0x06); anything else on the channel is not OpenFlow. */
 const MIN_VERSION = 0x01;
 const MAX_VERSION = 0x06;
+/** No bytes pending: shared (never written to), not one new empty array per chunk received. */
+const NOTHING = new Uint8Array(0);
 
 /**
  * Cuts a TCP byte stream into whole OpenFlow messages. Chunks may split or coalesce
@@ -12,7 +14,7 @@ const MAX_VERSION = 0x06;
  * so every later push throws the same error.
  */
 export class MessageFramer {
-  private pending: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array = NOTHING;
   private consumed = 0;
   private failure: ProtoError | undefined;
 
@@ -47,7 +49,7 @@ export class MessageFramer {
       at += length;
     }
     this.consumed += at;
-    this.pending = at === buf.length ? new Uint8Array(0) : buf.slice(at);
+    this.pending = at === buf.length ? NOTHING : buf.slice(at);
     return out;
   }
 

@@ -189,8 +189,9 @@ export function decodeHeader(bytes: Uint8Array): OfpHeader {
   if (bytes.length < OFP_HEADER_LEN) {
     throw new ProtoError("TRUNCATED", `OpenFlow header needs 8 bytes, got ${bytes.length}`);
   }
-  const r = new Reader(bytes);
-  return { version: r.u8(), type: r.u8(), length: r.u16(), xid: r.u32() };
+  // Read in place, without a Reader and its DataView: every received message starts here.
+  const xid = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+  return { version: bytes[0]!, type: bytes[1]!, length: (bytes[2]! << 8) | bytes[3]!, xid };
 }
 
 /** Offsets in errors are from the start of `bytes`; an enclosing decoder shifts them. */

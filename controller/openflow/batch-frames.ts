@@ -69,20 +69,18 @@ export const RULES_PER_SLICE = 2_000;
 /**
  * A batch too large to encode in one go (a new member's switch in a 5,000-member cluster gets
  * 20,000 rules, 2.6 MB) as slices of RULES_PER_SLICE FLOW_MODs, then COMMIT and BARRIER: together
- * the bytes batchFrames gives with the same xids. `xids` are one per FLOW_MOD, then the commit's
- * and the barrier's.
+ * the bytes batchFrames gives with consecutive xids from `firstXid` (one per FLOW_MOD, then the
+ * commit's and the barrier's).
  */
 export function* batchSlices(
   batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
   bundleId: number,
-  xids: readonly number[],
+  firstXid: number,
 ): Generator<Uint8Array> {
   const mods = batch.add.length + batch.delete.length;
   if (mods === 0) throw new RangeError("batchSlices: a batch needs a FLOW_MOD");
-  if (xids.length !== mods + 2)
-    throw new RangeError(`batchSlices: ${xids.length} xids for ${mods} FLOW_MODs`);
-  let k = 0;
-  const nextXid = () => xids[k++]!;
+  let xid = firstXid;
+  const nextXid = () => xid++;
   for (let i = 0; i < mods; i += RULES_PER_SLICE) {
     const bytes: Uint8Array[] = [];
     for (let j = i; j < Math.min(mods, i + RULES_PER_SLICE); j++) {

@@ -44,8 +44,12 @@ const isOurs = (r: Rule) => (r.cookie & OURS_COOKIE_MASK) === MARKED;
  */
 export class HeldRules {
   readonly #index: HeldRuleIndex;
-  /** Per rule space this switch holds rules of: bit n is rule number n, and how many are set. */
-  readonly #parts = new Map<RuleSpace, { bits: Uint32Array; count: number }>();
+  /**
+   * Per rule space this switch holds rules of (one, two while a member moves between clusters):
+   * bit n is rule number n, and how many are set. An array, not a map: iterating a map allocates,
+   * and every rule of every batch looks here.
+   */
+  readonly #parts: Part[] = [];
   #size = 0;
 
   constructor(index: HeldRuleIndex, rules: readonly Rule[]) {
@@ -57,14 +61,29 @@ export class HeldRules {
     return this.#size;
   }
 
-  /** `batch` without what the switch already has (adds) or already lacks (deletes). */
-  toSend(batch: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }): {
-    add: Rule[];
-    delete: Rule[];
-  } {
-    const add = batch.add.filter((r) => !isOurs(r) || !this.#holdsSame(r));
-    const del = batch.delete.filter((r) => !isOurs(r) || this.#heldLike(r)?.rule.cookie === r.cookie);
-    return { add, delete: del };
+  /**
+   * `batch` without what the switch already has (adds) or already lacks (deletes); `batch` itself
+   * when that is nothing (a peer's rebind batch: its new rules are not held, its old ones are).
+   */
+  toSend<B extends { readonly add: readonly Rule[]; readonly delete: readonly Rule[] }>(
+    batch: B,
+  ): B | { add: Rule[]; delete: Rule[] } {
+    let sent = 0;
+    for (const r of batch.add) if (this.#sendAdd(r)) sent++;
+    for (const r of batch.delete) if (this.#sendDelete(r)) sent++;
+    if (sent === batch.add.length + batch.delete.length) return batch;
+    return {
+      add: batch.add.filter((r) => this.#sendAdd(r)),
+      delete: batch.delete.filter((r) => this.#sendDelete(r)),
+    };
+  }
+
+  #sendAdd(r: Rule): boolean {
+    return !isOurs(r) || !this.#holdsSame(r);
+  }
+
+  #sendDelete(r: Rule): boolean {
+    return !isOurs(r) || this.#heldLike(r)?.cookie === r.cookie;
   }
 
   /** A batch the switch confirmed (commit and barrier replies): what it now holds. */
@@ -72,16 +91,15 @@ export class HeldRules {
     for (const r of batch.add) {
       // An ADD replaces whatever had this identity, ours or not.
       if (isOurs(r) && this.#holdsSame(r)) continue;
-      this.#dropIdentity(r, () => true);
+      this.#dropIdentity(r, false);
       if (isOurs(r)) this.#hold(r);
     }
-    for (const r of batch.delete) this.#dropIdentity(r, (held) => held.cookie === r.cookie);
+    for (const r of batch.delete) this.#dropIdentity(r, true);
   }
 
   /** Stops counting this switch in the index: the set is no longer used. */
   release(): void {
-    for (const [space, part] of this.#parts) {
-      const { bits } = part;
+    for (const { space, bits } of this.#parts) {
       for (let w = 0; w < bits.length; w++) {
         let word = bits[w]!;
         while (word !== 0) {
@@ -91,16 +109,16 @@ export class HeldRules {
         }
       }
     }
-    this.#parts.clear();
+    this.#parts.length = 0;
     this.#size = 0;
   }
 
   #hold(r: Rule): void {
     const space = this.#index.spaceOf(r);
-    let part = this.#parts.get(space);
+    let part = this.#partOf(space);
     if (!part) {
-      part = { bits: new Uint32Array(0), count: 0 };
-      this.#parts.set(space, part);
+      part = { space, bits: new Uint32Array(0), count: 0 };
+      this.#parts.push(part);
     }
     const n = space.find(r);
     if (n !== undefined && isSet(part.bits, n)) return;
@@ -116,34 +134,50 @@ export class HeldRules {
     this.#size++;
   }
 
+  #partOf(space: RuleSpace): Part | undefined {
+    for (const part of this.#parts) if (part.space === space) return part;
+    return undefined;
+  }
+
   /** The held rule with `r`'s identity, if any (a switch holds one entry per identity, in any space). */
-  #heldLike(r: Rule): { space: RuleSpace; n: number; rule: Rule } | undefined {
-    for (const [space, part] of this.#parts) {
-      for (const n of space.sameIdentity(r))
-        if (isSet(part.bits, n)) return { space, n, rule: space.rule(n) };
+  #heldLike(r: Rule): Rule | undefined {
+    for (const { space, bits } of this.#parts) {
+      for (const n of space.sameIdentity(r)) if (isSet(bits, n)) return space.rule(n);
     }
     return undefined;
   }
 
   #holdsSame(r: Rule): boolean {
     const space = this.#index.findSpace(r);
-    const part = space && this.#parts.get(space);
+    const part = space && this.#partOf(space);
     if (!space || !part) return false;
     const n = space.find(r);
     return n !== undefined && isSet(part.bits, n);
   }
 
-  /** Forgets the held rule with `r`'s identity when `which` says so. */
-  #dropIdentity(r: Rule, which: (held: Rule) => boolean): void {
-    const held = this.#heldLike(r);
-    if (!held || !which(held.rule)) return;
-    const part = this.#parts.get(held.space)!;
-    part.bits[held.n >>> 5]! &= ~(1 << (held.n & 31));
-    part.count--;
-    this.#size--;
-    if (part.count === 0) this.#parts.delete(held.space);
-    held.space.release(held.n);
+  /** Forgets the held rule with `r`'s identity (only if its cookie is `r`'s, when `sameCookie`). */
+  #dropIdentity(r: Rule, sameCookie: boolean): void {
+    for (let i = 0; i < this.#parts.length; i++) {
+      const part = this.#parts[i]!;
+      const { space, bits } = part;
+      for (const n of space.sameIdentity(r)) {
+        if (!isSet(bits, n)) continue;
+        if (sameCookie && space.rule(n).cookie !== r.cookie) return;
+        bits[n >>> 5]! &= ~(1 << (n & 31));
+        part.count--;
+        this.#size--;
+        if (part.count === 0) this.#parts.splice(i, 1);
+        space.release(n);
+        return;
+      }
+    }
   }
+}
+
+interface Part {
+  readonly space: RuleSpace;
+  bits: Uint32Array;
+  count: number;
 }
 
 const isSet = (bits: Uint32Array, n: number) =>

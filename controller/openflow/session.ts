@@ -301,11 +301,14 @@ export class SwitchSession {
     this.#nextBundle = (this.#nextBundle % 0xffff_ffff) + 1;
     const flowMods = batch.add.length + batch.delete.length;
     if (isLarge(batch)) return this.#writeSliced(batch, flowMods);
-    const frames = batchFrames(batch, this.#nextBundle, () => this.#xid());
+    const first = this.#xids(flowMods + 2);
+    let xid = first;
+    const frames = batchFrames(batch, this.#nextBundle, () => xid++);
     const reply = new BatchReply(frames.commitXid, frames.barrierXid);
     this.#tracker.add(
       reply,
-      frames.xids,
+      first,
+      flowMods + 2,
       this.#config.requestTimeoutMs,
       `batch of ${frames.flowMods} FLOW_MODs`,
     );
@@ -326,14 +329,20 @@ export class SwitchSession {
     flowMods: number,
   ): { readonly started: number; readonly replied: Promise<unknown> } {
     const bundle = this.#nextBundle;
-    const xids = Array.from({ length: flowMods + 2 }, () => this.#xid());
-    const reply = new BatchReply(xids.at(-2)!, xids.at(-1)!);
-    this.#tracker.add(reply, xids, this.#config.requestTimeoutMs, `batch of ${flowMods} FLOW_MODs`);
+    const first = this.#xids(flowMods + 2);
+    const reply = new BatchReply(first + flowMods, first + flowMods + 1);
+    this.#tracker.add(
+      reply,
+      first,
+      flowMods + 2,
+      this.#config.requestTimeoutMs,
+      `batch of ${flowMods} FLOW_MODs`,
+    );
     // Awaited below; a session closed between slices must not leave it rejected unhandled meanwhile.
     reply.promise.catch(() => {});
     const started = performance.now();
     const replied = (async () => {
-      for (const bytes of batchSlices(batch, bundle, xids)) {
+      for (const bytes of batchSlices(batch, bundle, first)) {
         this.#channel.sendBytes(bytes);
         await yieldToLoop();
         await this.#channel.queuedBelow(SLICE_BACKLOG);
@@ -349,7 +358,7 @@ export class SwitchSession {
     this.#requireReady("flow stats");
     const xid = this.#xid();
     const reply = new FlowStatsReply(this.#config.maxFlowStats);
-    this.#tracker.add(reply, [xid], this.#config.requestTimeoutMs, "flow stats");
+    this.#tracker.add(reply, xid, 1, this.#config.requestTimeoutMs, "flow stats");
     this.#channel.send({ type: "MULTIPART_REQUEST", xid, flags: 0, body: { kind: "FLOW", ...filter } });
     return reply.promise;
   }
@@ -359,7 +368,7 @@ export class SwitchSession {
     this.#requireReady("aggregate stats");
     const xid = this.#xid();
     const reply = new SingleReply("MULTIPART_REPLY", "aggregate stats");
-    this.#tracker.add(reply, [xid], this.#config.requestTimeoutMs, "aggregate stats");
+    this.#tracker.add(reply, xid, 1, this.#config.requestTimeoutMs, "aggregate stats");
     this.#channel.send({ type: "MULTIPART_REQUEST", xid, flags: 0, body: { kind: "AGGREGATE", ...filter } });
     const m = await reply.promise;
     if (m.body.kind !== "AGGREGATE") {
@@ -372,7 +381,7 @@ export class SwitchSession {
     this.#requireReady("barrier");
     const xid = this.#xid();
     const reply = new SingleReply("BARRIER_REPLY", "barrier");
-    this.#tracker.add(reply, [xid], this.#config.requestTimeoutMs, "barrier");
+    this.#tracker.add(reply, xid, 1, this.#config.requestTimeoutMs, "barrier");
     this.#channel.send({ type: "BARRIER_REQUEST", xid });
     await reply.promise;
   }
@@ -402,8 +411,18 @@ export class SwitchSession {
   }
 
   #xid(): number {
-    this.#nextXid = (this.#nextXid % 0xffff_ffff) + 1;
-    return this.#nextXid;
+    return this.#xids(1);
+  }
+
+  /**
+   * The first of `count` consecutive xids (the tracker keeps a request's xids as one range): after
+   * 0xffff_ffff they start again at 1, never wrapping inside a run.
+   */
+  #xids(count: number): number {
+    if (this.#nextXid > 0xffff_ffff - count) this.#nextXid = 0;
+    const first = this.#nextXid + 1;
+    this.#nextXid += count;
+    return first;
   }
 
   #requireReady(what: string): void {
@@ -457,7 +476,7 @@ export class SwitchSession {
     this.#state = "features";
     const xid = this.#xid();
     const reply = new SingleReply("FEATURES_REPLY", "features");
-    this.#tracker.add(reply, [xid], this.#config.handshakeTimeoutMs, "features");
+    this.#tracker.add(reply, xid, 1, this.#config.handshakeTimeoutMs, "features");
     this.#channel.send({ type: "FEATURES_REQUEST", xid });
     reply.promise.then(
       (features) => {

@@ -12,7 +12,7 @@ import { helloFailed, negotiate } from "../../../controller/openflow/handshake.t
 import { Keepalive } from "../../../controller/openflow/keepalive.ts";
 import { PROBE_KIND, probeFrame, readProbe } from "../../../controller/openflow/probe-packet.ts";
 import { SessionRegistry } from "../../../controller/openflow/registry.ts";
-import { BatchReply, FlowStatsReply } from "../../../controller/openflow/replies.ts";
+import { BatchReply, FlowStatsReply, SingleReply } from "../../../controller/openflow/replies.ts";
 import { RequestTracker, type Timers } from "../../../controller/openflow/request-tracker.ts";
 import type { SwitchSession } from "../../../controller/openflow/session.ts";
 import {
@@ -120,12 +120,12 @@ describe("batch frames", () => {
     );
     const rules = compileSwitch(makeState(42, specs), "vm0");
     const batch = { add: rules.slice(0, 4000), delete: rules.slice(4000) };
-    let xid = 1;
+    let xid = 7;
     const whole = batchFrames(batch, 9, () => xid++);
-    const slices = [...batchSlices(batch, 9, whole.xids)];
+    const slices = [...batchSlices(batch, 9, 7)];
     expect(slices).toHaveLength(Math.ceil(rules.length / RULES_PER_SLICE) + 1);
     expect(Buffer.concat(slices)).toEqual(Buffer.from(whole.bytes));
-    expect(() => [...batchSlices(batch, 9, whole.xids.slice(1))]).toThrow(/xids for/);
+    expect(() => [...batchSlices({ add: [], delete: [] }, 9, 1)]).toThrow(/needs a FLOW_MOD/);
   });
 });
 
@@ -160,7 +160,7 @@ describe("request correlation", () => {
   it("confirms a batch with its commit reply and barrier reply", async () => {
     const tracker = new RequestTracker({ maxXids: 100 });
     const batch = new BatchReply(12, 13);
-    tracker.add(batch, [10, 11, 12, 13], 1000, "batch");
+    tracker.add(batch, 10, 4, 1000, "batch");
     expect(
       tracker.route({
         type: "BUNDLE_CONTROL",
@@ -194,7 +194,7 @@ describe("request correlation", () => {
       .finally(() => {
         settled = true;
       });
-    tracker.add(batch, [10, 11, 12, 13], 1000, "batch");
+    tracker.add(batch, 10, 4, 1000, "batch");
     tracker.route(error(11, OFPET.BAD_MATCH, 3));
     tracker.route(error(12, OFPET.BAD_REQUEST, 1));
     await new Promise((r) => setTimeout(r, 5));
@@ -211,14 +211,43 @@ describe("request correlation", () => {
     expect(batch.extraErrors).toBe(1);
   });
 
+  it("routes by xid range to whichever of several requests owns it, completed in any order", async () => {
+    const tracker = new RequestTracker({ maxXids: 100 });
+    const first = new BatchReply(12, 13);
+    const second = new BatchReply(16, 17);
+    const barrier = new SingleReply("BARRIER_REPLY", "barrier");
+    tracker.add(first, 10, 4, 1000, "batch");
+    tracker.add(second, 14, 4, 1000, "batch");
+    tracker.add(barrier, 18, 1, 1000, "barrier");
+    expect(tracker.size).toBe(9);
+    const commit = (xid: number): OfpMessage => ({
+      type: "BUNDLE_CONTROL",
+      xid,
+      bundleId: 1,
+      ctrlType: "COMMIT_REPLY",
+      flags: 3,
+      properties: new Uint8Array(0),
+    });
+    expect(tracker.route({ type: "BARRIER_REPLY", xid: 9 })).toBe(false);
+    expect(tracker.route({ type: "BARRIER_REPLY", xid: 19 })).toBe(false);
+    tracker.route(commit(16));
+    tracker.route({ type: "BARRIER_REPLY", xid: 17 });
+    await expect(second.promise).resolves.toBeUndefined();
+    expect(tracker.size).toBe(5);
+    tracker.route({ type: "BARRIER_REPLY", xid: 18 });
+    await expect(barrier.promise).resolves.toMatchObject({ xid: 18 });
+    tracker.route(error(11, OFPET.BAD_MATCH, 3));
+    tracker.route({ type: "BARRIER_REPLY", xid: 13 });
+    await expect(first.promise).rejects.toMatchObject({ kind: "OPENFLOW" });
+    expect(tracker.size).toBe(0);
+  });
+
   it("times out, aborts on disconnect, and refuses past its bound", async () => {
     const timers = new ManualTimers();
     const tracker = new RequestTracker({ maxXids: 3, timers });
     const slow = new BatchReply(2, 3);
-    tracker.add(slow, [1, 2, 3], 50, "batch of 1 FLOW_MODs");
-    expect(() => tracker.add(new BatchReply(5, 6), [4, 5, 6], 50, "another")).toThrow(
-      /3 xids already in flight/,
-    );
+    tracker.add(slow, 1, 3, 50, "batch of 1 FLOW_MODs");
+    expect(() => tracker.add(new BatchReply(5, 6), 4, 3, 50, "another")).toThrow(/3 xids already in flight/);
     timers.fireAll();
     await expect(slow.promise).rejects.toMatchObject({
       kind: "TIMEOUT",
@@ -226,7 +255,7 @@ describe("request correlation", () => {
     });
     expect(tracker.size).toBe(0);
     const gone = new BatchReply(8, 9);
-    tracker.add(gone, [7, 8, 9], 50, "batch");
+    tracker.add(gone, 7, 3, 50, "batch");
     const { SwitchRequestError } = await import("../../../controller/openflow/errors.ts");
     tracker.abortAll(new SwitchRequestError("DISCONNECTED", "bye"));
     await expect(gone.promise).rejects.toMatchObject({ kind: "DISCONNECTED" });
@@ -255,13 +284,13 @@ describe("request correlation", () => {
     });
     const tracker = new RequestTracker({ maxXids: 10 });
     const stats = new FlowStatsReply(10);
-    tracker.add(stats, [5], 1000, "flow stats");
+    tracker.add(stats, 5, 1, 1000, "flow stats");
     tracker.route(part(5, true, [1, 2]));
     tracker.route(part(5, true, [3]));
     tracker.route(part(5, false, [4]));
     expect((await stats.promise).map((s) => s.priority)).toEqual([1, 2, 3, 4]);
     const tooMany = new FlowStatsReply(2);
-    tracker.add(tooMany, [6], 1000, "flow stats");
+    tracker.add(tooMany, 6, 1, 1000, "flow stats");
     tracker.route(part(6, true, [1, 2, 3]));
     await expect(tooMany.promise).rejects.toMatchObject({ kind: "OVERLOAD" });
     expect(tracker.route(part(6, false, [4]))).toBe(false);
