@@ -74,12 +74,20 @@ export class ProbeMesh {
   async attach(member: string, netns: string, timeoutMs = 120_000): Promise<number> {
     const gen = Math.max(...this.#nodes.filter((n) => n.member === member).map((n) => n.gen)) + 1;
     const deadline = Date.now() + timeoutMs;
-    while (!existsSync(join("/run/netns", netns))) {
+    for (;;) {
+      try {
+        if (existsSync(join("/run/netns", netns))) {
+          await this.#spawn(member, gen, netns);
+          return gen;
+        }
+      } catch (err) {
+        // `ip netns add` makes the file before it mounts the namespace on it: entering it in
+        // between fails with EINVAL, and a moment later works.
+        if (!(err instanceof NamespaceNotReady) || Date.now() > deadline) throw err;
+      }
       if (Date.now() > deadline) throw new Error(`probe mesh: no namespace ${netns} within ${timeoutMs} ms`);
       await sleep(100);
     }
-    await this.#spawn(member, gen, netns);
-    return gen;
   }
 
   /**
@@ -152,6 +160,7 @@ export class ProbeMesh {
       node.output += d.toString();
     });
     let stderr = "";
+    let ready = false;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`probe node in ${netns} not ready: ${stderr}`)),
@@ -161,12 +170,21 @@ export class ProbeMesh {
         stderr += d.toString();
         if (stderr.includes("ready\n")) {
           clearTimeout(timer);
+          ready = true;
           resolve();
         }
       });
       child.once("close", (code) => {
         clearTimeout(timer);
-        reject(new Error(`probe node in ${netns} ended (exit ${code}): ${stderr}`));
+        if (ready) return;
+        // Never listened: it saw nothing, and is no instance of the member.
+        this.#nodes.splice(this.#nodes.indexOf(node), 1);
+        const message = `probe node in ${netns} ended (exit ${code}): ${stderr}`;
+        reject(
+          /setting the network namespace .* failed: Invalid argument/.test(stderr)
+            ? new NamespaceNotReady(message)
+            : new Error(message),
+        );
       });
     });
   }
@@ -181,3 +199,6 @@ export class ProbeMesh {
     clearTimeout(timer);
   }
 }
+
+/** The namespace's file exists but is not mounted yet. */
+class NamespaceNotReady extends Error {}
