@@ -83,40 +83,12 @@ export class OffThreadHasher {
     return this.#failure;
   }
 
-  /**
-   * Takes `data` at once when the ring has room for all of it (copied: the caller may pass it on
-   * at once) and answers true; else takes nothing and answers false (then `update` waits for room).
-   * The stream's hot path: no promise per socket read.
-   */
-  tryUpdate(data: Buffer): boolean {
-    if (this.#failure) throw this.#failure;
-    const room = (this.#slot === undefined ? 0 : SLOT_SIZE - this.#fill) + this.#free.length * SLOT_SIZE;
-    if (room < data.length) return false;
-    this.#take(data);
-    return true;
-  }
-
   /** Takes `data` (copied: the caller may pass it on at once); waits while every slot is being hashed. */
   async update(data: Buffer): Promise<void> {
     if (this.#failure) throw this.#failure;
-    if (this.tryUpdate(data)) return;
     let at = 0;
     while (at < data.length) {
       this.#slot ??= this.#free.pop() ?? (await this.#nextFreeSlot());
-      const take = Math.min(SLOT_SIZE - this.#fill, data.length - at);
-      data.copy(this.#ring, this.#slot * SLOT_SIZE + this.#fill, at, at + take);
-      this.#fill += take;
-      at += take;
-      if (this.#fill === SLOT_SIZE) this.#post();
-    }
-    this.#size += data.length;
-  }
-
-  /** Copies into the slot in hand and free slots (the caller checked there is room). */
-  #take(data: Buffer): void {
-    let at = 0;
-    while (at < data.length) {
-      this.#slot ??= this.#free.pop()!;
       const take = Math.min(SLOT_SIZE - this.#fill, data.length - at);
       data.copy(this.#ring, this.#slot * SLOT_SIZE + this.#fill, at, at + take);
       this.#fill += take;

@@ -1,8 +1,8 @@
+import { Readable } from "node:stream";
 import type { CloudDriver, ImageInfo } from "../clouds/cloud-driver.ts";
 import { MediationError } from "../errors.ts";
 import { hashMismatch, type Manifest } from "./manifest.ts";
 import { OffThreadHasher } from "./off-thread-hasher.ts";
-import { type DownloadState, VerifiedDownload } from "./verified-download.ts";
 
 export interface TransferProgress {
   readonly downloaded: number;
@@ -58,7 +58,7 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
       await hasher.close();
       throw err;
     });
-    const state: DownloadState = { resumes: 0, downloadMs: 0, failure: undefined };
+    const state = { resumes: 0, downloadMs: 0, failure: undefined as Error | undefined };
     const started = performance.now();
     const total = req.sourceImage.size;
     const report = () =>
@@ -69,14 +69,7 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
         downloadResumes: resumesTotal + state.resumes,
         uploadAttempt: attempt,
       });
-    const body = new VerifiedDownload({
-      source: req.source,
-      image: req.sourceImage,
-      hasher,
-      state,
-      maxResumes: req.maxDownloadResumes ?? 5,
-      onBytes: report,
-    });
+    const body = Readable.from(downloadChunks(req, hasher, state, report), { objectMode: false });
     const abort = () =>
       body.destroy(new MediationError("CANCELLED", "the migration was cancelled during the transfer"));
     req.signal?.addEventListener("abort", abort, { once: true });
@@ -130,6 +123,49 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
       uploadAttempts: attempt,
     };
   }
+}
+
+async function* downloadChunks(
+  req: TransferRequest,
+  hasher: OffThreadHasher,
+  state: { resumes: number; downloadMs: number; failure: Error | undefined },
+  report: () => void,
+): AsyncGenerator<Buffer> {
+  const started = performance.now();
+  const maxResumes = req.maxDownloadResumes ?? 5;
+  const total = req.sourceImage.size;
+  for (;;) {
+    // Resume from the last byte that was hashed and handed to the upload: nothing twice, nothing lost.
+    const from = hasher.size;
+    try {
+      const part = await req.source.downloadImage(req.sourceImage.id, from);
+      for await (const chunk of part.stream as AsyncIterable<Buffer>) {
+        await hasher.update(chunk);
+        yield chunk;
+        report();
+      }
+      if (total === undefined || hasher.size >= total) break;
+      throw new Error(`the download ended at byte ${hasher.size} of ${total}`);
+    } catch (err) {
+      if (err instanceof MediationError && err.code === "CANCELLED") throw err;
+      if (hasher.failure) {
+        state.failure = hasher.failure;
+        throw err;
+      }
+      if (req.signal?.aborted) throw err;
+      if (state.resumes >= maxResumes) {
+        state.failure = new MediationError(
+          "CLOUD_API",
+          `download from cloud '${req.source.name}' broke ${state.resumes + 1} times; last at byte ${hasher.size}: ${(err as Error).message}`,
+          { cause: err },
+        );
+        // Kept in state too: the upload fails with it, and the caller must not retry the upload for it.
+        throw state.failure;
+      }
+      state.resumes++;
+    }
+  }
+  state.downloadMs = performance.now() - started;
 }
 
 /**
