@@ -4,8 +4,22 @@ import { QEMU_IMG_FORMATS } from "./format-plan.ts";
 
 const STDERR_LIMIT = 4096;
 
-/** Whether qemu-img and nbdkit's curl plugin are installed (scripts/setup.sh installs both). */
-export async function converterAvailable(): Promise<boolean> {
+let found: Promise<boolean> | undefined;
+
+/**
+ * Whether qemu-img and nbdkit's curl plugin are installed (scripts/setup.sh installs both). Asked
+ * at every pre-check that plans a conversion: once they are found, the answer is kept for the
+ * process; a miss is asked again (the tools may be installed without a restart).
+ */
+export function converterAvailable(): Promise<boolean> {
+  found ??= probeConverter().then((ok) => {
+    if (!ok) found = undefined;
+    return ok;
+  });
+  return found;
+}
+
+async function probeConverter(): Promise<boolean> {
   const ok = (cmd: string, args: string[]) =>
     run(cmd, args, {}).then(
       () => true,

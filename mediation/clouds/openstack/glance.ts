@@ -29,9 +29,13 @@ function view(i: GlanceImage): ImageInfo {
   };
 }
 
+/** How long an answer of the image schema is reused (diskFormats). */
+export const SCHEMA_TTL_MS = 5 * 60_000;
+
 /** Glance image API v2: metadata, streaming upload and download (Range), delete. */
 export class Glance {
   readonly #api: OpenStackApi;
+  #schema: { at: number; formats: Promise<readonly string[] | undefined> } | undefined;
 
   constructor(api: OpenStackApi) {
     this.#api = api;
@@ -105,8 +109,25 @@ export class Glance {
     await this.#api.remove("image", `/v2/images/${encodeURIComponent(id)}`);
   }
 
-  /** Disk formats the Glance accepts (its image schema's enum). */
-  async diskFormats(): Promise<readonly string[] | undefined> {
+  /**
+   * Disk formats the Glance accepts (its image schema's enum), asked at most once per
+   * SCHEMA_TTL_MS: every pre-check and every transfer (each member of a cluster) asks, and the
+   * enum changes only when the Glance is reconfigured. A failed fetch is not kept.
+   */
+  diskFormats(): Promise<readonly string[] | undefined> {
+    const now = Date.now();
+    if (this.#schema === undefined || now - this.#schema.at >= SCHEMA_TTL_MS) {
+      const formats = this.#fetchDiskFormats();
+      const entry = { at: now, formats };
+      this.#schema = entry;
+      formats.catch(() => {
+        if (this.#schema === entry) this.#schema = undefined;
+      });
+    }
+    return this.#schema.formats;
+  }
+
+  async #fetchDiskFormats(): Promise<readonly string[] | undefined> {
     const schema = await this.#api.json<{ properties?: { disk_format?: { enum?: (string | null)[] } } }>(
       "image",
       "GET",
