@@ -74,7 +74,7 @@ export function sdnTable(f: {
     ["Sec. 6.2", "measured", "paper"],
     [
       [
-        `linking time, median of ${f.linkingMs.length} vm-init boots (ms)`,
+        `linking time, median of ${f.linkingMs.length} vm-init cold boots (ms)`,
         fmt(median(f.linkingMs)),
         String(PAPER_SDN.linking),
       ],

@@ -19,8 +19,11 @@
  *   the address 203.0.113.225 (HOST_ADDRESS), where a controller running on the machine listens.
  *   Every router has a leg there; the machine routes each cloud's floating range to that cloud's
  *   router, so a VM reaches the controller from its floating IP, as it would from a real cloud.
- * - Cluster: vmN's vint0 is 198.18.0.N/24 with MAC 02:c6:12:00:00:NN (the same in every cloud).
+ * - Cluster: vmN's vint0 is 198.18.0.N/24 with the contract's MAC for it, 02:1c:c6:12:00:NN (the same in
+ *   every cloud).
  */
+
+import { vint0MacFor } from "../contract/dataplane/index.ts";
 
 export const CLOUD_NAMES = ["a", "b", "c", "d"] as const;
 export const MAX_CLOUDS = CLOUD_NAMES.length;
@@ -145,7 +148,7 @@ export function vint0Address(vmIndex: number): { ip: string; prefix: number; mac
   return {
     ip: `198.18.0.${vmIndex}`,
     prefix: 24,
-    mac: `02:c6:12:00:00:${vmIndex.toString(16).padStart(2, "0")}`,
+    mac: vint0MacFor(`198.18.0.${vmIndex}`),
   };
 }
 

@@ -5,8 +5,8 @@
  *
  *     node lab/probe.ts send --from 198.18.0.2 --to 198.18.0.1 [--port 47000] [--rate 1000] [--count 3000]
  *     node lab/probe.ts recv --on 198.18.0.1 [--port 47000] [--duration-ms 5000] [--idle-ms 0] [--arrivals]
- *     node lab/probe.ts vxlan --to 203.0.113.33 --vni 43 --mac 02:c6:12:00:00:01 --ip 198.18.0.1 [--count 5]
- *     node lab/probe.ts gre --to 203.0.113.33 --vni 43 --mac 02:c6:12:00:00:01 --ip 198.18.0.1 [--count 5]
+ *     node lab/probe.ts vxlan --to 203.0.113.33 --vni 43 --mac 02:1c:c6:12:00:01 --ip 198.18.0.1 [--count 5]
+ *     node lab/probe.ts gre --to 203.0.113.33 --vni 43 --mac 02:1c:c6:12:00:01 --ip 198.18.0.1 [--count 5]
  *
  * `send` sends `count` UDP datagrams at `rate` per second (a 4-byte sequence number and an 8-byte
  * send time, epoch ms), bounded by count and by count/rate + 2 s, then prints

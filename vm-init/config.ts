@@ -58,8 +58,11 @@ export interface VmInitConfig {
   vint0: {
     /** The member's static cluster address, `a.b.c.d/len`. */
     address: string;
-    /** Fixed MAC for vint0, lower case `xx:xx:xx:xx:xx:xx`, unicast. OVS picks one when absent. */
-    mac?: string;
+    /**
+     * vint0's MAC, lower case `xx:xx:xx:xx:xx:xx`, unicast. Default: the contract's `vint0MacFor`
+     * of the address, so a moved member's new instance keeps the MAC its peers' ARP caches hold.
+     */
+    mac: string;
   };
   underlay: {
     /** The NICs icbond0 holds, first one first: one NIC is a plain port, two or more a bond. */

@@ -61,7 +61,7 @@ export function desiredOvs(config: VmInitConfig, facts: MachineFacts): OvsState 
     options: {},
     ofportRequest: VINT0_PORT,
     mtuRequest: vint0Mtu(facts.mtu, config.tunnel),
-    ...(config.vint0.mac === undefined ? {} : { mac: config.vint0.mac }),
+    mac: config.vint0.mac,
   };
   const cluster: OvsBridge = {
     name: CLUSTER_BRIDGE,

@@ -11,6 +11,7 @@ import {
   TUNNEL_TYPES,
   type TunnelType,
   VNI_MAX,
+  vint0MacFor,
 } from "../contract/dataplane/index.ts";
 import {
   BOND_MODES,
@@ -139,10 +140,9 @@ function parseVint0(c: Checker, v: unknown): { value: VmInitConfig["vint0"]; cid
     }
   }
   if (!cidr) return undefined;
-  return {
-    value: mac === undefined ? { address: formatCidr(cidr) } : { address: formatCidr(cidr), mac },
-    cidr,
-  };
+  const address = formatCidr(cidr);
+  // Absent: the contract's MAC for this vint0, so every instance of the member has the same one.
+  return { value: { address, mac: mac ?? vint0MacFor(address) }, cidr };
 }
 
 function parseUnderlay(

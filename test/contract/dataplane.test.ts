@@ -15,8 +15,39 @@ import {
   splitDatapathId,
   subnetsOverlap,
   u32ToIpv4,
+  vint0MacFor,
 } from "../../contract/dataplane/index.ts";
 import { IcsdnError } from "../../contract/errors/index.ts";
+
+describe("vint0 MACs", () => {
+  it("are 02:1c and vint0's four bytes, whatever the prefix", () => {
+    expect(vint0MacFor("198.18.0.11")).toBe("02:1c:c6:12:00:0b");
+    expect(vint0MacFor("198.18.0.11/24")).toBe("02:1c:c6:12:00:0b");
+    expect(vint0MacFor("0.0.0.0")).toBe("02:1c:00:00:00:00");
+  });
+
+  it("are unicast, locally administered, and distinct for distinct addresses", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (a, b) => {
+          const mac = vint0MacFor(u32ToIpv4(a));
+          expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+          const first = Number.parseInt(mac.slice(0, 2), 16);
+          expect(first & 1).toBe(0);
+          expect(first & 2).toBe(2);
+          expect(vint0MacFor(u32ToIpv4(b)) === mac).toBe(a === b);
+        },
+      ),
+    );
+  });
+
+  it("refuse what is not an IPv4 address", () => {
+    expect(() => vint0MacFor("198.18.0")).toThrow(IcsdnError);
+    expect(() => vint0MacFor("fe80::1")).toThrow(/not an IPv4 address/);
+  });
+});
 
 describe("datapath ids", () => {
   it("are (vni << 32) | vint0 as u32, in 16 hex digits", () => {

@@ -99,7 +99,7 @@ describe("address plan", () => {
   });
 
   it("gives vmN a fixed vint0 address and MAC", () => {
-    expect(vint0Address(10)).toEqual({ ip: "198.18.0.10", prefix: 24, mac: "02:c6:12:00:00:0a" });
+    expect(vint0Address(10)).toEqual({ ip: "198.18.0.10", prefix: 24, mac: "02:1c:c6:12:00:0a" });
   });
 
   it("spreads VMs over clouds in order", () => {

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { datapathIdFor, formatDpid } from "../../contract/dataplane/index.ts";
+import { datapathIdFor, formatDpid, vint0MacFor } from "../../contract/dataplane/index.ts";
 import {
   apply,
   loadConfigFile,
@@ -211,6 +211,30 @@ describe("apply", () => {
     await apply(configFor(sb), target);
     expect(await sb.vsctl("list-ports", "icbond0")).toBe("eth0");
     await sb.exec("ping", ["-c", "1", "-W", "2", sb.host!.hostAddress]);
+  });
+
+  it("every instance of a member gets the same vint0 MAC, the contract's, when the config names none", async () => {
+    // A moved member's new instance boots with the same config: its peers' ARP caches hold the
+    // MAC the old instance had, and vint0's kernel drops frames addressed to any other MAC.
+    const [old, moved] = [await createSandbox(), await createSandbox()];
+    const macs: string[] = [];
+    for (const sb of [old, moved]) {
+      const config = configFor(sb, (c) => {
+        delete c.vint0.mac;
+      });
+      expect(config.vint0.mac).toBe(vint0MacFor("198.18.0.1"));
+      await apply(config, targetOf(sb));
+      const mac = (await links(sb)).get("vint0")?.address;
+      expect(await sb.ofctl("-O", "OpenFlow13", "show", "icbr0")).toMatch(
+        new RegExp(` 2\\(vint0\\): addr:${mac}`),
+      );
+      macs.push(mac ?? "");
+      // A reboot re-creates vint0 (a new device, as OVS's netdev taps are): still the same MAC.
+      await teardown(config, targetOf(sb));
+      await apply(config, targetOf(sb));
+      expect((await links(sb)).get("vint0")?.address).toBe(mac);
+    }
+    expect(macs).toEqual(["02:1c:c6:12:00:01", "02:1c:c6:12:00:01"]);
   });
 
   it("takeover moves the NIC's address and default route to icbond0; teardown moves them back", async () => {

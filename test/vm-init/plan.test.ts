@@ -208,7 +208,13 @@ describe("planOvs", () => {
       {
         op: "insert",
         table: "Interface",
-        row: { name: "vint0", type: "internal", ofport_request: 2, mtu_request: 1450 },
+        row: {
+          name: "vint0",
+          type: "internal",
+          ofport_request: 2,
+          mtu_request: 1450,
+          mac: "02:1c:c6:12:00:01",
+        },
         "uuid-name": "if9",
       },
       {
@@ -406,12 +412,14 @@ describe("planOvs", () => {
     ]);
   });
 
-  it("a MAC no longer asked for is cleared; vint0 keeps its row", () => {
+  it("another MAC is written in place; vint0 keeps its row", () => {
     expect(
       converge((c) => {
-        delete c.vint0.mac;
+        c.vint0.mac = "02:1c:c6:12:00:63";
       }).ops,
-    ).toEqual([{ op: "update", table: "Interface", where: byName("vint0"), row: { mac: ["set", []] } }]);
+    ).toEqual([
+      { op: "update", table: "Interface", where: byName("vint0"), row: { mac: "02:1c:c6:12:00:63" } },
+    ]);
   });
 
   it("teardown deletes vm-init's bridges and nothing else", () => {

@@ -334,7 +334,11 @@ class LabDriver(fake.FakeDriver):
         if vm is None:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
         self._kill_all(vm)
-        _sh('ip', 'link', 'set', vm['rootPort'], 'down', check=False)
+        # A powered-off VM's kernel state is gone: its devices (the taps ovs-vswitchd made, which
+        # would outlive the daemon), addresses and routes. The next boot plugs a new NIC; the
+        # disk and the OVS database (files in the instance folder) stay, as on a real VM's disk.
+        _sh('ip', 'netns', 'delete', vm['netns'], check=False)
+        _sh('ip', 'link', 'delete', vm['rootPort'], check=False)
         vm['power'] = 'shutdown'
         self._save(vm)
         self._console(vm, 'lab: powered off')
