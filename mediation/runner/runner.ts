@@ -17,7 +17,7 @@ import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
 import { hostKeysInConsole } from "../ports/console-host-keys.ts";
 import type { ControllerMember, ControllerPort, SwitchSession } from "../ports/controller.ts";
-import type { LinkChecker } from "../ports/link-check.ts";
+import type { LinkChecker, PreparedLinkCheck } from "../ports/link-check.ts";
 import { planTargetFormat, transferImage } from "../transfer/convert-transfer.ts";
 import type { FormatPlan } from "../transfer/format-plan.ts";
 import { DEFAULT_CHUNK_SIZE } from "../transfer/manifest.ts";
@@ -625,71 +625,88 @@ export class MigrationRunner {
     const fseq = j.intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
     const fip = await ctx.target.createFloatingIp(ctx.targetServerId!, fipName);
     j.created(id, fseq, fip.id);
-    // Announced as soon as known: peers accept the new endpoint before the rebind.
-    const aseq = j.intend(id, { side: "controller", kind: "announcement", name: fip.address, owned: true });
-    await this.#deps.controller.announce(member.clusterId, member.vmId, fip.address);
-    j.created(id, aseq, fip.address);
-    this.#event(id, "announced", { endpoint: fip.address });
-    await pollUntil(
-      async () => {
-        const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
-        const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
-        return fresh ? true : undefined;
-      },
-      {
-        deadlineMs: this.#o.switchDeadlineMs,
-        what: `the new instance's switch did not connect to the controller within ${this.#o.switchDeadlineMs} ms`,
-        onTimeout: (what) => new MediationError("CLOUD_TIMEOUT", what),
-        signal: ctx.signal,
-      },
-    );
-    const gate = ctx.gate;
-    if (gate) {
-      // A coordinator's member: booted, announced and its switch connected, it is held until the
-      // coordinator lets it cut over.
-      this.#event(id, "verified", { endpoint: fip.address });
-      await untilAborted(gate.verified(id), ctx.signal);
+    // The link check's login starts now and retries while the VM boots: it overlaps the wait for
+    // the new switch (and a member's wait at its gate), so after the rebind only its command runs.
+    const linkCheck = this.#prepareLinkCheck(ctx, fip.address);
+    try {
+      // Announced as soon as known: peers accept the new endpoint before the rebind.
+      const aseq = j.intend(id, { side: "controller", kind: "announcement", name: fip.address, owned: true });
+      await this.#deps.controller.announce(member.clusterId, member.vmId, fip.address);
+      j.created(id, aseq, fip.address);
+      this.#event(id, "announced", { endpoint: fip.address });
+      await pollUntil(
+        async () => {
+          const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
+          const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
+          return fresh ? true : undefined;
+        },
+        {
+          deadlineMs: this.#o.switchDeadlineMs,
+          what: `the new instance's switch did not connect to the controller within ${this.#o.switchDeadlineMs} ms`,
+          // The switch connects at the end of the VM's boot, seconds after ACTIVE, and the
+          // controller's listing is cheap: asked every 0.25 s. (A backoff to 5 s saw it up to
+          // 3.2 s late: Figure 7's members were verified 3.0 or 6.2 s after their announce, the
+          // backoff's steps.)
+          firstDelayMs: 100,
+          maxDelayMs: 250,
+          onTimeout: (what) => new MediationError("CLOUD_TIMEOUT", what),
+          signal: ctx.signal,
+        },
+      );
+      const gate = ctx.gate;
+      if (gate) {
+        // A coordinator's member: booted, announced and its switch connected, it is held until the
+        // coordinator lets it cut over.
+        this.#event(id, "verified", { endpoint: fip.address });
+        await untilAborted(gate.verified(id), ctx.signal);
+      }
+      const rseq = j.intend(id, {
+        side: "controller",
+        kind: "rebind",
+        name: member.endpoint ?? "",
+        owned: true,
+      });
+      await this.#deps.controller.rebind(member.clusterId, member.vmId, fip.address);
+      j.created(id, rseq, fip.address);
+      // The rebind consumed the announcement.
+      j.deleted(id, aseq);
+      this.#event(id, "rebound", { endpoint: fip.address });
+      // Checked after the rebind: before it, the peers still answer the member at the source instance,
+      // so a ping from the target cannot come back. A failure here rebinds back (and, atomic, the
+      // whole cluster: its commit is confirmed only once every member is rebound and checked).
+      await this.#checkLinks(ctx, linkCheck, fip.address, peers);
+      if (gate) await untilAborted(gate.rebound(id), ctx.signal);
+    } finally {
+      linkCheck?.close();
     }
-    const rseq = j.intend(id, {
-      side: "controller",
-      kind: "rebind",
-      name: member.endpoint ?? "",
-      owned: true,
-    });
-    await this.#deps.controller.rebind(member.clusterId, member.vmId, fip.address);
-    j.created(id, rseq, fip.address);
-    // The rebind consumed the announcement.
-    j.deleted(id, aseq);
-    this.#event(id, "rebound", { endpoint: fip.address });
-    // Checked after the rebind: before it, the peers still answer the member at the source instance,
-    // so a ping from the target cannot come back. A failure here rebinds back (and, atomic, the
-    // whole cluster: its commit is confirmed only once every member is rebound and checked).
-    await this.#checkLinks(ctx, fip.address, peers);
-    if (gate) await untilAborted(gate.rebound(id), ctx.signal);
     ctx.signal.throwIfAborted();
     j.setCommitted(id);
     this.#event(id, "committed", {});
   }
 
-  async #checkLinks(ctx: Context, address: string, peers: readonly ControllerMember[]): Promise<void> {
-    const checker = this.#deps.linkChecker;
-    if (!checker) {
+  #prepareLinkCheck(ctx: Context, address: string): PreparedLinkCheck | undefined {
+    const serverId = ctx.targetServerId!;
+    return this.#deps.linkChecker?.prepare(address, {
+      signal: ctx.signal,
+      // A cloud that keeps the console to itself (policy, no console) leaves the first key seen.
+      reportedHostKeys: () => ctx.target.consoleOutput(serverId).then(hostKeysInConsole, () => []),
+    });
+  }
+
+  async #checkLinks(
+    ctx: Context,
+    linkCheck: PreparedLinkCheck | undefined,
+    address: string,
+    peers: readonly ControllerMember[],
+  ): Promise<void> {
+    if (!linkCheck) {
       this.#event(ctx.record.id, "links_unchecked", { reason: "no ssh link checker configured" });
       return;
     }
     let hostKey: string;
     let hostKeySource: string;
     try {
-      const serverId = ctx.targetServerId!;
-      ({ hostKey, hostKeySource } = await checker.check(
-        address,
-        peers.map((p) => p.vint0),
-        {
-          signal: ctx.signal,
-          // A cloud that keeps the console to itself (policy, no console) leaves the first key seen.
-          reportedHostKeys: () => ctx.target.consoleOutput(serverId).then(hostKeysInConsole, () => []),
-        },
-      ));
+      ({ hostKey, hostKeySource } = await linkCheck.run(peers.map((p) => p.vint0)));
     } catch (err) {
       // The checker's own codes (ssh refused the key, no session before the deadline...) say more.
       if (err instanceof MediationError) throw err;
