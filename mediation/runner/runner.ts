@@ -270,6 +270,8 @@ export class MigrationRunner {
       );
     }
     const created = journal.create(request, idempotencyKey, options.clusterMigrationId);
+    // Answered (202) only once on disk, as the controller answers its writes.
+    await journal.durable();
     if (created.created) {
       this.#runOptions.set(created.record.id, options);
       this.#spawn(created.record, "run");
@@ -343,6 +345,13 @@ export class MigrationRunner {
   #event(id: string, type: string, data: Record<string, unknown>): void {
     const event = this.#deps.journal.event(id, type, data);
     this.events.emit("event", id, event);
+  }
+
+  /** Journals a resource before the call that creates it, and waits until that is on disk. */
+  async #intend(id: string, resource: Parameters<Journal["intend"]>[1]): Promise<number> {
+    const seq = this.#deps.journal.intend(id, resource);
+    await this.#deps.journal.durable();
+    return seq;
   }
 
   async #drive(
@@ -457,7 +466,7 @@ export class MigrationRunner {
         });
       }
       const name = `icsdn-${short(id)}-snapshot`;
-      const seq = j.intend(id, { side: "source", kind: "image", name, owned: true });
+      const seq = await this.#intend(id, { side: "source", kind: "image", name, owned: true });
       const imageId = await ctx.source.snapshotServer(server.id, name);
       j.created(id, seq, imageId);
       ctx.snapshot = await ctx.source.waitImage(imageId, "active", o.imageDeadlineMs);
@@ -479,7 +488,7 @@ export class MigrationRunner {
           found.member.clusterId,
           found.member.vmId,
         );
-      const seq = j.intend(id, { side: "target", kind: "server", name: server.name, owned: true });
+      const seq = await this.#intend(id, { side: "target", kind: "server", name: server.name, owned: true });
       const serverId = await ctx.target.createServer({
         name: server.name,
         imageId: ctx.targetImageId!,
@@ -508,7 +517,12 @@ export class MigrationRunner {
     );
     const ids = new Map((await ctx.target.listSecurityGroups()).map((g) => [g.name, g.id]));
     for (const g of plan.create) {
-      const seq = j.intend(id, { side: "target", kind: "security_group", name: g.name, owned: true });
+      const seq = await this.#intend(id, {
+        side: "target",
+        kind: "security_group",
+        name: g.name,
+        owned: true,
+      });
       const groupId = await ctx.target.createSecurityGroup(g.name, g.description);
       j.created(id, seq, groupId);
       ids.set(g.name, groupId);
@@ -518,7 +532,12 @@ export class MigrationRunner {
     if (server.keyName && !(await ctx.target.hasKeyPair(server.keyName))) {
       const key = await ctx.source.getKeyPairPublicKey(server.keyName);
       if (key) {
-        const seq = j.intend(id, { side: "target", kind: "keypair", name: server.keyName, owned: true });
+        const seq = await this.#intend(id, {
+          side: "target",
+          kind: "keypair",
+          name: server.keyName,
+          owned: true,
+        });
         await ctx.target.importKeyPair(server.keyName, key);
         j.created(id, seq, server.keyName);
       }
@@ -543,7 +562,7 @@ export class MigrationRunner {
       chunkSize: this.#o.chunkSize,
       signal: ctx.signal,
       newTargetImage: async (attempt, diskFormat) => {
-        const seq = j.intend(id, {
+        const seq = await this.#intend(id, {
           side: "target",
           kind: "image",
           name: `icsdn-${short(id)}-image`,
@@ -622,7 +641,7 @@ export class MigrationRunner {
     const before =
       ctx.switchBefore ?? (await this.#deps.controller.switchSession(member.clusterId, member.vmId));
     const fipName = `icsdn-${short(id)}-fip`;
-    const fseq = j.intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
+    const fseq = await this.#intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
     const fip = await ctx.target.createFloatingIp(ctx.targetServerId!, fipName);
     j.created(id, fseq, fip.id);
     // The link check's login starts now and retries while the VM boots: it overlaps the wait for
@@ -630,7 +649,12 @@ export class MigrationRunner {
     const linkCheck = this.#prepareLinkCheck(ctx, fip.address);
     try {
       // Announced as soon as known: peers accept the new endpoint before the rebind.
-      const aseq = j.intend(id, { side: "controller", kind: "announcement", name: fip.address, owned: true });
+      const aseq = await this.#intend(id, {
+        side: "controller",
+        kind: "announcement",
+        name: fip.address,
+        owned: true,
+      });
       await this.#deps.controller.announce(member.clusterId, member.vmId, fip.address);
       j.created(id, aseq, fip.address);
       this.#event(id, "announced", { endpoint: fip.address });
@@ -660,7 +684,7 @@ export class MigrationRunner {
         this.#event(id, "verified", { endpoint: fip.address });
         await untilAborted(gate.verified(id), ctx.signal);
       }
-      const rseq = j.intend(id, {
+      const rseq = await this.#intend(id, {
         side: "controller",
         kind: "rebind",
         name: member.endpoint ?? "",
