@@ -162,6 +162,10 @@ const bench: Bench = {
           log(
             `${c}: probes lost ${report.lost} of ${report.sent}, longest gap ${report.longestGapMs.toFixed(1)} ms`,
           );
+          for (const p of report.pairs.filter((x) => x.lost > 0))
+            log(
+              `  ${p.from} -> ${p.to}: lost ${p.lost} of ${p.sent}, longest gap ${p.longestGapMs.toFixed(1)} ms`,
+            );
         }
         const s = recordSeconds(moved);
         logPhases(c, moved, s);
