@@ -662,7 +662,10 @@ export class MigrationRunner {
         async () => {
           const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
           const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
-          return fresh ? true : undefined;
+          // Connected is not enough: until the controller has given the new switch its rules, a
+          // rebind would send the peers' traffic to a switch that cannot deliver it yet. (With the
+          // switch seen up to 3.2 s late, that window was mostly hidden.)
+          return fresh && now.holdsRules ? true : undefined;
         },
         {
           deadlineMs: this.#o.switchDeadlineMs,
