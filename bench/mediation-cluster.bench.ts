@@ -52,6 +52,18 @@ const ORDER: readonly Case[] =
   process.env.ICSDN_BENCH_CLUSTER_ORDER === "reverse" ? [...CASES].reverse() : CASES;
 /** Each member's moments within its case, from its migration's events (as the client saw them). */
 const MOMENTS = ["announced", "verified", "rebound", "links_checked", "committed", "succeeded"] as const;
+/**
+ * The network setup's parts, between two moments: the new switch's connection after the announce,
+ * the wait at the gate and the rebind (verified -> rebound: the other members' verification, then
+ * the controller), the ssh link check, the release.
+ */
+const SPANS = [
+  ["switch", "announced", "verified"],
+  ["gate+rebind", "verified", "rebound"],
+  ["link check", "rebound", "links_checked"],
+  ["to commit", "links_checked", "committed"],
+  ["release", "committed", "succeeded"],
+] as const;
 
 const bench: Bench = {
   title: `mediation, Figure 7: ${TOTAL_MB} MB as 1 VM, as ${MEMBERS} VMs without the SDN and with it; lost probes; the atomic commit`,
@@ -150,6 +162,10 @@ const bench: Bench = {
           log(
             `${c}: probes lost ${report.lost} of ${report.sent}, longest gap ${report.longestGapMs.toFixed(1)} ms`,
           );
+          for (const p of report.pairs.filter((x) => x.lost > 0))
+            log(
+              `  ${p.from} -> ${p.to}: lost ${p.lost} of ${p.sent}, longest gap ${p.longestGapMs.toFixed(1)} ms`,
+            );
         }
         const s = recordSeconds(moved);
         logPhases(c, moved, s);
@@ -227,6 +243,12 @@ function logPhases(c: Case, moved: ClusterMove, totalS: number): void {
     }).join(", ");
     log(`  ${m.member} +${from.toFixed(1)} s -> +${to.toFixed(1)} s: ${phases}`);
     log(`  ${m.member} moments (s): ${moments}`);
+    const spans = SPANS.map(([name, a, b]) => {
+      const from = m.followed.seen.get(a)?.at;
+      const to = m.followed.seen.get(b)?.at;
+      return `${name} ${from === undefined || to === undefined ? "-" : ((to - from) / 1000).toFixed(2)}`;
+    }).join(", ");
+    log(`  ${m.member} spans (s): ${spans}`);
   }
 }
 

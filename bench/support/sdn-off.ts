@@ -17,7 +17,7 @@ export function withoutSdn(port: ControllerPort): ControllerPort {
     announce: async () => undefined,
     withdraw: async () => undefined,
     rebind: async () => undefined,
-    switchSession: async () => ({ connected: true, remoteAddress: `sdn-off:${++session}` }),
+    switchSession: async () => ({ connected: true, remoteAddress: `sdn-off:${++session}`, holdsRules: true }),
     ready: () => port.ready(),
   };
 }

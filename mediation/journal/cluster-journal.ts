@@ -43,7 +43,11 @@ export class ClusterJournal {
   readonly #tx: <T>(fn: () => T) => T;
   readonly #events: EventLog;
 
-  constructor(db: DatabaseSync, now: () => number, tx: <T>(fn: () => T) => T) {
+  /** The journal's durable(): what a shared resource's intent awaits before the cloud creates it. */
+  readonly durable: () => Promise<void>;
+
+  constructor(db: DatabaseSync, now: () => number, tx: <T>(fn: () => T) => T, durable: () => Promise<void>) {
+    this.durable = durable;
     this.#db = db;
     this.#now = now;
     this.#tx = tx;

@@ -14,6 +14,7 @@ import type { Manifest, ManifestChunk } from "../transfer/manifest.ts";
 import { ClusterJournal } from "./cluster-journal.ts";
 import { EventLog, type JournalEvent } from "./event-log.ts";
 import { JOURNAL_MIGRATIONS } from "./schema.ts";
+import { WalSync } from "./wal-sync.ts";
 
 export interface MigrationRecord {
   readonly id: string;
@@ -46,21 +47,29 @@ export type { JournalEvent };
 /**
  * The migration journal in SQLite: each migration's request, step and status, every cloud
  * resource (written `creating` before the call that creates it, `deleted` after the call that
- * deletes it), phase timings, events, and the transfer's manifest. WAL and synchronous=FULL: a
- * `kill -9` loses nothing that a method returned from.
+ * deletes it), phase timings, events, and the transfer's manifest. WAL and synchronous=NORMAL: a
+ * `kill -9` loses nothing that a method returned from; `durable()` (wal-sync.ts, off the event
+ * loop) is what the runner awaits before a cloud or the controller acts on what was written.
  */
 export class Journal {
   readonly #db: DatabaseSync;
   readonly #now: () => number;
   readonly #events: EventLog;
+  readonly #sync: WalSync;
   /** Cluster migrations, in the same database. */
   readonly clusters: ClusterJournal;
 
-  private constructor(db: DatabaseSync, now: () => number) {
+  private constructor(path: string, db: DatabaseSync, now: () => number) {
     this.#db = db;
     this.#now = now;
     this.#events = new EventLog(db, "events", "migration_id");
-    this.clusters = new ClusterJournal(db, now, (fn) => this.#tx(fn));
+    this.#sync = new WalSync(path, db);
+    this.clusters = new ClusterJournal(
+      db,
+      now,
+      (fn) => this.#tx(fn),
+      () => this.durable(),
+    );
   }
 
   static open(path: string, now: () => number = Date.now): Journal {
@@ -68,7 +77,8 @@ export class Journal {
     try {
       db.exec("PRAGMA foreign_keys = ON");
       if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
+      // Commits do not fsync on the event loop: durable() does, off it.
+      db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA busy_timeout = 5000");
       const version = Number((db.prepare("PRAGMA user_version").get() as Row).user_version);
       if (version > JOURNAL_MIGRATIONS.length)
@@ -83,11 +93,17 @@ export class Journal {
       db.close();
       throw err;
     }
-    return new Journal(db, now);
+    return new Journal(path, db, now);
   }
 
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+    this.#sync.close();
+  }
+
+  /** Resolves once every write made before the call is on disk (the WAL's fdatasync, off the event loop). */
+  durable(): Promise<void> {
+    return this.#sync.durable();
   }
 
   isHealthy(): boolean {

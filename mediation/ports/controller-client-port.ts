@@ -51,7 +51,13 @@ export class ControllerClientPort implements ControllerPort {
     const s = (await this.#client.listSwitches()).findLast(
       (x) => x.clusterId === clusterId && x.vmId === vmId,
     );
-    return s && { connected: s.connected, remoteAddress: s.remoteAddress };
+    return (
+      s && {
+        connected: s.connected,
+        remoteAddress: s.remoteAddress,
+        holdsRules: s.ruleCount !== null && s.ruleCount === s.desiredRuleCount,
+      }
+    );
   }
 
   async ready(): Promise<boolean> {

@@ -5,6 +5,20 @@ export interface LinkChecker {
    * what kept it from asking the host).
    */
   check(host: string, peerVint0s: readonly string[], options?: LinkCheckOptions): Promise<LinkCheckResult>;
+  /**
+   * Starts reaching `host` now (its host keys asked, the login retried while it boots), for a
+   * check run later: the login overlaps what the caller waits for meanwhile (the new VM's switch,
+   * the rebind), and the check after the rebind only runs its command.
+   */
+  prepare(host: string, options?: LinkCheckOptions): PreparedLinkCheck;
+}
+
+/** A check whose login started ahead of it. */
+export interface PreparedLinkCheck {
+  /** The check, on the prepared login; on a fresh one when that failed to connect or has ended since. */
+  run(peerVint0s: readonly string[]): Promise<LinkCheckResult>;
+  /** Ends the login, used or not (a rollback that never ran the check). */
+  close(): void;
 }
 
 export interface LinkCheckOptions {

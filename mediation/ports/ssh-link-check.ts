@@ -1,6 +1,6 @@
 import { MediationError } from "../errors.ts";
-import type { LinkChecker, LinkCheckOptions, LinkCheckResult } from "./link-check.ts";
-import { fingerprint, keyBlobs, openSsh, type SshSessionOptions } from "./ssh-session.ts";
+import type { LinkChecker, LinkCheckOptions, LinkCheckResult, PreparedLinkCheck } from "./link-check.ts";
+import { fingerprint, keyBlobs, openSsh, type SshSession, type SshSessionOptions } from "./ssh-session.ts";
 
 export interface SshOptions extends Omit<SshSessionOptions, "signal" | "hostKeys"> {
   /** The ping script's budget on the VM (all peers are pinged at once). */
@@ -18,12 +18,15 @@ export function peerAddresses(peerVint0s: readonly string[]): string[] {
 
 /**
  * One shell command that pings every address at once and prints one line per address, "ok ADDR"
- * or "fail ADDR" (ping's own output is dropped). No peers: `true`, logging in is the check.
+ * or "fail ADDR" (ping's own output is dropped). Each ping ends at its first reply (one echo
+ * through the tunnel proves the link; a lost first packet, e.g. an ARP entry still being
+ * resolved, is sent again 0.2 s later) or after 3 s without one. No peers: `true`, logging in
+ * is the check.
  */
 export function pingScript(addresses: readonly string[]): string {
   if (addresses.length === 0) return "true";
   const each = addresses.map(
-    (a) => `(if ping -c 3 -i 0.2 -W 2 ${a} >/dev/null 2>&1; then echo ok ${a}; else echo fail ${a}; fi) &`,
+    (a) => `(if ping -c 1 -i 0.2 -w 3 ${a} >/dev/null 2>&1; then echo ok ${a}; else echo fail ${a}; fi) &`,
   );
   return `${each.join(" ")} wait`;
 }
@@ -38,6 +41,16 @@ export function unreached(addresses: readonly string[], stdout: string): string[
   );
   return addresses.filter((a) => !ok.has(a));
 }
+
+/** A logged-in session and the host keys the cloud reported before the login. */
+interface Login {
+  readonly host: string;
+  readonly session: SshSession;
+  readonly before: readonly string[];
+}
+
+/** Failures a later login may not meet: the VM was not up yet (a prepared login starts while it boots). */
+const RETRYABLE = new Set(["SSH_UNREACHABLE", "SSH_AUTH"]);
 
 /**
  * Logs into the moved VM over ssh (ssh2, one session) and pings every peer's vint0 from there:
@@ -56,40 +69,88 @@ export class SshLinkChecker implements LinkChecker {
     options: LinkCheckOptions = {},
   ): Promise<LinkCheckResult> {
     const addresses = peerAddresses(peerVint0s);
-    const reported = options.reportedHostKeys;
-    const before = reported ? await reported() : [];
+    const login = await this.#login(host, options);
+    try {
+      return await this.#run(login, addresses, options);
+    } finally {
+      login.session.close();
+    }
+  }
+
+  prepare(host: string, options: LinkCheckOptions = {}): PreparedLinkCheck {
+    let current = this.#login(host, options);
+    // Awaited by run(); a login nobody runs a check on (a rollback) must not be an unhandled rejection.
+    current.catch(() => undefined);
+    let closed = false;
+    return {
+      run: async (peerVint0s) => {
+        const addresses = peerAddresses(peerVint0s);
+        const prepared = await current.catch((err: unknown) => {
+          if (err instanceof MediationError && RETRYABLE.has(err.code)) return undefined;
+          throw err;
+        });
+        if (!prepared || prepared.session.ended) {
+          // Its deadline ran while the VM booted, or the session dropped while the member waited
+          // at its gate: a login of its own, as a check that was not prepared.
+          prepared?.session.close();
+          current = this.#login(host, options);
+        }
+        return this.#run(await current, addresses, options);
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        current.then(
+          (l) => l.session.close(),
+          () => undefined,
+        );
+      },
+    };
+  }
+
+  async #login(host: string, options: LinkCheckOptions): Promise<Login> {
+    const before = options.reportedHostKeys ? await options.reportedHostKeys() : [];
     const session = await openSsh(host, {
       ...this.#o,
       ...(options.signal && { signal: options.signal }),
       ...(before.length > 0 && { hostKeys: before }),
     });
-    try {
-      const r = await session.exec(pingScript(addresses), this.#o.commandTimeoutMs ?? 30_000);
-      let hostKeySource: LinkCheckResult["hostKeySource"] = before.length > 0 ? "reported" : "first-seen";
-      if (before.length === 0 && reported) {
-        // cloud-init prints the keys at the end of its boot, which can come after this login:
-        // the key the session trusted must be one of them if they are there now.
-        const after = keyBlobs(await reported()).map(fingerprint);
-        if (after.length > 0 && !after.includes(session.hostKey))
-          throw new MediationError(
-            "SSH_HOST_KEY",
-            `${session.where}: host key ${session.hostKey} is not one the cloud reports (${after.join(", ")})`,
-          );
-        if (after.length > 0) hostKeySource = "reported";
-      }
-      const missing = unreached(addresses, r.stdout);
-      if (missing.length > 0)
-        throw new MediationError("LINK_CHECK_FAILED", `${host} does not reach ${missing.join(", ")}`, {
-          details: { host, unreached: missing, hostKey: session.hostKey },
-        });
-      if (r.exitCode !== 0)
-        throw new MediationError(
-          "LINK_CHECK_FAILED",
-          `${host}: the check's command exited with ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`,
-        );
-      return { hostKey: session.hostKey, hostKeySource };
-    } finally {
-      session.close();
-    }
+    return { host, session, before };
+  }
+
+  async #run(
+    login: Login,
+    addresses: readonly string[],
+    options: LinkCheckOptions,
+  ): Promise<LinkCheckResult> {
+    const { host, session, before } = login;
+    const reported = options.reportedHostKeys;
+    // cloud-init prints the keys at the end of its boot, which can come after the login: the
+    // key the session trusted must be one of them if they are there now (asked while the
+    // command runs, after the login).
+    const [r, after] = await Promise.all([
+      session.exec(pingScript(addresses), this.#o.commandTimeoutMs ?? 30_000),
+      before.length === 0 && reported
+        ? reported().then((keys) => keyBlobs(keys).map(fingerprint))
+        : ([] as string[]),
+    ]);
+    if (after.length > 0 && !after.includes(session.hostKey))
+      throw new MediationError(
+        "SSH_HOST_KEY",
+        `${session.where}: host key ${session.hostKey} is not one the cloud reports (${after.join(", ")})`,
+      );
+    const hostKeySource: LinkCheckResult["hostKeySource"] =
+      before.length > 0 || after.length > 0 ? "reported" : "first-seen";
+    const missing = unreached(addresses, r.stdout);
+    if (missing.length > 0)
+      throw new MediationError("LINK_CHECK_FAILED", `${host} does not reach ${missing.join(", ")}`, {
+        details: { host, unreached: missing, hostKey: session.hostKey },
+      });
+    if (r.exitCode !== 0)
+      throw new MediationError(
+        "LINK_CHECK_FAILED",
+        `${session.where}: the check's command exited with ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`,
+      );
+    return { hostKey: session.hostKey, hostKeySource };
   }
 }

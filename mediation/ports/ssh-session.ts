@@ -68,11 +68,20 @@ export class SshSession {
   /** `ssh user@host:port`, what errors start with. */
   readonly where: string;
   readonly #client: Client;
+  #ended = false;
 
   constructor(client: Client, hostKey: string, where: string) {
     this.#client = client;
     this.hostKey = hostKey;
     this.where = where;
+    client.once("close", () => {
+      this.#ended = true;
+    });
+  }
+
+  /** The connection has closed (the host dropped it, or close()). */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   /** Runs `command`; its exit status is the caller's to judge. Over `timeoutMs`, the session is closed. */
@@ -176,8 +185,10 @@ export async function openSsh(host: string, o: SshSessionOptions): Promise<SshSe
     },
     {
       deadlineMs: o.connectDeadlineMs ?? 60_000,
+      // A booting VM's sshd comes up at a moment nobody announces: retried often enough that a
+      // login prepared while the VM boots is not seconds late (it was up to 4 s apart).
       firstDelayMs: 250,
-      maxDelayMs: 4000,
+      maxDelayMs: 1000,
       what: where,
       ...(o.signal && { signal: o.signal }),
       onTimeout: () => {

@@ -114,6 +114,7 @@ export class ClusterCoordinator {
     }
     const record = this.#journal.create(request);
     this.#event(record.id, "planned", { plan });
+    await this.#deps.journal.durable();
     this.#spawn(record, new Map(), false, false);
     await this.#runs.get(record.id)?.initial;
     return this.#journal.get(record.id) ?? record;

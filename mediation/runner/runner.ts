@@ -17,7 +17,7 @@ import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
 import { hostKeysInConsole } from "../ports/console-host-keys.ts";
 import type { ControllerMember, ControllerPort, SwitchSession } from "../ports/controller.ts";
-import type { LinkChecker } from "../ports/link-check.ts";
+import type { LinkChecker, PreparedLinkCheck } from "../ports/link-check.ts";
 import { planTargetFormat, transferImage } from "../transfer/convert-transfer.ts";
 import type { FormatPlan } from "../transfer/format-plan.ts";
 import { DEFAULT_CHUNK_SIZE } from "../transfer/manifest.ts";
@@ -270,6 +270,8 @@ export class MigrationRunner {
       );
     }
     const created = journal.create(request, idempotencyKey, options.clusterMigrationId);
+    // Answered (202) only once on disk, as the controller answers its writes.
+    await journal.durable();
     if (created.created) {
       this.#runOptions.set(created.record.id, options);
       this.#spawn(created.record, "run");
@@ -343,6 +345,13 @@ export class MigrationRunner {
   #event(id: string, type: string, data: Record<string, unknown>): void {
     const event = this.#deps.journal.event(id, type, data);
     this.events.emit("event", id, event);
+  }
+
+  /** Journals a resource before the call that creates it, and waits until that is on disk. */
+  async #intend(id: string, resource: Parameters<Journal["intend"]>[1]): Promise<number> {
+    const seq = this.#deps.journal.intend(id, resource);
+    await this.#deps.journal.durable();
+    return seq;
   }
 
   async #drive(
@@ -457,7 +466,7 @@ export class MigrationRunner {
         });
       }
       const name = `icsdn-${short(id)}-snapshot`;
-      const seq = j.intend(id, { side: "source", kind: "image", name, owned: true });
+      const seq = await this.#intend(id, { side: "source", kind: "image", name, owned: true });
       const imageId = await ctx.source.snapshotServer(server.id, name);
       j.created(id, seq, imageId);
       ctx.snapshot = await ctx.source.waitImage(imageId, "active", o.imageDeadlineMs);
@@ -479,7 +488,7 @@ export class MigrationRunner {
           found.member.clusterId,
           found.member.vmId,
         );
-      const seq = j.intend(id, { side: "target", kind: "server", name: server.name, owned: true });
+      const seq = await this.#intend(id, { side: "target", kind: "server", name: server.name, owned: true });
       const serverId = await ctx.target.createServer({
         name: server.name,
         imageId: ctx.targetImageId!,
@@ -508,7 +517,12 @@ export class MigrationRunner {
     );
     const ids = new Map((await ctx.target.listSecurityGroups()).map((g) => [g.name, g.id]));
     for (const g of plan.create) {
-      const seq = j.intend(id, { side: "target", kind: "security_group", name: g.name, owned: true });
+      const seq = await this.#intend(id, {
+        side: "target",
+        kind: "security_group",
+        name: g.name,
+        owned: true,
+      });
       const groupId = await ctx.target.createSecurityGroup(g.name, g.description);
       j.created(id, seq, groupId);
       ids.set(g.name, groupId);
@@ -518,7 +532,12 @@ export class MigrationRunner {
     if (server.keyName && !(await ctx.target.hasKeyPair(server.keyName))) {
       const key = await ctx.source.getKeyPairPublicKey(server.keyName);
       if (key) {
-        const seq = j.intend(id, { side: "target", kind: "keypair", name: server.keyName, owned: true });
+        const seq = await this.#intend(id, {
+          side: "target",
+          kind: "keypair",
+          name: server.keyName,
+          owned: true,
+        });
         await ctx.target.importKeyPair(server.keyName, key);
         j.created(id, seq, server.keyName);
       }
@@ -543,7 +562,7 @@ export class MigrationRunner {
       chunkSize: this.#o.chunkSize,
       signal: ctx.signal,
       newTargetImage: async (attempt, diskFormat) => {
-        const seq = j.intend(id, {
+        const seq = await this.#intend(id, {
           side: "target",
           kind: "image",
           name: `icsdn-${short(id)}-image`,
@@ -622,74 +641,99 @@ export class MigrationRunner {
     const before =
       ctx.switchBefore ?? (await this.#deps.controller.switchSession(member.clusterId, member.vmId));
     const fipName = `icsdn-${short(id)}-fip`;
-    const fseq = j.intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
+    const fseq = await this.#intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
     const fip = await ctx.target.createFloatingIp(ctx.targetServerId!, fipName);
     j.created(id, fseq, fip.id);
-    // Announced as soon as known: peers accept the new endpoint before the rebind.
-    const aseq = j.intend(id, { side: "controller", kind: "announcement", name: fip.address, owned: true });
-    await this.#deps.controller.announce(member.clusterId, member.vmId, fip.address);
-    j.created(id, aseq, fip.address);
-    this.#event(id, "announced", { endpoint: fip.address });
-    await pollUntil(
-      async () => {
-        const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
-        const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
-        return fresh ? true : undefined;
-      },
-      {
-        deadlineMs: this.#o.switchDeadlineMs,
-        what: `the new instance's switch did not connect to the controller within ${this.#o.switchDeadlineMs} ms`,
-        onTimeout: (what) => new MediationError("CLOUD_TIMEOUT", what),
-        signal: ctx.signal,
-      },
-    );
-    const gate = ctx.gate;
-    if (gate) {
-      // A coordinator's member: booted, announced and its switch connected, it is held until the
-      // coordinator lets it cut over.
-      this.#event(id, "verified", { endpoint: fip.address });
-      await untilAborted(gate.verified(id), ctx.signal);
+    // The link check's login starts now and retries while the VM boots: it overlaps the wait for
+    // the new switch (and a member's wait at its gate), so after the rebind only its command runs.
+    const linkCheck = this.#prepareLinkCheck(ctx, fip.address);
+    try {
+      // Announced as soon as known: peers accept the new endpoint before the rebind.
+      const aseq = await this.#intend(id, {
+        side: "controller",
+        kind: "announcement",
+        name: fip.address,
+        owned: true,
+      });
+      await this.#deps.controller.announce(member.clusterId, member.vmId, fip.address);
+      j.created(id, aseq, fip.address);
+      this.#event(id, "announced", { endpoint: fip.address });
+      await pollUntil(
+        async () => {
+          const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
+          const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
+          // Connected is not enough: until the controller has given the new switch its rules, a
+          // rebind would send the peers' traffic to a switch that cannot deliver it yet. (With the
+          // switch seen up to 3.2 s late, that window was mostly hidden.)
+          return fresh && now.holdsRules ? true : undefined;
+        },
+        {
+          deadlineMs: this.#o.switchDeadlineMs,
+          what: `the new instance's switch did not connect to the controller within ${this.#o.switchDeadlineMs} ms`,
+          // The switch connects at the end of the VM's boot, seconds after ACTIVE, and the
+          // controller's listing is cheap: asked every 0.25 s. (A backoff to 5 s saw it up to
+          // 3.2 s late: Figure 7's members were verified 3.0 or 6.2 s after their announce, the
+          // backoff's steps.)
+          firstDelayMs: 100,
+          maxDelayMs: 250,
+          onTimeout: (what) => new MediationError("CLOUD_TIMEOUT", what),
+          signal: ctx.signal,
+        },
+      );
+      const gate = ctx.gate;
+      if (gate) {
+        // A coordinator's member: booted, announced and its switch connected, it is held until the
+        // coordinator lets it cut over.
+        this.#event(id, "verified", { endpoint: fip.address });
+        await untilAborted(gate.verified(id), ctx.signal);
+      }
+      const rseq = await this.#intend(id, {
+        side: "controller",
+        kind: "rebind",
+        name: member.endpoint ?? "",
+        owned: true,
+      });
+      await this.#deps.controller.rebind(member.clusterId, member.vmId, fip.address);
+      j.created(id, rseq, fip.address);
+      // The rebind consumed the announcement.
+      j.deleted(id, aseq);
+      this.#event(id, "rebound", { endpoint: fip.address });
+      // Checked after the rebind: before it, the peers still answer the member at the source instance,
+      // so a ping from the target cannot come back. A failure here rebinds back (and, atomic, the
+      // whole cluster: its commit is confirmed only once every member is rebound and checked).
+      await this.#checkLinks(ctx, linkCheck, fip.address, peers);
+      if (gate) await untilAborted(gate.rebound(id), ctx.signal);
+    } finally {
+      linkCheck?.close();
     }
-    const rseq = j.intend(id, {
-      side: "controller",
-      kind: "rebind",
-      name: member.endpoint ?? "",
-      owned: true,
-    });
-    await this.#deps.controller.rebind(member.clusterId, member.vmId, fip.address);
-    j.created(id, rseq, fip.address);
-    // The rebind consumed the announcement.
-    j.deleted(id, aseq);
-    this.#event(id, "rebound", { endpoint: fip.address });
-    // Checked after the rebind: before it, the peers still answer the member at the source instance,
-    // so a ping from the target cannot come back. A failure here rebinds back (and, atomic, the
-    // whole cluster: its commit is confirmed only once every member is rebound and checked).
-    await this.#checkLinks(ctx, fip.address, peers);
-    if (gate) await untilAborted(gate.rebound(id), ctx.signal);
     ctx.signal.throwIfAborted();
     j.setCommitted(id);
     this.#event(id, "committed", {});
   }
 
-  async #checkLinks(ctx: Context, address: string, peers: readonly ControllerMember[]): Promise<void> {
-    const checker = this.#deps.linkChecker;
-    if (!checker) {
+  #prepareLinkCheck(ctx: Context, address: string): PreparedLinkCheck | undefined {
+    const serverId = ctx.targetServerId!;
+    return this.#deps.linkChecker?.prepare(address, {
+      signal: ctx.signal,
+      // A cloud that keeps the console to itself (policy, no console) leaves the first key seen.
+      reportedHostKeys: () => ctx.target.consoleOutput(serverId).then(hostKeysInConsole, () => []),
+    });
+  }
+
+  async #checkLinks(
+    ctx: Context,
+    linkCheck: PreparedLinkCheck | undefined,
+    address: string,
+    peers: readonly ControllerMember[],
+  ): Promise<void> {
+    if (!linkCheck) {
       this.#event(ctx.record.id, "links_unchecked", { reason: "no ssh link checker configured" });
       return;
     }
     let hostKey: string;
     let hostKeySource: string;
     try {
-      const serverId = ctx.targetServerId!;
-      ({ hostKey, hostKeySource } = await checker.check(
-        address,
-        peers.map((p) => p.vint0),
-        {
-          signal: ctx.signal,
-          // A cloud that keeps the console to itself (policy, no console) leaves the first key seen.
-          reportedHostKeys: () => ctx.target.consoleOutput(serverId).then(hostKeysInConsole, () => []),
-        },
-      ));
+      ({ hostKey, hostKeySource } = await linkCheck.run(peers.map((p) => p.vint0)));
     } catch (err) {
       // The checker's own codes (ssh refused the key, no session before the deadline...) say more.
       if (err instanceof MediationError) throw err;

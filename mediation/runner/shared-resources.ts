@@ -58,6 +58,7 @@ export async function createShared(
         kind: "security_group",
         name: g.name,
       });
+      await j.durable();
       const groupId = await target.createSecurityGroup(g.name, g.description);
       ids.set(g.name, groupId);
       made.push([seq, groupId]);
@@ -72,6 +73,7 @@ export async function createShared(
       const key = await deps.cloud(k.sourceCloud).getKeyPairPublicKey(k.name);
       if (!key) continue;
       const seq = j.intendShared(clusterMigrationId, { cloud: plan.cloud, kind: "keypair", name: k.name });
+      await j.durable();
       await target.importKeyPair(k.name, key);
       j.sharedCreated(clusterMigrationId, seq, k.name);
       deps.event("shared_created", { cloud: plan.cloud, kind: "keypair", name: k.name });

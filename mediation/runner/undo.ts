@@ -20,6 +20,9 @@ export interface UndoContext {
  * a server also by our migration marker, so another server of that name is never touched.
  */
 export async function runUndo(ctx: UndoContext, action: UndoAction): Promise<void> {
+  // What decided this action (the commit before a release, the failure before a rollback) is on
+  // disk before anything is deleted.
+  await ctx.journal.durable();
   if (action.do === "rebind_back" || action.do === "withdraw") {
     if (ctx.clusterId !== null) {
       if (action.do === "withdraw") await ctx.controller.withdraw(ctx.clusterId, ctx.member);

@@ -1,9 +1,10 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MediationError } from "../../mediation/errors.ts";
 import { Journal } from "../../mediation/journal/journal.ts";
 import type { MigrationRequest } from "../../mediation/model/migration.ts";
@@ -11,8 +12,8 @@ import { ManifestBuilder } from "../../mediation/transfer/manifest.ts";
 
 // Behaviour of each journal method on a real SQLite file (journal.test.ts is the reopen round trip).
 // Equivalent mutants, left alive on purpose:
-// - `PRAGMA foreign_keys = ON` and `PRAGMA synchronous = FULL` removed or emptied: node:sqlite
-//   opens with foreign keys enforced and SQLite's default synchronous is FULL, so nothing changes;
+// - `PRAGMA foreign_keys = ON` removed or emptied: node:sqlite opens with foreign keys enforced,
+//   so nothing changes;
 //   the foreign-key test below still pins that a resource of an unknown migration is refused.
 // - `if (path !== ":memory:")` always true, or against "": an in-memory database ignores WAL.
 // - isHealthy's `isOpen && ...` as `||` or `true`: a query on a closed database throws, and the
@@ -99,6 +100,50 @@ describe("opening the journal", () => {
     j.close();
     expect(j.isHealthy()).toBe(false);
     expect(() => j.close()).not.toThrow();
+  });
+});
+
+describe("durability (commits do not fsync; durable() syncs the WAL off the event loop)", () => {
+  /** Counts the WAL syncs (FileHandle.datasync, which node:fs/promises does not export). */
+  async function spySyncs() {
+    const handle = await open(join(dir, "probe"), "w");
+    const FileHandle = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+    await handle.close();
+    return vi.spyOn(FileHandle, "datasync");
+  }
+
+  it("syncs the WAL once per durable() that follows writes; calls during a sync share the next", async () => {
+    const syncs = await spySyncs();
+    try {
+      await j.durable();
+      expect(syncs).toHaveBeenCalledTimes(0);
+      j.create(request("vm1"), undefined);
+      await j.durable();
+      expect(syncs).toHaveBeenCalledTimes(1);
+      await j.durable();
+      expect(syncs).toHaveBeenCalledTimes(1);
+      // Calls made while one sync runs share at most one more.
+      const id = j.create(request("vm2"), undefined).record.id;
+      const first = j.durable();
+      j.setStep(id, "source_auth");
+      await Promise.all([first, j.durable(), j.durable()]);
+      expect(syncs).toHaveBeenCalledTimes(3);
+    } finally {
+      syncs.mockRestore();
+    }
+  });
+
+  it("an in-memory journal has nothing to sync", async () => {
+    const syncs = await spySyncs();
+    const mem = Journal.open(":memory:");
+    try {
+      mem.create(request("vm1"), undefined);
+      await mem.durable();
+      expect(syncs).toHaveBeenCalledTimes(0);
+    } finally {
+      mem.close();
+      syncs.mockRestore();
+    }
   });
 });
 

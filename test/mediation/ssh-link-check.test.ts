@@ -117,6 +117,70 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     }
   }, 30_000);
 
+  it("prepares the login while the server is not up yet; the check then runs on that session", async () => {
+    const port = await freePort();
+    const checker = new SshLinkChecker({
+      username: "root",
+      privateKeyFile: key,
+      port,
+      connectDeadlineMs: 20_000,
+    });
+    let asked = 0;
+    const prepared = checker.prepare("127.0.0.1", {
+      reportedHostKeys: async () => {
+        asked++;
+        return [];
+      },
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    const late = await startSshd({ authorized: [key], port });
+    try {
+      // Logged in by now (retried at most 1 s apart): the check only runs its command.
+      await new Promise((r) => setTimeout(r, 1500));
+      const started = Date.now();
+      expect(await prepared.run(["127.0.0.1/8"])).toEqual({
+        hostKey: late.hostFingerprint,
+        hostKeySource: "first-seen",
+      });
+      expect(Date.now() - started).toBeLessThan(1000);
+      // Once before the login, once after it (no key was reported before).
+      expect(asked).toBe(2);
+    } finally {
+      prepared.close();
+      await late.stop();
+    }
+  }, 30_000);
+
+  it("logs in afresh at the check when the prepared login gave up (the VM was not up by its deadline)", async () => {
+    const port = await freePort();
+    const checker = new SshLinkChecker({
+      username: "root",
+      privateKeyFile: key,
+      port,
+      connectDeadlineMs: 500,
+    });
+    const prepared = checker.prepare("127.0.0.1");
+    await new Promise((r) => setTimeout(r, 1000));
+    const late = await startSshd({ authorized: [key], port });
+    try {
+      expect((await prepared.run(["127.0.0.1"])).hostKey).toBe(late.hostFingerprint);
+    } finally {
+      prepared.close();
+      await late.stop();
+    }
+  }, 30_000);
+
+  it("does not retry a prepared login the host key refused", async () => {
+    const other = readFileSync(`${makeKey(dir, "prepared-other-host")}.pub`, "utf8").trim();
+    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const prepared = checker.prepare("127.0.0.1", { reportedHostKeys: async () => [other] });
+    try {
+      expect((await rejection(prepared.run(["127.0.0.1"]))).code).toBe("SSH_HOST_KEY");
+    } finally {
+      prepared.close();
+    }
+  }, 30_000);
+
   it("gives up at the deadline with SSH_UNREACHABLE naming the host, port and attempts", async () => {
     const port = await freePort();
     const checker = new SshLinkChecker({
@@ -230,8 +294,8 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
       port: sshd.port,
       commandTimeoutMs: 100,
     });
-    // 3 pings 0.2 s apart take at least 0.4 s
-    const err = await rejection(checker.check("127.0.0.1", ["127.0.0.1"]));
+    // A peer that never answers keeps ping going for its 3 s.
+    const err = await rejection(checker.check("127.0.0.1", [NOWHERE]));
     expect(err.code).toBe("SSH_TIMEOUT");
     expect(err.message).toBe(`ssh root@127.0.0.1:${sshd.port}: the command did not finish within 100 ms`);
   }, 30_000);

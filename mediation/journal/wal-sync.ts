@@ -1,0 +1,86 @@
+import { type FileHandle, open } from "node:fs/promises";
+import type { DatabaseSync } from "node:sqlite";
+
+/**
+ * The journal's durability, off the event loop (as the controller's store: controller/store/
+ * cluster-store.ts). Commits do not fsync (WAL, `synchronous = NORMAL`): a `kill -9` after a
+ * commit loses nothing (the WAL is in the page cache), only a power loss could. `durable()`
+ * fdatasyncs the WAL on libuv's thread pool, and the runner awaits it before each call that
+ * creates or deletes something, so what the journal says it intends is on disk before the cloud
+ * acts. A commit's fsync on the event loop cost every member's commit its share: the cluster's
+ * commit start -> first rebind request was mostly fsyncs.
+ */
+export class WalSync {
+  readonly #path: string;
+  readonly #db: DatabaseSync;
+  /** The WAL file, opened at the first sync. */
+  #wal: Promise<FileHandle> | undefined;
+  /** The connection's changed rows (`total_changes()`) known to be on disk. */
+  #synced = 0;
+  /** The sync in flight (covering the changes made before it started), and one queued behind it. */
+  #running: { readonly upTo: number; readonly done: Promise<void> } | undefined;
+  #queued: Promise<void> | undefined;
+
+  constructor(path: string, db: DatabaseSync) {
+    this.#path = path;
+    this.#db = db;
+  }
+
+  #changes(): number {
+    return Number((this.#db.prepare("SELECT total_changes() AS n").get() as { n: number }).n);
+  }
+
+  /**
+   * Resolves once every write committed before the call is on disk. At once when nothing was
+   * written since the last sync; calls made while one runs share the next.
+   */
+  durable(): Promise<void> {
+    if (this.#path === ":memory:" || !this.#db.isOpen) return Promise.resolve();
+    const target = this.#changes();
+    if (this.#synced >= target) return Promise.resolve();
+    const running = this.#running;
+    if (!running) {
+      const upTo = target;
+      const done = this.#sync().then(
+        () => {
+          this.#synced = Math.max(this.#synced, upTo);
+          this.#running = undefined;
+        },
+        (err: unknown) => {
+          this.#running = undefined;
+          throw err;
+        },
+      );
+      this.#running = { upTo, done };
+      return done;
+    }
+    if (running.upTo >= target) return running.done;
+    // The one running started before this call's write: one more after it serves every call made meanwhile.
+    this.#queued ??= running.done
+      .catch(() => undefined)
+      .then(() => {
+        this.#queued = undefined;
+        return this.durable();
+      });
+    return this.#queued;
+  }
+
+  async #sync(): Promise<void> {
+    this.#wal ??= open(`${this.#path}-wal`, "r+");
+    try {
+      await (await this.#wal).datasync();
+    } catch (err) {
+      this.#wal = undefined;
+      throw new Error(
+        `cannot sync the journal ${this.#path}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** After the database closed (closing checkpoints the WAL and syncs the database file). */
+  close(): void {
+    void this.#wal?.then((h) => h.close()).catch(() => undefined);
+    this.#wal = undefined;
+  }
+}
