@@ -17,7 +17,7 @@ export function withoutSdn(port: ControllerPort): ControllerPort {
     announce: async () => undefined,
     withdraw: async () => undefined,
     rebind: async () => undefined,
-    switchSession: async () => ({ connected: true, remoteAddress: `sdn-off:${++session}`, holdsRules: true }),
+    switchSession: async () => ({ connected: true, remoteAddress: `sdn-off:${++session}` }),
     ready: () => port.ready(),
   };
 }

@@ -51,13 +51,7 @@ export class ControllerClientPort implements ControllerPort {
     const s = (await this.#client.listSwitches()).findLast(
       (x) => x.clusterId === clusterId && x.vmId === vmId,
     );
-    return (
-      s && {
-        connected: s.connected,
-        remoteAddress: s.remoteAddress,
-        holdsRules: s.ruleCount !== null && s.ruleCount === s.desiredRuleCount,
-      }
-    );
+    return s && { connected: s.connected, remoteAddress: s.remoteAddress };
   }
 
   async ready(): Promise<boolean> {

@@ -11,8 +11,6 @@ export interface ControllerMember {
 export interface SwitchSession {
   readonly connected: boolean;
   readonly remoteAddress: string | null;
-  /** The switch holds every rule the controller wants it to (its count is known and equal). */
-  readonly holdsRules: boolean;
 }
 
 /**

@@ -662,10 +662,10 @@ export class MigrationRunner {
         async () => {
           const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
           const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
-          // Connected is not enough: until the controller has given the new switch its rules, a
-          // rebind would send the peers' traffic to a switch that cannot deliver it yet. (With the
-          // switch seen up to 3.2 s late, that window was mostly hidden.)
-          return fresh && now.holdsRules ? true : undefined;
+          // Connected is enough: the rebind's first phase gives the new switch every rule it lacks
+          // before any peer is turned to it. (Its rule count is no signal: a new instance's session
+          // is brought up to date with peers announced after it connected only by that phase.)
+          return fresh ? true : undefined;
         },
         {
           deadlineMs: this.#o.switchDeadlineMs,
