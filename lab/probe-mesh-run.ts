@@ -83,7 +83,8 @@ export class ProbeMesh {
       } catch (err) {
         // `ip netns add` makes the file before it mounts the namespace on it: entering it in
         // between fails with EINVAL, and a moment later works.
-        if (!(err instanceof NamespaceNotReady) || Date.now() > deadline) throw err;
+        const unmounted = /setting the network namespace .* failed: Invalid argument/.test(String(err));
+        if (!unmounted || Date.now() > deadline) throw err;
       }
       if (Date.now() > deadline) throw new Error(`probe mesh: no namespace ${netns} within ${timeoutMs} ms`);
       await sleep(100);
@@ -179,12 +180,7 @@ export class ProbeMesh {
         if (ready) return;
         // Never listened: it saw nothing, and is no instance of the member.
         this.#nodes.splice(this.#nodes.indexOf(node), 1);
-        const message = `probe node in ${netns} ended (exit ${code}): ${stderr}`;
-        reject(
-          /setting the network namespace .* failed: Invalid argument/.test(stderr)
-            ? new NamespaceNotReady(message)
-            : new Error(message),
-        );
+        reject(new Error(`probe node in ${netns} ended (exit ${code}): ${stderr}`));
       });
     });
   }
@@ -199,6 +195,3 @@ export class ProbeMesh {
     clearTimeout(timer);
   }
 }
-
-/** The namespace's file exists but is not mounted yet. */
-class NamespaceNotReady extends Error {}

@@ -1,7 +1,7 @@
-import { type FileHandle, open } from "node:fs/promises";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { DowntimeReport, PhaseReport } from "../../contract/controller-api/index.ts";
 import { splitDatapathId, type TunnelType } from "../../contract/dataplane/index.ts";
+import { WalSync } from "../../contract/storage/wal-sync.ts";
 import { ControllerError, fieldPath } from "../errors.ts";
 import type { Cluster } from "../model/cluster.ts";
 import type { ClusterState } from "../model/cluster-state.ts";
@@ -53,19 +53,17 @@ export class ClusterStore {
    */
   readonly #states = new Map<string, ClusterState>();
   #depth = 0;
-  /** The WAL file, opened at the first `durable()`; each call fdatasyncs it on libuv's pool. */
-  #wal: Promise<FileHandle> | undefined;
-  /** Top-level commits so far, and how many of them are known to be on disk. */
-  #commits = 0;
-  #synced = 0;
-  /** The fsync in flight (covering the commits made before it started), and one queued behind it. */
-  #running: { readonly upTo: number; readonly done: Promise<void> } | undefined;
-  #queued: Promise<void> | undefined;
+  readonly #sync: WalSync;
 
   private constructor(path: string, db: DatabaseSync, now: () => Date) {
     this.path = path;
     this.#db = db;
     this.#now = now;
+    this.#sync = new WalSync(
+      path,
+      db,
+      (message, cause) => new ControllerError("STORE_FAILED", message, { cause }),
+    );
   }
 
   /** Opens (creating if needed) the database at `path` (":memory:" for a throwaway one) and migrates it. */
@@ -123,8 +121,7 @@ export class ClusterStore {
   /** Closing checkpoints the WAL into the database file and syncs it: every commit is on disk. */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
-    void this.#wal?.then((h) => h.close()).catch(() => {});
-    this.#wal = undefined;
+    this.#sync.close();
   }
 
   /**
@@ -133,45 +130,7 @@ export class ClusterStore {
    * since the last sync; calls made while one runs share the next.
    */
   durable(): Promise<void> {
-    const target = this.#commits;
-    if (this.path === ":memory:" || !this.#db.isOpen || this.#synced >= target) return Promise.resolve();
-    const running = this.#running;
-    if (!running) {
-      const upTo = this.#commits;
-      const done = this.#sync().then(
-        () => {
-          this.#synced = Math.max(this.#synced, upTo);
-          this.#running = undefined;
-        },
-        (err: unknown) => {
-          this.#running = undefined;
-          throw err;
-        },
-      );
-      this.#running = { upTo, done };
-      return done;
-    }
-    if (running.upTo >= target) return running.done;
-    // The one running started before this call's commit: one more after it serves every call made meanwhile.
-    this.#queued ??= running.done
-      .catch(() => {})
-      .then(() => {
-        this.#queued = undefined;
-        return this.durable();
-      });
-    return this.#queued;
-  }
-
-  async #sync(): Promise<void> {
-    this.#wal ??= open(`${this.path}-wal`, "r+");
-    try {
-      await (await this.#wal).datasync();
-    } catch (err) {
-      this.#wal = undefined;
-      throw new ControllerError("STORE_FAILED", `cannot sync database ${this.path}: ${message(err)}`, {
-        cause: err,
-      });
-    }
+    return this.#sync.durable();
   }
 
   /** True when the database answers a query (for /readyz). */
@@ -203,7 +162,6 @@ export class ClusterStore {
     }
     this.#depth--;
     this.#db.exec(this.#depth === 0 ? "COMMIT" : `RELEASE ${savepoint}`);
-    if (this.#depth === 0) this.#commits++;
     return result;
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { WalSync } from "../../contract/storage/wal-sync.ts";
 import { MediationError } from "../errors.ts";
 import type {
   JournalResource,
@@ -14,7 +15,6 @@ import type { Manifest, ManifestChunk } from "../transfer/manifest.ts";
 import { ClusterJournal } from "./cluster-journal.ts";
 import { EventLog, type JournalEvent } from "./event-log.ts";
 import { JOURNAL_MIGRATIONS } from "./schema.ts";
-import { WalSync } from "./wal-sync.ts";
 
 export interface MigrationRecord {
   readonly id: string;
@@ -48,7 +48,7 @@ export type { JournalEvent };
  * The migration journal in SQLite: each migration's request, step and status, every cloud
  * resource (written `creating` before the call that creates it, `deleted` after the call that
  * deletes it), phase timings, events, and the transfer's manifest. WAL and synchronous=NORMAL: a
- * `kill -9` loses nothing that a method returned from; `durable()` (wal-sync.ts, off the event
+ * `kill -9` loses nothing that a method returned from; `durable()` (contract/storage/wal-sync.ts, off the event
  * loop) is what the runner awaits before a cloud or the controller acts on what was written.
  */
 export class Journal {
@@ -63,7 +63,11 @@ export class Journal {
     this.#db = db;
     this.#now = now;
     this.#events = new EventLog(db, "events", "migration_id");
-    this.#sync = new WalSync(path, db);
+    this.#sync = new WalSync(
+      path,
+      db,
+      (message, cause) => new MediationError("JOURNAL_FAILED", message, { cause }),
+    );
     this.clusters = new ClusterJournal(
       db,
       now,
@@ -82,7 +86,10 @@ export class Journal {
       db.exec("PRAGMA busy_timeout = 5000");
       const version = Number((db.prepare("PRAGMA user_version").get() as Row).user_version);
       if (version > JOURNAL_MIGRATIONS.length)
-        throw new Error(`journal ${path} has schema v${version}, newer than this service's`);
+        throw new MediationError(
+          "JOURNAL_FAILED",
+          `journal ${path} has schema v${version}, newer than this service's`,
+        );
       for (let v = version; v < JOURNAL_MIGRATIONS.length; v++) {
         db.exec("BEGIN");
         db.exec(JOURNAL_MIGRATIONS[v]!);

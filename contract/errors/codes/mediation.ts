@@ -97,4 +97,5 @@ export const MEDIATION_ERRORS = {
     summary: "the staging directory of a format conversion lacks the free space the converted image needs",
   },
   CANCELLED: { status: 409, exit: EXIT.FAILURE, summary: "the migration was cancelled and rolled back" },
+  JOURNAL_FAILED: { status: 500, exit: EXIT.IO, summary: "the journal is unusable (newer schema, I/O)" },
 } as const satisfies ErrorTable;
