@@ -40,6 +40,14 @@ const NOWHERE = "240.0.0.1";
 describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", () => {
   const dir = mkdtempSync(join(tmpdir(), "icsdn-ssh-check-"));
   let key: string;
+  /** A checker logging in as root with the cluster's key on `port`. */
+  const checkerOn = (port: number, connectDeadlineMs?: number) =>
+    new SshLinkChecker({
+      username: "root",
+      privateKeyFile: key,
+      port,
+      ...(connectDeadlineMs !== undefined && { connectDeadlineMs }),
+    });
   let sshd: Sshd;
 
   beforeAll(async () => {
@@ -52,7 +60,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
   });
 
   it("logs in once and reaches every peer: resolves with the host key's fingerprint", async () => {
-    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const checker = checkerOn(sshd.port);
     const r = await checker.check("127.0.0.1", ["127.0.0.1/8", "127.0.0.2/8"]);
     expect(r).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "first-seen" });
   }, 30_000);
@@ -73,7 +81,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
   }, 30_000);
 
   it("names the peer it does not reach, and only that one", async () => {
-    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const checker = checkerOn(sshd.port);
     const err = await rejection(checker.check("127.0.0.1", ["127.0.0.1/8", `${NOWHERE}/24`]));
     expect(err.code).toBe("LINK_CHECK_FAILED");
     expect(err.message).toBe(`127.0.0.1 does not reach ${NOWHERE}`);
@@ -99,12 +107,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("retries a refused connection until the server is up, then checks", async () => {
     const port = await freePort();
-    const checker = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port,
-      connectDeadlineMs: 20_000,
-    });
+    const checker = checkerOn(port, 20_000);
     const started = Date.now();
     const check = checker.check("127.0.0.1", ["127.0.0.1"]);
     await new Promise((r) => setTimeout(r, 1500));
@@ -119,12 +122,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("prepares the login while the server is not up yet; the check then runs on that session", async () => {
     const port = await freePort();
-    const checker = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port,
-      connectDeadlineMs: 20_000,
-    });
+    const checker = checkerOn(port, 20_000);
     let asked = 0;
     const prepared = checker.prepare("127.0.0.1", {
       reportedHostKeys: async () => {
@@ -153,12 +151,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("logs in afresh at the check when the prepared login gave up (the VM was not up by its deadline)", async () => {
     const port = await freePort();
-    const checker = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port,
-      connectDeadlineMs: 500,
-    });
+    const checker = checkerOn(port, 500);
     const prepared = checker.prepare("127.0.0.1");
     await new Promise((r) => setTimeout(r, 1000));
     const late = await startSshd({ authorized: [key], port });
@@ -172,7 +165,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("does not retry a prepared login the host key refused", async () => {
     const other = readFileSync(`${makeKey(dir, "prepared-other-host")}.pub`, "utf8").trim();
-    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const checker = checkerOn(sshd.port);
     const prepared = checker.prepare("127.0.0.1", { reportedHostKeys: async () => [other] });
     try {
       expect((await rejection(prepared.run(["127.0.0.1"]))).code).toBe("SSH_HOST_KEY");
@@ -183,12 +176,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("gives up at the deadline with SSH_UNREACHABLE naming the host, port and attempts", async () => {
     const port = await freePort();
-    const checker = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port,
-      connectDeadlineMs: 1500,
-    });
+    const checker = checkerOn(port, 1500);
     const started = Date.now();
     const err = await rejection(checker.check("127.0.0.1", ["127.0.0.1"]));
     expect(err.code).toBe("SSH_UNREACHABLE");
@@ -226,7 +214,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("accepts only the host keys the cloud reports when it reports some before the login", async () => {
     const other = readFileSync(`${makeKey(dir, "other-host")}.pub`, "utf8").trim();
-    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const checker = checkerOn(sshd.port);
     const err = await rejection(
       checker.check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: async () => [other] }),
     );
@@ -242,7 +230,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
 
   it("checks the key it trusted against keys the cloud reports only after the login", async () => {
     const other = readFileSync(`${makeKey(dir, "late-host")}.pub`, "utf8").trim();
-    const checker = new SshLinkChecker({ username: "root", privateKeyFile: key, port: sshd.port });
+    const checker = checkerOn(sshd.port);
     /** Nothing reported at the first ask (cloud-init not done), then `later`. */
     const lateReport = (later: string[]) => {
       let asked = 0;
@@ -266,12 +254,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     const port = await freePort();
     const first = await startSshd({ authorized: [], port });
     // Refused key: the check retries; the server then changes under the same address.
-    const checker = new SshLinkChecker({
-      username: "root",
-      privateKeyFile: key,
-      port,
-      connectDeadlineMs: 20_000,
-    });
+    const checker = checkerOn(port, 20_000);
     const err = rejection(checker.check("127.0.0.1", ["127.0.0.1"]));
     await new Promise((r) => setTimeout(r, 800));
     await first.stop();
