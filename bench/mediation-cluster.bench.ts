@@ -131,9 +131,9 @@ const bench: Bench = {
           listen: { host: "127.0.0.1", port: 0 },
           auth: { mode: "token", token: TOKEN },
           controller: sdn ? controllerPort : withoutSdn(controllerPort),
-          ...(sdn && {
-            linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: key!.privateKey }),
-          }),
+          ...(sdn
+            ? { linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: key!.privateKey }) }
+            : { runner: { switchSettleMs: 0 } }),
           env,
         });
         services.push(s);

@@ -26,6 +26,8 @@ export interface CommitRound {
   readonly lastAnswerMs: number;
   /** The slowest rebind at the controller, request received -> every switch confirmed (its updateMs; the cluster's lock wait included). */
   readonly maxUpdateMs: number;
+  /** The least time any member's rebind request followed the runner's last look at its switch (the switch's settle). */
+  readonly minSettleMs: number;
 }
 
 /**
@@ -55,15 +57,22 @@ export async function timeCommit(ctl: ControllerProcess, size: number, tag: stri
   const port = new ControllerClientPort({ url: ctl.url, token: readFileSync(ctl.tokenFile, "utf8").trim() });
   // The real port, its rebind calls timed: where the commit's time goes.
   const calls: { sent: number; answered: number }[] = [];
+  const lastSwitchAsk = new Map<string, number>();
+  const settles: number[] = [];
   const controller: ControllerPort = {
     findMember: (vmId) => port.findMember(vmId),
     clusterMembers: (id) => port.clusterMembers(id),
     announce: (id, vmId, endpoint) => port.announce(id, vmId, endpoint),
     withdraw: (id, vmId) => port.withdraw(id, vmId),
-    switchSession: (id, vmId) => port.switchSession(id, vmId),
+    switchSession: async (id, vmId) => {
+      const session = await port.switchSession(id, vmId);
+      lastSwitchAsk.set(vmId, Date.now());
+      return session;
+    },
     ready: () => port.ready(),
     rebind: async (id, vmId, endpoint) => {
       const sent = Date.now();
+      settles.push(sent - (lastSwitchAsk.get(vmId) ?? Number.NaN));
       await port.rebind(id, vmId, endpoint);
       calls.push({ sent, answered: Date.now() });
     },
@@ -117,6 +126,7 @@ export async function timeCommit(ctl: ControllerProcess, size: number, tag: stri
       lastRequestMs: at(Math.max(...calls.map((c) => c.sent))),
       lastAnswerMs: at(Math.max(...calls.map((c) => c.answered))),
       maxUpdateMs: Math.max(...updates),
+      minSettleMs: Math.min(...settles),
     };
   } finally {
     for (const s of switches) s.stop();

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import { IcsdnError } from "../../contract/errors/index.ts";
 import type { CloudDriver, Flavor, ImageInfo, ServerInfo } from "../clouds/cloud-driver.ts";
 import { pollUntil } from "../clouds/poll.ts";
@@ -31,6 +32,14 @@ export interface RunnerOptions {
   readonly imageDeadlineMs?: number;
   /** How long the new instance's switch may take to connect to the controller. */
   readonly switchDeadlineMs?: number;
+  /**
+   * How long a new instance's switch has been connected before its member is cut over. Until its
+   * switch connects, the new VM's switch drops everything (fail-secure), so its kernel's first ARP
+   * requests for its peers go unanswered and are retried after 1 s (the neighbour table's
+   * `retrans_time_ms`): cut over sooner, its own packets to its peers are dropped until then (in
+   * Figure 7 a member rebound 0.07 s after its switch connected lost 0.2 s of its stream).
+   */
+  readonly switchSettleMs?: number;
   /**
    * A release after the commit, or a rollback, whose cloud or controller calls fail is tried this
    * many times, waiting base, 2 x base, ... in between (the lab's SQLite-backed clouds answer
@@ -141,6 +150,7 @@ export class MigrationRunner {
       serverDeadlineMs: o.serverDeadlineMs ?? 300_000,
       imageDeadlineMs: o.imageDeadlineMs ?? 600_000,
       switchDeadlineMs: o.switchDeadlineMs ?? 120_000,
+      switchSettleMs: o.switchSettleMs ?? 1000,
       cleanupAttempts: o.cleanupAttempts ?? 6,
       cleanupBackoffMs: o.cleanupBackoffMs ?? 2000,
     };
@@ -680,6 +690,7 @@ export class MigrationRunner {
           signal: ctx.signal,
         },
       );
+      await untilAborted(sleep(this.#o.switchSettleMs), ctx.signal);
       const gate = ctx.gate;
       if (gate) {
         // A coordinator's member: booted, announced and its switch connected, it is held until the
