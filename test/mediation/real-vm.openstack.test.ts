@@ -1,15 +1,17 @@
 /**
- * Issue #10's whole move with real lab VMs: a 2-VM cluster booted through Nova in lab-a with
- * vm-init user-data (their switches dial the controller), one member moved to lab-b by ONE REST
- * call to the mediation service while a probe mesh runs between the members. The new instance
- * boots with the member's vm-init config, its switch connects, the controller rebinds it, the
- * service checks the links over ssh with the cluster's key; then: no probe lost, the bytes
- * written on the disk before the snapshot are on the new VM's disk, the source is gone.
+ * Whole moves with real lab VMs booted through Nova in lab-a with vm-init user-data (their
+ * switches dial the controller), by ONE REST call to the mediation service while a probe mesh
+ * runs between the members. Each new instance boots with the member's vm-init config, its switch
+ * connects, the controller rebinds it, the service checks the links over ssh with the clusters'
+ * key; then: no probe lost, the bytes written on the disk before the snapshot are on the new VM's
+ * disk, the source is gone. Issue #10: one member of a 2-VM cluster; issue #11: a 4-VM cluster,
+ * atomic, every member preparing at once.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { moveCluster } from "../../demo/move-cluster.ts";
 import {
   type ControllerProcess,
   freePort,
@@ -17,6 +19,7 @@ import {
   startControllerProcess,
 } from "../../lab/controller-lab.ts";
 import { OpenStackCluster } from "../../lab/openstack/cluster.ts";
+import { type KeyPair, makeKeyPair } from "../../lab/openstack/ssh.ts";
 import type { ProbeMesh } from "../../lab/probe-mesh-run.ts";
 import { MediationClient } from "../../mediation/client.ts";
 import { followMigration } from "../../mediation/follow.ts";
@@ -29,23 +32,33 @@ import { cleanClouds, TOKEN } from "./support/service.ts";
 
 const os = openstackLab();
 
-describe.skipIf(!os)("a real lab VM moved between clouds by one REST call", () => {
+describe.skipIf(!os)("real lab VMs moved between clouds by one REST call", () => {
   const dir = mkdtempSync(join(tmpdir(), "icsdn-real-vm-"));
   let ctl: ControllerProcess | undefined;
+  let key: KeyPair | undefined;
   let cluster: OpenStackCluster | undefined;
+  let four: OpenStackCluster | undefined;
   let service: RunningMediation | undefined;
   let mesh: ProbeMesh | undefined;
 
   beforeAll(async () => {
     ctl = await startControllerProcess({ openflowPort: await freePort() });
-    cluster = await OpenStackCluster.boot({
-      prefix: "rv",
-      size: 2,
-      cloud: "lab-a",
-      labName: os!.labName,
-      controller: ctl,
-      cloudsYaml: os!.cloudsYaml,
-    });
+    key = await makeKeyPair();
+    // Different VNIs: the same vint0 in two clusters is a different dpid.
+    const boot = (prefix: string, size: number, vni: number) =>
+      OpenStackCluster.boot({
+        key: key!,
+        vni,
+        prefix,
+        size,
+        cloud: "lab-a",
+        labName: os!.labName,
+        controller: ctl!,
+        cloudsYaml: os!.cloudsYaml,
+      });
+    const booted = await Promise.allSettled([boot("rv", 2, 4242), boot("rc", 4, 4244)]);
+    [cluster, four] = booted.map((b) => (b.status === "fulfilled" ? b.value : undefined));
+    for (const b of booted) if (b.status === "rejected") throw b.reason;
     service = await startMediation({
       dbPath: join(dir, "mediation.db"),
       listen: { host: "127.0.0.1", port: 0 },
@@ -54,7 +67,7 @@ describe.skipIf(!os)("a real lab VM moved between clouds by one REST call", () =
         url: ctl.url,
         token: readFileSync(ctl.tokenFile, "utf8").trim(),
       }),
-      linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: cluster.key.privateKey }),
+      linkChecker: new SshLinkChecker({ username: "root", privateKeyFile: key.privateKey }),
       runner: { switchDeadlineMs: 60_000 },
       env: labCloudsEnv(),
     });
@@ -67,7 +80,8 @@ describe.skipIf(!os)("a real lab VM moved between clouds by one REST call", () =
       `icsdn-${m.id.slice(0, 8)}-image`,
     ]);
     await service?.close();
-    await cluster?.destroy();
+    for (const c of [cluster, four]) await c?.destroy().catch(() => undefined);
+    await key?.remove();
     await cleanClouds(images);
     await ctl?.stop();
     if (ctl) removeDb(ctl.dbPath);
@@ -122,6 +136,38 @@ describe.skipIf(!os)("a real lab VM moved between clouds by one REST call", () =
     expect(await c.checkData(vm1!.name)).toMatchObject({ ok: true });
     expect(await labDriver("lab-a").serverExists(source.serverId)).toBe(false);
     expect(await labDriver("lab-b").serverExists(followed.targetServerId!)).toBe(true);
+    await c.checkLinks();
+  }, 600_000);
+
+  it("moves a 4-VM cluster to lab-b atomically, every member at once: 0 probes lost between any two members, every disk's data on its new VM, the sources gone", async () => {
+    const c = four!;
+    const sources = c.members.map((m) => m.serverId);
+    c.writeData();
+    mesh = await c.startProbes({ rate: 100 });
+    const api = new MediationClient(service!.url, TOKEN);
+    const moved = await moveCluster(api, c, "lab-b", { mesh, maxParallel: c.members.length });
+    const report = await mesh.stop();
+    mesh = undefined;
+    expect({ status: moved.cluster.status, error: moved.cluster.error }).toEqual({
+      status: "succeeded",
+      error: null,
+    });
+    expect(moved.members.map((m) => m.view.status)).toEqual(c.members.map(() => "succeeded"));
+    // Every member's migration started with the request (maxParallel = the cluster's size).
+    expect(moved.members).toHaveLength(4);
+    expect(moved.cluster.commitMs).toBeGreaterThanOrEqual(0);
+    expect(report.pairs).toHaveLength(12);
+    for (const p of report.pairs) expect(p.sent, `${p.from} -> ${p.to}`).toBeGreaterThan(500);
+    expect(
+      report.pairs.filter((p) => p.lost > 0),
+      "pairs that lost probes",
+    ).toEqual([]);
+    for (const m of c.members) {
+      expect(m.cloud).toBe("lab-b");
+      expect(await c.checkData(m.name), m.name).toMatchObject({ ok: true });
+    }
+    const a = labDriver("lab-a");
+    for (const id of sources) expect(await a.serverExists(id)).toBe(false);
     await c.checkLinks();
   }, 600_000);
 });
