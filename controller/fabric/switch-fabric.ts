@@ -81,12 +81,14 @@ export interface SwitchFabric {
   /**
    * Optional: called under the cluster's lock just before a rebind's first phase. The OpenFlow
    * fabric primes the new tunnel path (so the first packets to the new endpoint are not lost to
-   * next-hop resolution) and starts downtime probes across the moving member's links.
+   * next-hop resolution) and starts downtime probes across the moving member's links; it resolves
+   * once the priming packets are written.
    */
-  beginRebind?(intent: RebindIntent): RebindWatch | undefined;
+  beginRebind?(intent: RebindIntent): Promise<RebindWatch | undefined>;
   /**
    * Optional: member `vmId` announced `endpoint` as its next one (peers accept it now). The
-   * OpenFlow fabric has every peer start resolving its tunnel next hop toward it.
+   * OpenFlow fabric has every peer start resolving its tunnel next hop toward it (resolves once
+   * each peer's packet is written).
    */
-  primeNextEndpoint?(state: ClusterState, vmId: string, endpoint: Ipv4): void;
+  primeNextEndpoint?(state: ClusterState, vmId: string, endpoint: Ipv4): Promise<void>;
 }

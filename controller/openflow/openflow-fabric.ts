@@ -15,18 +15,13 @@ import type { Reconciler } from "./reconciler.ts";
 import type { SessionRegistry } from "./registry.ts";
 import type { SwitchSession } from "./session.ts";
 import type { SwitchAdmission } from "./switch-admission.ts";
+import { WorkSlices } from "./work-slices.ts";
 
 /**
  * After a batch, how long to wait for more before recounting a switch's rules: one request per
  * burst, well after a rebind's last phase (a rebind touches every switch of the cluster).
  */
 const RECOUNT_DELAY_MS = 1_000;
-
-/**
- * Work between two yields to the event loop while a plan's batches are started. A turn may also
- * uncork writes and handle replies (2 ms each, channel.ts and receive-slices.ts).
- */
-const SLICE_MS = 2;
 
 /**
  * SwitchFabric over OpenFlow sessions. Each batch goes to one session (SessionRegistry.pick) as one
@@ -60,23 +55,21 @@ export class OpenFlowFabric implements SwitchFabric {
   }
 
   /**
-   * Starts every batch, yielding to the event loop every SLICE_MS of work (their writes leave in slices too, see channel.ts): encoding and writing
-   * 5,000 switches' batches in one go would hold echo replies, probes and other requests back.
+   * Starts every batch, yielding to the event loop between slices of work (work-slices.ts; their
+   * writes leave in slices too, see channel.ts): encoding and writing 5,000 switches' batches in
+   * one go would hold echo replies, probes and other requests back.
    */
   async apply(batches: readonly SwitchBatch[]): Promise<BatchOutcome[]> {
     // A session whose dpid changed hands since it was admitted is refused before it is picked.
     this.#admission.refuseStale(batches);
     const outcomes: Promise<BatchOutcome>[] = [];
-    let slice = performance.now();
+    const slices = new WorkSlices();
     for (const b of batches) {
       const outcome = this.#applyOne(b);
       // Handled below by Promise.all; meanwhile a rejection must not count as unhandled.
       outcome.catch(() => {});
       outcomes.push(outcome);
-      if (performance.now() - slice >= SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        slice = performance.now();
-      }
+      if (slices.due()) await slices.next();
     }
     return Promise.all(outcomes);
   }
@@ -97,12 +90,12 @@ export class OpenFlowFabric implements SwitchFabric {
     return this.#registry.sessionsOf(dpid).some((s) => s.isReady);
   }
 
-  beginRebind(intent: RebindIntent): RebindWatch | undefined {
+  beginRebind(intent: RebindIntent): Promise<RebindWatch | undefined> {
     return this.#probes.begin(intent);
   }
 
-  primeNextEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4): void {
-    this.#probes.primeAnnounced(state, vmId, endpoint);
+  primeNextEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4): Promise<void> {
+    return this.#probes.primeAnnounced(state, vmId, endpoint);
   }
 
   /** Stops pending recounts (the server is closing). */

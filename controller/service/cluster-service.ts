@@ -286,7 +286,7 @@ export class ClusterService {
     refuseTakenEndpoint(state, vmId, endpoint);
     this.#requireConnected(member);
     const [prepare, switchOver, cleanup] = this.#planner.rebind(state, vmId, endpoint);
-    const watch = this.#fabric.beginRebind?.({ state, vmId, endpoint });
+    const watch = await this.#fabric.beginRebind?.({ state, vmId, endpoint });
     let run: Awaited<ReturnType<typeof runPlan>>;
     try {
       run = await runPlan(this.#fabric, [prepare, switchOver], {
@@ -401,7 +401,7 @@ export class ClusterService {
     if (!run.ok) throw fabricFailed(`next endpoint of ${member.clusterId}/${member.vmId}`, run.phases);
     const updated = { ...member, nextEndpoint };
     this.#store.updateMember(updated);
-    if (nextEndpoint !== null) this.#fabric.primeNextEndpoint?.(state, member.vmId, nextEndpoint);
+    if (nextEndpoint !== null) await this.#fabric.primeNextEndpoint?.(state, member.vmId, nextEndpoint);
     return updated;
   }
 

@@ -119,8 +119,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<OfHarn
       const fabric = server.fabric;
       const begin = fabric.beginRebind.bind(fabric);
       const held = Promise.withResolvers<void>();
-      fabric.beginRebind = (intent) => {
-        const watch = begin(intent);
+      fabric.beginRebind = async (intent) => {
+        const watch = await begin(intent);
         return (
           watch && {
             finish: async () => {
