@@ -86,7 +86,8 @@ describe.skipIf(!os)("real lab VMs moved between clouds by one REST call", () =>
     await ctl?.stop();
     if (ctl) removeDb(ctl.dbPath);
     rmSync(dir, { recursive: true, force: true });
-  }, 300_000);
+    // Two clusters to destroy, after a service that may first wait for a stuck migration.
+  }, 600_000);
 
   it("moves vm1 to lab-b: 0 probes lost towards it, its disk data on the new VM, the source gone", async () => {
     const c = cluster!;
