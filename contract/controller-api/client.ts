@@ -124,9 +124,9 @@ export class ControllerClient {
     return this.#call("GET", `${memberPath(clusterId, vmId)}/rebinds/${rebindId}${query}`);
   }
 
-  /** Every member's switch (connected or not) and every connected switch that is no member. */
-  async listSwitches(): Promise<SwitchEntry[]> {
-    return (await this.#call<{ switches: SwitchEntry[] }>("GET", "/v1/switches")).switches;
+  /** Every member's switch (connected or not) and every connected switch that is no member; or only those of one cluster or member. */
+  async listSwitches(filter: { clusterId?: string; vmId?: string } = {}): Promise<SwitchEntry[]> {
+    return (await this.#call<{ switches: SwitchEntry[] }>("GET", `/v1/switches${queryOf(filter)}`)).switches;
   }
 
   reportLinking(report: LinkingInput): Promise<LinkingRecord> {
@@ -134,11 +134,7 @@ export class ControllerClient {
   }
 
   async listLinking(filter: { clusterId?: string; vmId?: string } = {}): Promise<LinkingRecord[]> {
-    const query = new URLSearchParams(
-      Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined),
-    ).toString();
-    return (await this.#call<{ reports: LinkingRecord[] }>("GET", `/v1/linking${query ? `?${query}` : ""}`))
-      .reports;
+    return (await this.#call<{ reports: LinkingRecord[] }>("GET", `/v1/linking${queryOf(filter)}`)).reports;
   }
 
   async #call<T>(method: Method, path: string, body?: unknown): Promise<T> {
@@ -213,4 +209,12 @@ function clusterPath(clusterId: string): string {
 
 function memberPath(clusterId: string, vmId: string): string {
   return `${clusterPath(clusterId)}/members/${encodeURIComponent(vmId)}`;
+}
+
+/** `?a=b&...` of the defined entries, or nothing. */
+function queryOf(filter: Readonly<Record<string, string | undefined>>): string {
+  const query = new URLSearchParams(
+    Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined),
+  ).toString();
+  return query ? `?${query}` : "";
 }

@@ -28,7 +28,7 @@ import type { ClusterStore } from "../store/cluster-store.ts";
 import type { LinkingRecord, RebindRecord } from "../store/records.ts";
 import type { ClusterLocks } from "./cluster-locks.ts";
 import { runPlan } from "./plan-runner.ts";
-import { listSwitches, type SwitchEntry } from "./switch-inventory.ts";
+import { listSwitches, type SwitchEntry, type SwitchFilter } from "./switch-inventory.ts";
 
 export interface ClusterServiceDeps {
   readonly store: ClusterStore;
@@ -105,8 +105,8 @@ export class ClusterService {
   }
 
   /** Every member's switch and every connected switch that is no member (GET /v1/switches). */
-  listSwitches(): Promise<SwitchEntry[]> {
-    return listSwitches(this.#store, this.#fabric, this.#planner);
+  listSwitches(filter: SwitchFilter = {}): Promise<SwitchEntry[]> {
+    return listSwitches(this.#store, this.#fabric, this.#planner, filter);
   }
 
   // ---- clusters

@@ -20,15 +20,22 @@ export interface SwitchEntry {
   readonly desiredRuleCount: number | null;
 }
 
+/** Only one cluster's members, or one member's (a poll for one switch need not list them all). */
+export interface SwitchFilter {
+  readonly clusterId?: string;
+  readonly vmId?: string;
+}
+
 /**
  * Joins the fabric's sessions with the stored members: every member appears (unconnected ones
  * too), once per session when a moved VM's old and new instance are both connected; sessions
- * whose dpid is no member appear with a null member.
+ * whose dpid is no member appear with a null member (only when nothing is filtered).
  */
 export async function listSwitches(
   store: ClusterStore,
   fabric: SwitchFabric,
   planner: RulePlanner,
+  filter: SwitchFilter = {},
 ): Promise<SwitchEntry[]> {
   const sessions = await fabric.switches();
   const byDpid = new Map<bigint, SwitchStatus[]>();
@@ -36,7 +43,13 @@ export async function listSwitches(
   const states = new Map<string, ClusterState>();
   const entries: { dpid: bigint; entry: SwitchEntry }[] = [];
   const known = new Set<bigint>();
-  for (const member of store.allMembers()) {
+  const filtered = filter.clusterId !== undefined || filter.vmId !== undefined;
+  const members =
+    filter.clusterId !== undefined
+      ? (store.clusterState(filter.clusterId)?.members ?? [])
+      : store.allMembers();
+  for (const member of members) {
+    if (filter.vmId !== undefined && member.vmId !== filter.vmId) continue;
     known.add(member.dpid);
     let state = states.get(member.clusterId);
     if (!state) {
@@ -65,7 +78,7 @@ export async function listSwitches(
     }
   }
   for (const s of sessions) {
-    if (known.has(s.dpid)) continue;
+    if (filtered || known.has(s.dpid)) continue;
     entries.push({
       dpid: s.dpid,
       entry: {

@@ -48,7 +48,7 @@ export class ControllerClientPort implements ControllerPort {
 
   async switchSession(clusterId: string, vmId: string): Promise<SwitchSession | undefined> {
     // The newest session: a moved VM's old and new instance are both listed, oldest first.
-    const s = (await this.#client.listSwitches()).findLast(
+    const s = (await this.#client.listSwitches({ clusterId, vmId })).findLast(
       (x) => x.clusterId === clusterId && x.vmId === vmId,
     );
     return s && { connected: s.connected, remoteAddress: s.remoteAddress };

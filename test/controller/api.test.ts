@@ -476,6 +476,22 @@ describe("switches", () => {
       ],
     });
   });
+
+  it("lists only one cluster's or one member's switches when asked (no unknown switches then)", async () => {
+    await api.call("POST", "/v1/clusters", webBody);
+    api.connectAll("web");
+    api.fabric.connect(0xdeadn, "192.0.2.200");
+    const vmIds = async (query: string) =>
+      (
+        (await api.call("GET", `/v1/switches${query}`)).body as { switches: { vmId: string | null }[] }
+      ).switches.map((s) => s.vmId);
+    expect(await vmIds("")).toEqual([null, "a", "b", "c"]);
+    expect(await vmIds("?clusterId=web")).toEqual(["a", "b", "c"]);
+    expect(await vmIds("?clusterId=web&vmId=b")).toEqual(["b"]);
+    expect(await vmIds("?vmId=c")).toEqual(["c"]);
+    expect(await vmIds("?clusterId=nope")).toEqual([]);
+    expect((await api.call("GET", "/v1/switches?stray=1")).status).toBe(400);
+  });
 });
 
 describe("linking reports", () => {

@@ -3,12 +3,19 @@ import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 
 export function switchRoutes(app: FastifyInstance, { service }: ApiDeps): void {
-  app.get(
+  app.get<{ Querystring: { clusterId?: string; vmId?: string } }>(
     "/switches",
     {
       schema: {
         tags: ["switches"],
-        summary: "Every member's switch (connected or not) and every connected switch that is no member",
+        summary:
+          "Every member's switch (connected or not) and every connected switch that is no member; " +
+          "with clusterId and/or vmId, only those members' switches",
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { clusterId: { type: "string" }, vmId: { type: "string" } },
+        },
         response: {
           200: {
             type: "object",
@@ -19,6 +26,6 @@ export function switchRoutes(app: FastifyInstance, { service }: ApiDeps): void {
         },
       },
     },
-    async () => ({ switches: await service.listSwitches() }),
+    async (request) => ({ switches: await service.listSwitches(request.query) }),
   );
 }
