@@ -14,7 +14,8 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const USAGE = `usage:
   icsdn mediation serve --db PATH [--listen HOST:PORT] [--token-file FILE | --insecure-no-auth] [--log-level LEVEL]
                         --controller URL [--controller-token-file FILE]
-                        [--ssh-key FILE [--ssh-user USER]] [--switch-timeout SECONDS]
+                        [--ssh-key FILE [--ssh-user USER] [--ssh-require-reported-host-key]]
+                        [--switch-timeout SECONDS]
 
   --db PATH                    SQLite migration journal (created if missing; migrations resume or roll back at start)
   --listen HOST:PORT           REST API address (default 127.0.0.1:8081; port 0 picks a free one)
@@ -24,6 +25,10 @@ const USAGE = `usage:
   --controller-token-file FILE its bearer token (else $${CONTROLLER_TOKEN_ENV})
   --ssh-key FILE               private key (no passphrase) to check a moved VM's links over ssh; without it the check
   --ssh-user USER              is skipped and each migration's events say so (default user: debian)
+  --ssh-require-reported-host-key
+                               refuse a VM's ssh host key unless the target cloud reports it (cloud-init's keys in
+                               the console log, waited for up to 60 s); by default a VM whose cloud reports none is
+                               trusted on its first key, recorded as hostKeySource first-seen
   --switch-timeout SECONDS     how long a new instance's switch may take to connect (default 120)
   Clouds come from clouds.yaml (and secure.yaml) where openstacksdk looks: $OS_CLIENT_CONFIG_FILE,
   ./clouds.yaml, ~/.config/openstack/, /etc/openstack/.`;
@@ -42,6 +47,7 @@ async function serve(argv: string[]): Promise<number> {
       "controller-token-file": { type: "string" },
       "ssh-key": { type: "string" },
       "ssh-user": { type: "string", default: "debian" },
+      "ssh-require-reported-host-key": { type: "boolean", default: false },
       "switch-timeout": { type: "string", default: "120" },
     },
   });
@@ -82,6 +88,10 @@ async function serve(argv: string[]): Promise<number> {
       throw new UsageError(`--ssh-key: cannot read ${sshKey}: ${(err as NodeJS.ErrnoException).code}`);
     }
   }
+  if (values["ssh-require-reported-host-key"] && sshKey === undefined)
+    throw new UsageError(
+      "--ssh-require-reported-host-key needs --ssh-key (it is about the link check's login)",
+    );
   const level = values["log-level"];
   const mediation = await startMediation({
     dbPath: values.db,
@@ -89,7 +99,11 @@ async function serve(argv: string[]): Promise<number> {
     auth,
     controller: new ControllerClientPort({ url: values.controller, token: controllerToken }),
     ...(sshKey !== undefined && {
-      linkChecker: new SshLinkChecker({ username: values["ssh-user"], privateKeyFile: sshKey }),
+      linkChecker: new SshLinkChecker({
+        username: values["ssh-user"],
+        privateKeyFile: sshKey,
+        requireReportedHostKey: values["ssh-require-reported-host-key"],
+      }),
     }),
     logger: level === "silent" ? false : { level },
     runner: { switchDeadlineMs: switchTimeout * 1000 },

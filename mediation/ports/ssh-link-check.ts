@@ -1,3 +1,4 @@
+import { pollUntil } from "../clouds/poll.ts";
 import { MediationError } from "../errors.ts";
 import type { LinkChecker, LinkCheckOptions, LinkCheckResult, PreparedLinkCheck } from "./link-check.ts";
 import { fingerprint, keyBlobs, openSsh, type SshSession, type SshSessionOptions } from "./ssh-session.ts";
@@ -5,6 +6,13 @@ import { fingerprint, keyBlobs, openSsh, type SshSession, type SshSessionOptions
 export interface SshOptions extends Omit<SshSessionOptions, "signal" | "hostKeys"> {
   /** The ping script's budget on the VM (all peers are pinged at once). */
   readonly commandTimeoutMs?: number;
+  /**
+   * Refuse a host key the cloud never reports (a `first-seen` one) instead of trusting it: the
+   * check then waits, while and after its command runs, up to `reportedKeyWaitMs` (default 60 s)
+   * for the cloud to report the VM's keys (cloud-init prints them at the end of its boot).
+   */
+  readonly requireReportedHostKey?: boolean;
+  readonly reportedKeyWaitMs?: number;
 }
 
 /** The peers' addresses without their prefix length; throws on anything but IPv4 (it goes into a shell). */
@@ -131,7 +139,7 @@ export class SshLinkChecker implements LinkChecker {
     const [r, after] = await Promise.all([
       session.exec(pingScript(addresses), this.#o.commandTimeoutMs ?? 30_000),
       before.length === 0 && reported
-        ? reported().then((keys) => keyBlobs(keys).map(fingerprint))
+        ? this.#reportedAfterLogin(reported, session.where, options)
         : ([] as string[]),
     ]);
     if (after.length > 0 && !after.includes(session.hostKey))
@@ -141,6 +149,11 @@ export class SshLinkChecker implements LinkChecker {
       );
     const hostKeySource: LinkCheckResult["hostKeySource"] =
       before.length > 0 || after.length > 0 ? "reported" : "first-seen";
+    if (hostKeySource === "first-seen" && this.#o.requireReportedHostKey)
+      throw new MediationError(
+        "SSH_HOST_KEY",
+        `${session.where}: the cloud reports no host key for the VM, and a first-seen key (${session.hostKey}) is refused (requireReportedHostKey)`,
+      );
     const missing = unreached(addresses, r.stdout);
     if (missing.length > 0)
       throw new MediationError("LINK_CHECK_FAILED", `${host} does not reach ${missing.join(", ")}`, {
@@ -152,5 +165,32 @@ export class SshLinkChecker implements LinkChecker {
         `${session.where}: the check's command exited with ${r.exitCode}: ${r.stderr.trim().slice(0, 200)}`,
       );
     return { hostKey: session.hostKey, hostKeySource };
+  }
+
+  /** The fingerprints the cloud reports after the login; when first-seen keys are refused, waits for some. */
+  async #reportedAfterLogin(
+    reported: () => Promise<readonly string[]>,
+    where: string,
+    options: LinkCheckOptions,
+  ): Promise<string[]> {
+    const ask = async () => keyBlobs(await reported()).map(fingerprint);
+    if (!this.#o.requireReportedHostKey) return ask();
+    const waitMs = this.#o.reportedKeyWaitMs ?? 60_000;
+    const some = async () => {
+      const keys = await ask();
+      return keys.length > 0 ? keys : undefined;
+    };
+    return pollUntil(some, {
+      deadlineMs: waitMs,
+      what: `${where}: the host keys the cloud reports`,
+      firstDelayMs: 250,
+      maxDelayMs: 2000,
+      ...(options.signal && { signal: options.signal }),
+      onTimeout: () =>
+        new MediationError(
+          "SSH_HOST_KEY",
+          `${where}: the cloud reported no host key for the VM within ${waitMs / 1000} s, and first-seen keys are refused (requireReportedHostKey)`,
+        ),
+    });
   }
 }

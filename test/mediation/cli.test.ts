@@ -89,6 +89,21 @@ describe("icsdn mediation / migrate / migrations", () => {
         noKey,
       ]),
     ).toMatchObject({ code: 2, err: expect.stringContaining(`--ssh-key: cannot read ${noKey}: ENOENT`) });
+    expect(
+      await run([
+        "mediation",
+        "serve",
+        "--db",
+        join(dir, "z.db"),
+        "--insecure-no-auth",
+        "--controller",
+        "http://127.0.0.1:9",
+        "--ssh-require-reported-host-key",
+      ]),
+    ).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("--ssh-require-reported-host-key needs --ssh-key"),
+    });
   });
 
   it("reports the service's refusals with their registered exit codes, naming the field", async () => {

@@ -250,6 +250,34 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     });
   }, 30_000);
 
+  it("refuses a first-seen key when told to: waits for the cloud's report, accepts the key once reported", async () => {
+    const strict = (reportedKeyWaitMs: number) =>
+      new SshLinkChecker({
+        username: "root",
+        privateKeyFile: key,
+        port: sshd.port,
+        requireReportedHostKey: true,
+        reportedKeyWaitMs,
+      });
+    let asked = 0;
+    const reportedOnThirdAsk = async () => (++asked >= 3 ? [sshd.hostPublicKey] : []);
+    expect(
+      await strict(10_000).check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: reportedOnThirdAsk }),
+    ).toEqual({ hostKey: sshd.hostFingerprint, hostKeySource: "reported" });
+    expect(asked).toBe(3);
+
+    const never = await rejection(
+      strict(1500).check("127.0.0.1", ["127.0.0.1"], { reportedHostKeys: async () => [] }),
+    );
+    expect(never.code).toBe("SSH_HOST_KEY");
+    expect(never.message).toBe(
+      `ssh root@127.0.0.1:${sshd.port}: the cloud reported no host key for the VM within 1.5 s, and first-seen keys are refused (requireReportedHostKey)`,
+    );
+    const unasked = await rejection(strict(1500).check("127.0.0.1", ["127.0.0.1"]));
+    expect(unasked.code).toBe("SSH_HOST_KEY");
+    expect(unasked.message).toContain(`a first-seen key (${sshd.hostFingerprint}) is refused`);
+  }, 30_000);
+
   it("pins the first host key it sees: a retry that meets another key fails with SSH_HOST_KEY", async () => {
     const port = await freePort();
     const first = await startSshd({ authorized: [], port });
