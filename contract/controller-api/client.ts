@@ -6,6 +6,8 @@ import type {
   ClusterInput,
   ClusterPatch,
   ClusterWithMembers,
+  BatchRebindReport,
+  MemberEndpointInput,
   LinkingInput,
   LinkingRecord,
   Member,
@@ -102,6 +104,14 @@ export class ControllerClient {
   /** Moves every peer's tunnel to the member's new endpoint, make-before-break. */
   rebind(clusterId: string, vmId: string, endpoint: string): Promise<RebindReport> {
     return this.#call("POST", `${memberPath(clusterId, vmId)}/rebind`, { endpoint });
+  }
+
+  /**
+   * Moves every listed member of the cluster at once: one make-before-break round for all of them,
+   * all or nothing (an atomic commit's rebinds). Members already at their endpoint are unchanged.
+   */
+  rebindBatch(clusterId: string, rebinds: readonly MemberEndpointInput[]): Promise<BatchRebindReport> {
+    return this.#call("POST", `${clusterPath(clusterId)}/rebinds`, { rebinds });
   }
 
   /** The member's rebind history, oldest first (a record may still be pending). */
