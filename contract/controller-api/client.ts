@@ -2,15 +2,15 @@ import { IcsdnError } from "../errors/index.ts";
 import type { ErrorBody } from "../http/error-body.ts";
 import { ControllerClientError } from "./client-error.ts";
 import type {
+  BatchRebindReport,
   Cluster,
   ClusterInput,
   ClusterPatch,
   ClusterWithMembers,
-  BatchRebindReport,
-  MemberEndpointInput,
   LinkingInput,
   LinkingRecord,
   Member,
+  MemberEndpointInput,
   MemberInput,
   MemberPatch,
   RebindRecord,

@@ -5,10 +5,10 @@ import { diffRules, type RuleDiff } from "./diff.ts";
 import { type CompileOptions, compileSwitch, countSwitch, forgetVni } from "./flow-compiler.ts";
 import type { Rule } from "./rule.ts";
 import {
+  type MemberMove,
   planAdd,
   planAnnounce,
   planCreate,
-  type MemberMove,
   planRebind,
   planRebindBatch,
   planRemove,
