@@ -53,7 +53,10 @@ function movesOf(c: BatchCase): {
     if (!member || !c.moving[i]) return;
     const other = p.endpoints.find((e) => e !== member.endpoint)!;
     const how = c.how[i]!;
-    if (how === "any") return moves.push({ vmId: p.vmId, endpoint: c.any[i]! });
+    if (how === "any") {
+      moves.push({ vmId: p.vmId, endpoint: c.any[i]! });
+      return;
+    }
     // Announced beforehand, as the mediation does, when no other member has that address.
     if (
       how === "announce-other" &&
