@@ -28,6 +28,8 @@ export interface CommitRound {
   readonly maxUpdateMs: number;
   /** The least time any member's rebind request followed the runner's last look at its switch (the switch's settle). */
   readonly minSettleMs: number;
+  /** Batch rebinds sent (1 in the batch mode; 0 when each member's rebind went on its own). */
+  readonly batches: number;
 }
 
 /**
@@ -36,8 +38,15 @@ export interface CommitRound {
  * member's dpid) that connects when its migration announces the new endpoint, as a booting VM's
  * would. The clouds are in memory (MemoryCloud): they answer at once, and the commit (every
  * member's rebind, all cut at once) touches only the controller. Returns the commit's timings.
+ * `batch: false` gives the coordinator a controller port without batch rebinds (the commit as it
+ * was before them: each member's rebind its own request).
  */
-export async function timeCommit(ctl: ControllerProcess, size: number, tag: string): Promise<CommitRound> {
+export async function timeCommit(
+  ctl: ControllerProcess,
+  size: number,
+  tag: string,
+  options: { batch?: boolean } = {},
+): Promise<CommitRound> {
   const dir = mkdtempSync(join(tmpdir(), "icsdn-bench-commit-"));
   const journal = Journal.open(join(dir, "mediation.db"));
   const clusterId = `commit-${tag}`;
@@ -57,6 +66,7 @@ export async function timeCommit(ctl: ControllerProcess, size: number, tag: stri
   const port = new ControllerClientPort({ url: ctl.url, token: readFileSync(ctl.tokenFile, "utf8").trim() });
   // The real port, its rebind calls timed: where the commit's time goes.
   const calls: { sent: number; answered: number }[] = [];
+  let batches = 0;
   const lastSwitchAsk = new Map<string, number>();
   const settles: number[] = [];
   const controller: ControllerPort = {
@@ -76,6 +86,17 @@ export async function timeCommit(ctl: ControllerProcess, size: number, tag: stri
       await port.rebind(id, vmId, endpoint);
       calls.push({ sent, answered: Date.now() });
     },
+    // Without it (the single mode), the coordinator sends each member's rebind on its own, as
+    // before batch rebinds existed: the controller takes them one at a time under the cluster's lock.
+    ...(options.batch !== false && {
+      rebindBatch: async (id: string, rebinds: readonly { vmId: string; endpoint: string }[]) => {
+        const sent = Date.now();
+        batches++;
+        for (const r of rebinds) settles.push(sent - (lastSwitchAsk.get(r.vmId) ?? Number.NaN));
+        await port.rebindBatch(id, rebinds);
+        for (const _ of rebinds) calls.push({ sent, answered: Date.now() });
+      },
+    }),
   };
   const metrics = new MediationMetrics(() => journal.unfinished().length);
   const cloud = (name: string) => clouds[name as keyof typeof clouds];
@@ -127,6 +148,7 @@ export async function timeCommit(ctl: ControllerProcess, size: number, tag: stri
       lastAnswerMs: at(Math.max(...calls.map((c) => c.answered))),
       maxUpdateMs: Math.max(...updates),
       minSettleMs: Math.min(...settles),
+      batches,
     };
   } finally {
     for (const s of switches) s.stop();

@@ -2,6 +2,7 @@ import { IcsdnError } from "../errors/index.ts";
 import type { ErrorBody } from "../http/error-body.ts";
 import { ControllerClientError } from "./client-error.ts";
 import type {
+  BatchRebindReport,
   Cluster,
   ClusterInput,
   ClusterPatch,
@@ -9,6 +10,7 @@ import type {
   LinkingInput,
   LinkingRecord,
   Member,
+  MemberEndpointInput,
   MemberInput,
   MemberPatch,
   RebindRecord,
@@ -102,6 +104,14 @@ export class ControllerClient {
   /** Moves every peer's tunnel to the member's new endpoint, make-before-break. */
   rebind(clusterId: string, vmId: string, endpoint: string): Promise<RebindReport> {
     return this.#call("POST", `${memberPath(clusterId, vmId)}/rebind`, { endpoint });
+  }
+
+  /**
+   * Moves every listed member of the cluster at once: one make-before-break round for all of them,
+   * all or nothing (an atomic commit's rebinds). Members already at their endpoint are unchanged.
+   */
+  rebindBatch(clusterId: string, rebinds: readonly MemberEndpointInput[]): Promise<BatchRebindReport> {
+    return this.#call("POST", `${clusterPath(clusterId)}/rebinds`, { rebinds });
   }
 
   /** The member's rebind history, oldest first (a record may still be pending). */

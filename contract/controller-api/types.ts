@@ -133,6 +133,39 @@ export interface RebindReport {
   readonly phases: readonly PhaseReport[];
 }
 
+/** Members one POST /v1/clusters/{id}/rebinds may move (a mediation's cluster has at most 1,000). */
+export const MAX_BATCH_REBINDS = 1_000;
+
+/** One member of a batch rebind: where it runs now. */
+export interface MemberEndpointInput {
+  readonly vmId: string;
+  readonly endpoint: Ipv4;
+}
+
+/** POST /v1/clusters/{id}/rebinds: every listed member at once (an atomic commit's rebinds). */
+export interface BatchRebindInput {
+  readonly rebinds: readonly MemberEndpointInput[];
+}
+
+/** One member's part of a batch rebind's answer: its RebindReport without the shared phases. */
+export type BatchRebindEntry = Omit<RebindReport, "clusterId" | "phases">;
+
+/**
+ * POST /v1/clusters/{id}/rebinds's answer, at update time: every member that changed endpoint is
+ * committed, each with its own history record (`rebindId`); one cleanup round follows for all of
+ * them. Members already at their endpoint are listed with `changed: false`, as a single rebind
+ * answers.
+ */
+export interface BatchRebindReport {
+  readonly clusterId: string;
+  /** Request received -> every affected switch confirmed (the same for every member that changed). */
+  readonly updateMs: number;
+  /** The phases run before the answer (prepare, switch), once for the whole batch. */
+  readonly phases: readonly PhaseReport[];
+  /** In the request's order. */
+  readonly rebinds: readonly BatchRebindEntry[];
+}
+
 /**
  * A rebind's work after its answer: "pending" while cleanup and the downtime probes run, "done"
  * once the record's `cleanup`, `totalMs` and `downtime` are final. A failed rebind is done at once.

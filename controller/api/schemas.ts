@@ -1,4 +1,5 @@
 import { SLUG_PATTERN } from "../../contract/controller-api/ids.ts";
+import { MAX_BATCH_REBINDS } from "../../contract/controller-api/index.ts";
 import { TUNNEL_TYPES, VNI_MAX, VNI_MIN } from "../../contract/dataplane/index.ts";
 import { DESCRIPTION_MAX } from "../model/fields.ts";
 import { MAX_CLUSTER_MEMBERS, MAX_LINKING_MS } from "../model/requests.ts";
@@ -106,6 +107,25 @@ export const rebindInput = {
   properties: { endpoint: ipv4 },
 } as const;
 
+export const rebindBatchInput = {
+  type: "object",
+  required: ["rebinds"],
+  additionalProperties: false,
+  properties: {
+    rebinds: {
+      type: "array",
+      minItems: 1,
+      maxItems: MAX_BATCH_REBINDS,
+      items: {
+        type: "object",
+        required: ["vmId", "endpoint"],
+        additionalProperties: false,
+        properties: { vmId: slug, endpoint: ipv4 },
+      },
+    },
+  },
+} as const;
+
 const switchReport = {
   type: "object",
   required: ["dpid", "vmId", "status", "ms", "added", "deleted"],
@@ -175,6 +195,40 @@ export const rebindReport = {
         "request received -> every affected switch confirmed its new rules (the answer is sent then)",
     },
     phases: { type: "array", description: "the phases run before the answer", items: phaseReport },
+  },
+} as const;
+
+export const batchRebindReport = {
+  type: "object",
+  required: ["clusterId", "updateMs", "phases", "rebinds"],
+  properties: {
+    clusterId: slug,
+    updateMs: {
+      type: "number",
+      description:
+        "request received -> every affected switch confirmed the batch's rules (the answer is sent then)",
+    },
+    phases: {
+      type: "array",
+      description: "the phases run before the answer, once for all",
+      items: phaseReport,
+    },
+    rebinds: {
+      type: "array",
+      description: "one per member, in the request's order",
+      items: {
+        type: "object",
+        required: ["vmId", "oldEndpoint", "endpoint", "changed", "rebindId", "updateMs"],
+        properties: {
+          vmId: slug,
+          oldEndpoint: nullableIpv4,
+          endpoint: ipv4,
+          changed: rebindReport.properties.changed,
+          rebindId: rebindReport.properties.rebindId,
+          updateMs: rebindReport.properties.updateMs,
+        },
+      },
+    },
   },
 } as const;
 

@@ -5,10 +5,12 @@ import { diffRules, type RuleDiff } from "./diff.ts";
 import { type CompileOptions, compileSwitch, countSwitch, forgetVni } from "./flow-compiler.ts";
 import type { Rule } from "./rule.ts";
 import {
+  type MemberMove,
   planAdd,
   planAnnounce,
   planCreate,
   planRebind,
+  planRebindBatch,
   planRemove,
   type TransitionPlan,
 } from "./transition-planner.ts";
@@ -53,6 +55,10 @@ export class RulePlanner {
   /** See transition-planner.ts: each plan is make-before-break, computed from what the change touches. */
   rebind(state: ClusterState, vmId: string, endpoint: Ipv4): TransitionPlan {
     return planRebind(state, vmId, endpoint, this.#options);
+  }
+
+  rebindBatch(state: ClusterState, moves: readonly MemberMove[]): TransitionPlan {
+    return planRebindBatch(state, moves, this.#options);
   }
 
   announce(state: ClusterState, vmId: string, next: Ipv4 | null): TransitionPlan {

@@ -76,18 +76,170 @@ export function planTransition(
       phases[0].push({ ...base, fresh: true, add: target.rules, delete: diff.delete });
       continue;
     }
-    const split = (rules: readonly Rule[], phaseOf: (r: Rule) => 0 | 1 | 2) => {
-      const out: [Rule[], Rule[], Rule[]] = [[], [], []];
-      for (const r of rules) out[phaseOf(r)].push(r);
-      return out;
-    };
-    const adds = split(diff.add, (r) => (isEgressRule(r) ? 1 : 0));
-    const dels = split(diff.delete, (r) => (isEgressRule(r) ? 1 : 2));
-    for (const p of [0, 1, 2] as const) {
-      if (adds[p].length > 0 || dels[p].length > 0) {
-        phases[p].push({ ...base, fresh: false, add: adds[p], delete: dels[p] });
-      }
+    pushByKind(phases, base, diff);
+  }
+  return toPlan(phases);
+}
+
+/** A switch that stays where it is: its diff split by rule kind into the three phases. */
+function pushByKind(
+  phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]],
+  base: Pick<SwitchBatch, "dpid" | "vmId" | "endpoint">,
+  diff: { readonly add: readonly Rule[]; readonly delete: readonly Rule[] },
+): void {
+  const split = (rules: readonly Rule[], phaseOf: (r: Rule) => 0 | 1 | 2) => {
+    const out: [Rule[], Rule[], Rule[]] = [[], [], []];
+    for (const r of rules) out[phaseOf(r)].push(r);
+    return out;
+  };
+  const adds = split(diff.add, (r) => (isEgressRule(r) ? 1 : 0));
+  const dels = split(diff.delete, (r) => (isEgressRule(r) ? 1 : 2));
+  for (const p of [0, 1, 2] as const) {
+    if (adds[p].length > 0 || dels[p].length > 0) {
+      phases[p].push({ ...base, fresh: false, add: adds[p], delete: dels[p] });
     }
+  }
+}
+
+/**
+ * A moved member's new instance in a batch: it accepts everything first (prepare: its whole
+ * target set but egress), sends with the peers (switch: its egress, now toward the other moved
+ * members' new endpoints), and stops accepting their old endpoints last (cleanup).
+ */
+function pushMovedSwitch(
+  phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]],
+  base: Pick<SwitchBatch, "dpid" | "vmId" | "endpoint">,
+  whole: readonly Rule[],
+  forget: readonly Rule[],
+): void {
+  phases[0].push({ ...base, fresh: true, add: whole.filter((r) => !isEgressRule(r)), delete: [] });
+  const send = whole.filter(isEgressRule);
+  if (send.length > 0) phases[1].push({ ...base, fresh: true, add: send, delete: [] });
+  if (forget.length > 0) phases[2].push({ ...base, fresh: true, add: [], delete: forget });
+}
+
+/** One member of a batch rebind: it now runs at `endpoint`. */
+export interface MemberMove {
+  readonly vmId: string;
+  readonly endpoint: Ipv4;
+}
+
+/** The state after every move of `moves` (pure): announced next endpoints are used up. */
+export function rebindBatchState(state: ClusterState, moves: readonly MemberMove[]): ClusterState {
+  const to = new Map(moves.map((m) => [m.vmId, m.endpoint]));
+  for (const vmId of to.keys()) {
+    if (!findMember(state, vmId)) {
+      throw new ControllerError("NOT_FOUND", `vmId: cluster '${state.cluster.id}' has no member '${vmId}'`, {
+        field: "vmId",
+      });
+    }
+  }
+  return {
+    ...state,
+    members: state.members.map((m) => {
+      const endpoint = to.get(m.vmId);
+      return endpoint === undefined ? m : { ...m, endpoint, nextEndpoint: null };
+    }),
+  };
+}
+
+/**
+ * Several members move at once (an atomic commit), diffing every switch: the reference
+ * planRebindBatch is property-tested against, and its path for unusual batches. Switches that
+ * stay get their diff split by kind as in planTransition; each moved member's new instance (the
+ * session at its new endpoint) gets its whole target set split so that it accepts the other moved
+ * members' new endpoints before any of them sends from there, and sends to them only in the switch
+ * phase, when their new instances accept it: make-before-break among the moved members too.
+ */
+export function planBatchTransition(
+  before: ClusterState,
+  after: ClusterState,
+  moved: ReadonlySet<string>,
+  options: CompileOptions = {},
+): TransitionPlan {
+  if (before.cluster.id !== after.cluster.id || before.cluster.vni !== after.cluster.vni) {
+    throw new RangeError("planBatchTransition: before and after must be the same cluster");
+  }
+  const was = new Map(compileCluster(before, options).map((s) => [s.vmId, s.rules]));
+  const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
+  for (const target of compileCluster(after, options)) {
+    const member = findMember(after, target.vmId)!;
+    const base = { dpid: target.dpid, vmId: target.vmId, endpoint: member.endpoint };
+    const diff = diffRules(was.get(target.vmId) ?? [], target.rules);
+    if (moved.has(target.vmId)) pushMovedSwitch(phases, base, target.rules, diff.delete);
+    else pushByKind(phases, base, diff);
+  }
+  return toPlan(phases);
+}
+
+/**
+ * Every member of `moves` now runs at its endpoint, in one make-before-break round for all of
+ * them (POST /v1/clusters/{id}/rebinds): prepare (peers accept the new endpoints not announced;
+ * each moved member's new instance accepts everything it will receive), ONE switch phase (every
+ * switch, the moved members' new instances included, sends to every new endpoint), cleanup (every
+ * switch stops accepting the old endpoints). Moving members one rebind after another instead has
+ * a moment where one moved member's new instance still sends to another's old instance, or does
+ * not yet accept its new endpoint.
+ *
+ * The same plan as planBatchTransition(state, rebindBatchState(...), moved) (property-tested),
+ * built from what the moves change, as planRebind is: the moved members' switches compiled, every
+ * peer's batches the same shared rule objects. An empty batch, a member named twice, an endpoint
+ * unchanged, named twice, or one another member uses or announced takes the general path.
+ */
+export function planRebindBatch(
+  state: ClusterState,
+  moves: readonly MemberMove[],
+  options: CompileOptions = {},
+): TransitionPlan {
+  const after = rebindBatchState(state, moves);
+  const moved = new Map(moves.map((m) => [m.vmId, m.endpoint]));
+  const byVmId = new Map(state.members.map((m) => [m.vmId, m]));
+  // How many members use or announced each endpoint: a move's target may be only its own next one.
+  const holders = new Map<Ipv4, number>();
+  for (const m of state.members) {
+    for (const e of [m.endpoint, m.nextEndpoint]) if (e !== null) holders.set(e, (holders.get(e) ?? 0) + 1);
+  }
+  const targets = new Set(moves.map((m) => m.endpoint));
+  const unusual =
+    moves.length === 0 ||
+    moved.size !== moves.length ||
+    targets.size !== moves.length ||
+    moves.some(({ vmId, endpoint }) => {
+      const old = byVmId.get(vmId)!;
+      const own = old.nextEndpoint === endpoint ? 1 : 0;
+      return old.endpoint === endpoint || (holders.get(endpoint) ?? 0) > own;
+    });
+  if (unusual) return planBatchTransition(state, after, new Set(moved.keys()), options);
+  deriveUnion(state, after, options);
+  const vni = state.cluster.vni;
+  const send: Rule[] = [];
+  const accept: Rule[] = [];
+  const forgetOf = new Map<string, readonly Rule[]>();
+  for (const { vmId, endpoint } of moves) {
+    const old = byVmId.get(vmId)!;
+    // Egress rules keep their identity (the match names the peer's vint0): replaced in place.
+    send.push(...peerRules(vni, { ...old, endpoint }, options).filter(isEgressRule));
+    if (old.nextEndpoint !== endpoint) accept.push(...acceptRules(vni, { ...old, endpoint }, options));
+    const withdrawn = [old.endpoint, old.nextEndpoint].filter((e): e is Ipv4 => e !== null && e !== endpoint);
+    forgetOf.set(
+      vmId,
+      withdrawn.flatMap((e) => acceptRules(vni, { ...old, endpoint: e }, options)),
+    );
+  }
+  const sendAll = sortRules(send);
+  const acceptAll = sortRules(accept);
+  const forgetAll = sortRules([...forgetOf.values()].flat());
+  const phases: [SwitchBatch[], SwitchBatch[], SwitchBatch[]] = [[], [], []];
+  for (const m of sortedByDpid(after.members)) {
+    const base = { dpid: m.dpid, vmId: m.vmId, endpoint: m.endpoint };
+    if (moved.has(m.vmId)) {
+      const others = sortRules(moves.flatMap((x) => (x.vmId === m.vmId ? [] : forgetOf.get(x.vmId)!)));
+      pushMovedSwitch(phases, base, compileSwitch(after, m.vmId, options), others);
+      continue;
+    }
+    if (acceptAll.length > 0) phases[0].push({ ...base, fresh: false, add: acceptAll, delete: [] });
+    phases[1].push({ ...base, fresh: false, add: sendAll, delete: [] });
+    if (forgetAll.length > 0) phases[2].push({ ...base, fresh: false, add: [], delete: forgetAll });
   }
   return toPlan(phases);
 }

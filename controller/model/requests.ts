@@ -1,5 +1,7 @@
 import type { MemberPatch } from "../../contract/controller-api/index.ts";
 import type { Ipv4, TunnelType } from "../../contract/dataplane/index.ts";
+import type { MemberMove } from "../compiler/transition-planner.ts";
+import { invalidField } from "../errors.ts";
 import type { Cluster } from "./cluster.ts";
 import { parseHostIpv4 } from "./ipv4.ts";
 import { type MemberBody, type MemberInput, memberInput, parseEndpoint } from "./member.ts";
@@ -63,6 +65,32 @@ export interface RebindInput {
 /** S.rebindInput has checked the body (an object with one IPv4 string). */
 export function rebindInput(body: { readonly endpoint: string }): RebindInput {
   return { endpoint: parseHostIpv4(body.endpoint, "endpoint") };
+}
+
+/** What the route schema S.rebindBatchInput lets through (1..MAX_BATCH_REBINDS entries). */
+export interface RebindBatchBody {
+  readonly rebinds: readonly { readonly vmId: string; readonly endpoint: string }[];
+}
+
+/**
+ * A batch rebind's moves, each endpoint under the address rule. A member or an endpoint listed
+ * twice is refused (one move per member, one member per tunnel source), naming the later entry.
+ */
+export function rebindBatchInput(body: RebindBatchBody): readonly MemberMove[] {
+  const vmIds = new Map<string, number>();
+  const endpoints = new Map<Ipv4, number>();
+  return body.rebinds.map((r, i) => {
+    const endpoint = parseHostIpv4(r.endpoint, `rebinds[${i}].endpoint`);
+    const twice = (field: string, value: string, first: number) =>
+      invalidField(`rebinds[${i}].${field}`, `'${value}' is listed twice (rebinds[${first}] too)`);
+    const sameVm = vmIds.get(r.vmId);
+    if (sameVm !== undefined) throw twice("vmId", r.vmId, sameVm);
+    const sameEndpoint = endpoints.get(endpoint);
+    if (sameEndpoint !== undefined) throw twice("endpoint", endpoint, sameEndpoint);
+    vmIds.set(r.vmId, i);
+    endpoints.set(endpoint, i);
+    return { vmId: r.vmId, endpoint };
+  });
 }
 
 /** A linking report as S.linkingInput lets it through (slugs, 0..MAX_LINKING_MS): nothing is left to check. */

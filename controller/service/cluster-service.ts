@@ -1,4 +1,6 @@
 import type {
+  BatchRebindEntry,
+  BatchRebindReport,
   ClusterPatch,
   MemberPatch,
   PhaseReport,
@@ -6,7 +8,12 @@ import type {
 } from "../../contract/controller-api/index.ts";
 import type { Ipv4 } from "../../contract/dataplane/index.ts";
 import type { RulePlanner } from "../compiler/rule-planner.ts";
-import type { TransitionPhase, TransitionPlan } from "../compiler/transition-planner.ts";
+import {
+  type MemberMove,
+  rebindBatchState,
+  type TransitionPhase,
+  type TransitionPlan,
+} from "../compiler/transition-planner.ts";
 import { ControllerError } from "../errors.ts";
 import type { DowntimeReport, RebindWatch, SwitchFabric } from "../fabric/switch-fabric.ts";
 import type { ControllerMetrics } from "../metrics/controller-metrics.ts";
@@ -246,6 +253,26 @@ export class ClusterService {
     return Promise.race([answered.promise, work.then(() => answered.promise)]);
   }
 
+  /**
+   * Every member of `moves` now runs at its endpoint, in one make-before-break round (an atomic
+   * commit's rebinds): one lock hold, one prepare and ONE switch phase for all of them, one store
+   * transaction (each member's endpoint and history record), one answer at update time, then one
+   * cleanup round; each record is completed as a single rebind's is. All or nothing: a refusal or
+   * a switch that fails before the answer commits no member. Members already at their endpoint are
+   * answered `changed: false`, so a batch sent again converges.
+   */
+  async rebindBatch(
+    clusterId: string,
+    moves: readonly MemberMove[],
+    receivedAt: number,
+  ): Promise<BatchRebindReport> {
+    const answered = Promise.withResolvers<BatchRebindReport>();
+    const work = this.#locks
+      .cluster(clusterId, () => this.#rebindBatchLocked(clusterId, moves, receivedAt, answered.resolve))
+      .then((afterLock) => afterLock?.());
+    return Promise.race([answered.promise, work.then(() => answered.promise)]);
+  }
+
   /** Rebind `id`'s record; with `settled`, once the work after its answer has ended. */
   async getRebind(clusterId: string, vmId: string, id: number, settled: boolean): Promise<RebindRecord> {
     this.getMember(clusterId, vmId);
@@ -333,6 +360,135 @@ export class ClusterService {
         completed.resolve();
       }
     };
+  }
+
+  /** rebindBatch under the cluster's lock, up to the end of its cleanup (see #rebindLocked). */
+  async #rebindBatchLocked(
+    clusterId: string,
+    moves: readonly MemberMove[],
+    receivedAt: number,
+    answer: (report: BatchRebindReport) => void,
+  ): Promise<(() => Promise<void>) | undefined> {
+    const state = this.getCluster(clusterId);
+    const members = moves.map(({ vmId }, i) => {
+      const member = findMember(state, vmId);
+      if (!member) throw withField(noMember(clusterId, vmId), `rebinds[${i}].vmId`);
+      return member;
+    });
+    const changing = moves.filter((m, i) => members[i]!.endpoint !== m.endpoint);
+    moves.forEach(({ vmId, endpoint }, i) => {
+      if (members[i]!.endpoint === endpoint) return;
+      try {
+        refuseTakenEndpoint(state, vmId, endpoint);
+        this.#requireConnected(members[i]!);
+      } catch (err) {
+        throw err instanceof ControllerError ? withField(err, `rebinds[${i}].${err.field}`) : err;
+      }
+    });
+    const entries = (updateMs: number, ids: ReadonlyMap<string, number>): BatchRebindEntry[] =>
+      moves.map(({ vmId, endpoint }, i) => ({
+        vmId,
+        oldEndpoint: members[i]!.endpoint,
+        endpoint,
+        changed: ids.has(vmId),
+        rebindId: ids.get(vmId) ?? null,
+        updateMs,
+      }));
+    if (changing.length === 0) {
+      const updateMs = this.#clock() - receivedAt;
+      answer({ clusterId, updateMs, phases: [], rebinds: entries(updateMs, new Map()) });
+      return undefined;
+    }
+    const [prepare, switchOver, cleanup] = this.#planner.rebindBatch(state, changing);
+    const watches = await this.#beginBatchWatches(state, changing);
+    const finishAll = () => Promise.all(watches.map((w) => finishWatch(w)));
+    const moved = new Set(changing.map((m) => m.vmId));
+    let run: Awaited<ReturnType<typeof runPlan>>;
+    try {
+      run = await runPlan(this.#fabric, [prepare, switchOver], {
+        mustConfirm: new Set(members.filter((m) => moved.has(m.vmId)).map((m) => m.dpid)),
+        clock: this.#clock,
+      });
+    } catch (err) {
+      await finishAll();
+      throw err;
+    }
+    const updateMs = (run.addedAt ?? this.#clock()) - receivedAt;
+    const records = moves.flatMap(({ vmId, endpoint }, i) =>
+      moved.has(vmId)
+        ? [{ clusterId, vmId, oldEndpoint: members[i]!.endpoint, newEndpoint: endpoint, updateMs }]
+        : [],
+    );
+    if (!run.ok) {
+      await finishAll();
+      this.#store.transaction(() => {
+        for (const r of records) this.#store.recordRebind({ ...r, result: "failed" });
+      });
+      throw fabricFailed(`rebind of ${clusterId}/${[...moved].join(",")}`, run.phases);
+    }
+    // Every switch sends to the new endpoints: those are the members' endpoints from now on.
+    const ids = this.#store.transaction(() => {
+      const out = new Map<string, number>();
+      moves.forEach(({ vmId, endpoint }, i) => {
+        if (!moved.has(vmId)) return;
+        this.#store.updateMember({ ...members[i]!, endpoint, nextEndpoint: null });
+      });
+      for (const r of records) out.set(r.vmId, this.#store.recordRebind({ ...r, result: "ok" }).id);
+      return out;
+    });
+    const durable = this.#store.durable();
+    const completed = Promise.withResolvers<void>();
+    for (const id of ids.values()) {
+      this.#metrics.updateSeconds.observe(updateMs / 1000);
+      this.#completing.set(id, completed.promise);
+    }
+    answer({ clusterId, updateMs, phases: run.phases, rebinds: entries(updateMs, ids) });
+    // As a single rebind: the answer leaves first, then the one cleanup round for every member.
+    await durable.catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    const cleaned = await this.#cleanUp(cleanup);
+    const totalMs = this.#clock() - receivedAt;
+    return async () => {
+      try {
+        const downtimes = await finishAll();
+        changing.forEach(({ vmId }, i) => {
+          const downtime = downtimes[i] ?? null;
+          this.#store.completeRebind(ids.get(vmId)!, { cleanup: cleaned, totalMs, downtime });
+          if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
+        });
+      } finally {
+        for (const id of ids.values()) this.#completing.delete(id);
+        completed.resolve();
+      }
+    };
+  }
+
+  /**
+   * Each moved member's probes and priming, as for its single rebind, seen from the state where
+   * the other moved members are already at their new endpoints: its probes start at their new
+   * instances (the batch turns those, not the old ones) and its priming reaches them there.
+   */
+  async #beginBatchWatches(
+    state: ClusterState,
+    moves: readonly MemberMove[],
+  ): Promise<(RebindWatch | undefined)[]> {
+    if (!this.#fabric.beginRebind) return [];
+    const watches: (RebindWatch | undefined)[] = [];
+    try {
+      for (const move of moves) {
+        const others = rebindBatchState(
+          state,
+          moves.filter((m) => m !== move),
+        );
+        watches.push(
+          await this.#fabric.beginRebind({ state: others, vmId: move.vmId, endpoint: move.endpoint }),
+        );
+      }
+    } catch (err) {
+      await Promise.all(watches.map((w) => finishWatch(w)));
+      throw err;
+    }
+    return watches;
   }
 
   /**
@@ -439,6 +595,14 @@ function refuseTakenEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4):
       details: { conflictsWith: holder.vmId },
     },
   );
+}
+
+/** The same refusal, naming the batch entry's field (`rebinds[i].vmId`). */
+function withField(err: ControllerError, field: string): ControllerError {
+  return new ControllerError(err.code, err.message.replace(/^[^:]*:/, `${field}:`), {
+    field,
+    ...(err.details !== undefined && { details: err.details }),
+  });
 }
 
 /** The probes' tail; a watch that breaks measured nothing. */

@@ -1,5 +1,5 @@
 import { ControllerClient, ControllerClientError } from "../../contract/controller-api/index.ts";
-import type { ControllerMember, ControllerPort, SwitchSession } from "./controller.ts";
+import type { ControllerMember, ControllerPort, MemberEndpoint, SwitchSession } from "./controller.ts";
 
 /** The runner's view of the controller, over the contract's one typed client of its REST API. */
 export class ControllerClientPort implements ControllerPort {
@@ -44,6 +44,10 @@ export class ControllerClientPort implements ControllerPort {
 
   async rebind(clusterId: string, vmId: string, endpoint: string): Promise<void> {
     await this.#client.rebind(clusterId, vmId, endpoint);
+  }
+
+  async rebindBatch(clusterId: string, rebinds: readonly MemberEndpoint[]): Promise<void> {
+    await this.#client.rebindBatch(clusterId, rebinds);
   }
 
   async switchSession(clusterId: string, vmId: string): Promise<SwitchSession | undefined> {

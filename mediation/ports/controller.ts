@@ -7,6 +7,12 @@ export interface ControllerMember {
   readonly nextEndpoint: string | null;
 }
 
+/** One member of a batch rebind and where it runs now. */
+export interface MemberEndpoint {
+  readonly vmId: string;
+  readonly endpoint: string;
+}
+
 /** The member's switch session as the controller sees it. */
 export interface SwitchSession {
   readonly connected: boolean;
@@ -30,6 +36,12 @@ export interface ControllerPort {
   withdraw(clusterId: string, vmId: string): Promise<void>;
   /** POST .../rebind: make-before-break switch of the member's endpoint. */
   rebind(clusterId: string, vmId: string, endpoint: string): Promise<void>;
+  /**
+   * POST /v1/clusters/{id}/rebinds: every listed member in one make-before-break round, all or
+   * nothing (an atomic commit's rebinds; members already there are unchanged). Optional: without
+   * it, a commit's members rebind one call each (a stand-in controller, the bench's single mode).
+   */
+  rebindBatch?(clusterId: string, rebinds: readonly MemberEndpoint[]): Promise<void>;
   switchSession(clusterId: string, vmId: string): Promise<SwitchSession | undefined>;
   ready(): Promise<boolean>;
 }

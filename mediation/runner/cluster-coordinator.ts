@@ -16,6 +16,7 @@ import { rateAndEta, TERMINAL } from "../model/migration.ts";
 import { mbpsToBytesPerSecond, TokenBucket } from "../model/token-bucket.ts";
 import type { ClusterPlan } from "../planner/cluster-plan.ts";
 import { type ClusterMigrationInput, type DiscoveryDeps, discoverCluster } from "./cluster-discovery.ts";
+import { CommitBatch } from "./commit-batch.ts";
 import type { CutoverGate } from "./runner.ts";
 import { createShared, deleteShared, type SharedDeps } from "./shared-resources.ts";
 import { withDownloadCap } from "./throttle.ts";
@@ -55,6 +56,8 @@ interface Run {
   interrupted: boolean;
   aborted: boolean;
   firstError: { code: string; message: string } | undefined;
+  /** Atomic, with a controller that takes batches: the commit's rebinds go out as one. */
+  readonly commit: CommitBatch | undefined;
   /** Atomic: when the last member's rebind was answered (the commit's own duration ends there). */
   rebindsEndedAt?: number;
   wake: () => void;
@@ -201,6 +204,7 @@ export class ClusterCoordinator {
       states: new Map(members.map((m) => [m.member, resumeAs.get(m.member) ?? m.state])),
       migrationOf: new Map(members.flatMap((m) => (m.migrationId ? [[m.member, m.migrationId]] : []))),
       gates: new Map(),
+      commit: record.request.mode === "atomic" ? this.#commitBatch() : undefined,
       retry: new Set(retryInterrupted ? members.map((m) => m.member) : []),
       initial,
       firstStarts,
@@ -301,6 +305,7 @@ export class ClusterCoordinator {
           g.verified.reject(why);
           g.rebound.reject(why);
         }
+        run.commit?.abandon(why);
         for (const migrationId of run.migrationOf.values()) this.#deps.runner.abort(migrationId);
       }
       const starting = d.start.map((member) => {
@@ -314,6 +319,7 @@ export class ClusterCoordinator {
           run.phase = "committing";
           this.#journal.setPhase(id, "committing");
           this.#event(id, "phase", { phase: "committing" });
+          run.commit?.begin(d.cut);
         }
         for (const member of d.cut) {
           this.#set(run, member, "rebinding");
@@ -333,6 +339,13 @@ export class ClusterCoordinator {
       if (d.start.length > 0 || d.cut.length > 0 || d.confirm) continue;
       await changed;
     }
+  }
+
+  /** A commit batch over the controller port, when the controller takes batches. */
+  #commitBatch(): CommitBatch | undefined {
+    const controller = this.#deps.controller;
+    if (!controller.rebindBatch) return undefined;
+    return new CommitBatch(controller, (clusterId, rebinds) => controller.rebindBatch!(clusterId, rebinds));
   }
 
   #sharedDeps(run: Run): SharedDeps {
@@ -414,6 +427,7 @@ export class ClusterCoordinator {
       const { record } = await this.#deps.runner.start(request, undefined, {
         gate,
         clusterMigrationId: run.record.id,
+        ...(run.commit && { controller: run.commit.port }),
         ...(bucket && { wrapSource: (driver) => withDownloadCap(driver, bucket) }),
       });
       this.#set(run, member, "preparing", record.id);

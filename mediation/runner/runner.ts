@@ -66,6 +66,8 @@ export interface MemberRunOptions {
   /** Wraps the source cloud's driver (e.g. a shared bandwidth cap on its downloads). */
   readonly wrapSource?: (driver: CloudDriver) => CloudDriver;
   readonly clusterMigrationId?: string;
+  /** The port this member's rebind goes through (an atomic commit's batch, runner/commit-batch.ts). */
+  readonly controller?: ControllerPort;
 }
 
 export interface RunnerDeps {
@@ -704,7 +706,8 @@ export class MigrationRunner {
         name: member.endpoint ?? "",
         owned: true,
       });
-      await this.#deps.controller.rebind(member.clusterId, member.vmId, fip.address);
+      const controller = this.#runOptions.get(id)?.controller ?? this.#deps.controller;
+      await controller.rebind(member.clusterId, member.vmId, fip.address);
       j.created(id, rseq, fip.address);
       // The rebind consumed the announcement.
       j.deleted(id, aseq);

@@ -26,8 +26,17 @@ describe("the atomic commit's bench", () => {
     if (ctl) removeDb(ctl.dbPath);
   });
 
-  it("moves every member through the controller's rebind and times the commit's parts in order", async () => {
-    const round = await timeCommit(ctl, 3, "t1");
+  it("moves every member through the controller's rebind and times the commit's parts in order, in both modes", async () => {
+    for (const batch of [true, false]) {
+      const round = await timeCommit(ctl, 3, `t1-${batch}`, { batch });
+      expect(round.batches).toBe(batch ? 1 : 0);
+      expectInOrder(round);
+      // It cleaned up: the next round can use the cluster's name again.
+      expect((await ctl.client.listClusters()).map((c) => c.id)).not.toContain(`commit-t1-${batch}`);
+    }
+  }, 90_000);
+
+  function expectInOrder(round: Awaited<ReturnType<typeof timeCommit>>): void {
     // NaN here: some member has no rebind at the controller.
     expect(round.maxUpdateMs).toBeGreaterThan(0);
     expect(round.firstRequestMs).toBeGreaterThanOrEqual(0);
@@ -38,9 +47,7 @@ describe("the atomic commit's bench", () => {
     // No member is rebound sooner than the runner's switch settle (1 s by default) after its new
     // switch was seen connected: its kernel's unanswered ARP requests are retried by then.
     expect(round.minSettleMs).toBeGreaterThanOrEqual(1000);
-    // It cleaned up: the next round can use the cluster's name again.
-    expect((await ctl.client.listClusters()).map((c) => c.id)).not.toContain("commit-t1");
-  }, 60_000);
+  }
 
   it("without the SDN, nothing reaches the controller but the members' lookup", async () => {
     const token = readFileSync(ctl.tokenFile, "utf8").trim();

@@ -77,6 +77,12 @@ describe("the controller client on the wire", () => {
       "application/json",
       '{"endpoint":"192.0.2.1"}',
     ]);
+    const batch = await last(client.rebindBatch("c d", [{ vmId: "m", endpoint: "192.0.2.2" }]));
+    expect([batch.req.method, batch.req.url, batch.req.body]).toEqual([
+      "POST",
+      "/api/v1/clusters/c%20d/rebinds",
+      '{"rebinds":[{"vmId":"m","endpoint":"192.0.2.2"}]}',
+    ]);
   });
 
   it("asks for linking reports with only the filters given", async () => {

@@ -132,6 +132,12 @@ describe("ControllerClient against a real controller", () => {
     const cases: [() => Promise<unknown>, number, string, string | undefined][] = [
       [() => client.getMember("refusals", "vm9"), 404, "NOT_FOUND", "vmId"],
       [() => client.rebind("refusals", "vm1", "192.0.2.1"), 409, "NOT_CONNECTED", "vmId"],
+      [
+        () => client.rebindBatch("refusals", [{ vmId: "vm1", endpoint: "192.0.2.1" }]),
+        409,
+        "NOT_CONNECTED",
+        "rebinds[0].vmId",
+      ],
       [() => client.getRebind("refusals", "vm1", 7, { settled: true }), 404, "NOT_FOUND", "rebindId"],
       [() => client.deleteCluster("refusals"), 409, "CONFLICT", "members"],
       [

@@ -56,6 +56,12 @@ const ROUTES: Record<string, AddressRoute> = {
     fields: ["endpoint"],
     status: 200,
   },
+  "POST /v1/clusters/{clusterId}/rebinds": {
+    url: `${CLUSTER}/rebinds`,
+    body: { rebinds: [{ vmId: "vm1", endpoint: "203.0.113.73" }] },
+    fields: ["rebinds[0].endpoint"],
+    status: 200,
+  },
   "PUT /v1/clusters/{clusterId}/members/{vmId}/next-endpoint": {
     url: `${CLUSTER}/members/vm1/next-endpoint`,
     body: { endpoint: "203.0.113.72" },

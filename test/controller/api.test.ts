@@ -553,6 +553,7 @@ describe("health and OpenAPI", () => {
         "PATCH /v1/clusters/{clusterId}/members/{vmId}",
         "DELETE /v1/clusters/{clusterId}/members/{vmId}",
         "POST /v1/clusters/{clusterId}/members/{vmId}/rebind",
+        "POST /v1/clusters/{clusterId}/rebinds",
         "PUT /v1/clusters/{clusterId}/members/{vmId}/next-endpoint",
         "DELETE /v1/clusters/{clusterId}/members/{vmId}/next-endpoint",
         "GET /v1/clusters/{clusterId}/members/{vmId}/rebinds",

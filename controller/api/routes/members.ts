@@ -1,7 +1,13 @@
 import type { FastifyInstance } from "fastify";
 import type { RebindMetricResult } from "../../metrics/controller-metrics.ts";
 import { type MemberBody, memberInput } from "../../model/member.ts";
-import { type MemberPatchBody, memberPatch, rebindInput } from "../../model/requests.ts";
+import {
+  type MemberPatchBody,
+  memberPatch,
+  type RebindBatchBody,
+  rebindBatchInput,
+  rebindInput,
+} from "../../model/requests.ts";
 import type { ApiDeps } from "../deps.ts";
 import * as S from "../schemas.ts";
 import { memberView } from "../views.ts";
@@ -137,6 +143,51 @@ export function memberRoutes(app: FastifyInstance, { service, metrics }: ApiDeps
     },
   );
 
+  app.post<ClusterParams & { Body: RebindBatchBody }>(
+    "/clusters/:clusterId/rebinds",
+    {
+      schema: {
+        tags: ["members"],
+        summary: "Several members now run at new endpoints: move them all in one make-before-break round",
+        description:
+          "An atomic commit's rebinds, all or nothing: one prepare phase (peers accept the new endpoints not " +
+          "announced; each moved member's new switch accepts everything it will receive), ONE switch phase (every " +
+          "switch, the moved members' new ones included, sends to all the new endpoints), then one cleanup round. " +
+          "The answer comes when the switch phase is confirmed, every moved member's endpoint committed with a " +
+          "history record each (rebinds[].rebindId). Members already at their endpoint are answered with " +
+          "changed false, so the same batch again is a no-op. 400 if a member or an endpoint is listed twice; " +
+          "404 if a member is unknown; 409 (NOT_CONNECTED, CONFLICT) as a single rebind; 502 FABRIC_FAILED if a " +
+          "switch fails before the answer, and then no member is committed.",
+        params: S.clusterParams,
+        body: S.rebindBatchInput,
+        response: { 200: S.batchRebindReport, ...S.errors(404, 409, 502) },
+      },
+      // Each member counts once in icsdn_rebinds_total, as its single rebind would.
+      onError: async (request, _reply, error) => {
+        request.rebindErrorCode = (error as { code?: unknown }).code;
+      },
+      onResponse: async (request, reply) => {
+        // A refused batch counts once per member it names (once when it names none).
+        const listed = (request.body as { rebinds?: unknown } | undefined)?.rebinds;
+        const named = Array.isArray(listed) ? Math.max(1, listed.length) : 1;
+        const outcomes = request.rebindOutcomes ?? Array.from({ length: named }, () => undefined);
+        for (const changed of outcomes) {
+          const result = rebindResultOf(reply.statusCode, request.rebindErrorCode, changed);
+          if (result) metrics.rebindsTotal.inc({ result });
+        }
+      },
+    },
+    async (request) => {
+      const report = await service.rebindBatch(
+        request.params.clusterId,
+        rebindBatchInput(request.body),
+        request.receivedAt,
+      );
+      request.rebindOutcomes = report.rebinds.map((r) => r.changed);
+      return report;
+    },
+  );
+
   app.put<RebindRequest>(
     "/clusters/:clusterId/members/:vmId/next-endpoint",
     {
@@ -226,6 +277,8 @@ declare module "fastify" {
     rebindErrorCode?: unknown;
     /** Whether a rebind that succeeded changed the endpoint (ok) or found it there already (noop). */
     rebindChanged?: boolean;
+    /** A batch rebind that succeeded: rebindChanged for each of its members. */
+    rebindOutcomes?: readonly boolean[];
   }
 }
 
