@@ -138,6 +138,16 @@ describe("exchange (real sockets)", () => {
     }
   });
 
+  it("reads most of a Content-Length body straight into the reader's memory, not through its own buffer", async () => {
+    const res = await exchange({ method: "GET", url: `${url}/length` });
+    expect((await readAll(res, MiB)).equals(data)).toBe(true);
+    // One read per reader's buffer may land in the connection's own buffer (asked before the reader was there).
+    expect(res.copiedBytes).toBeLessThan(data.length / 4);
+    const chunked = await exchange({ method: "GET", url: `${url}/chunked` });
+    expect((await readAll(chunked, MiB)).equals(data)).toBe(true);
+    expect(chunked.copiedBytes).toBe(data.length);
+  });
+
   it("sends a body chunked, each chunk on the socket before the next is asked for", async () => {
     // One buffer for every chunk, overwritten as soon as the next is asked for.
     const reused = Buffer.alloc(256 * 1024);

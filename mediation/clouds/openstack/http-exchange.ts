@@ -18,13 +18,15 @@ export interface ExchangeRequest {
 
 /** What a socket read lands in: one buffer per connection, reused for every read. */
 const READ_BUFFER = 128 * 1024;
+/** A read goes straight into the reader's memory only when this much of it is free (and due). */
+const DIRECT_MIN = 16 * 1024;
 
 /**
  * One HTTP/1.1 request on a connection of its own (`connection: close`), its response read
- * without a new buffer per socket read: the socket reads into one buffer (net's `onread`) and
- * `readInto` copies the body from there into the caller's memory. Node's HTTP client allocates
- * each read afresh, and moving a gigabyte that way made V8 run a full collection every few
- * dozen megabytes (mediation/README.md, Figures).
+ * without a new buffer per socket read (net's `onread`): a Content-Length body is read straight
+ * into the memory `readInto` was given, anything else into one buffer per connection and copied
+ * from there. Node's HTTP client allocates each read afresh, and moving a gigabyte that way made
+ * V8 run a full collection every few dozen megabytes (mediation/README.md, Figures).
  */
 export function exchange(req: ExchangeRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
@@ -53,6 +55,7 @@ export class HttpResponse {
   #stash: { at: number; end: number } | undefined;
   #want: Want | undefined;
   #bodyBytes = 0;
+  #copiedBytes = 0;
   #ended = false;
   /** The peer closed; bytes still stashed are read before that counts. */
   #eof = false;
@@ -79,6 +82,11 @@ export class HttpResponse {
       if (this.#eof) this.#finish();
       else this.#socket?.resume();
     });
+  }
+
+  /** Body bytes that landed in the pool and were copied out (the rest was read in place). */
+  get copiedBytes(): number {
+    return this.#copiedBytes;
   }
 
   /** The body as text (an error's explanation), at most `limit` bytes of it kept. */
@@ -121,7 +129,10 @@ export class HttpResponse {
   start(): void {
     const url = new URL(this.#req.url);
     const tls = url.protocol === "https:";
-    const onread = { buffer: this.#pool, callback: (n: number) => this.#onRead(n) };
+    const onread = {
+      buffer: () => this.#readBuffer(),
+      callback: (n: number, buf: Buffer) => this.#take(buf, 0, n),
+    };
     const port = Number(url.port || (tls ? 443 : 80));
     const host = url.hostname.replace(/^\[|\]$/g, "");
     // tls.connect takes `onread` as net.connect does; @types/node does not list it there.
@@ -163,9 +174,18 @@ export class HttpResponse {
     if (this.status === 0 && !this.#error) await written("0\r\n\r\n");
   }
 
-  /** The socket read `n` bytes into the pool; false pauses it until the stash is taken. */
-  #onRead(n: number): boolean {
-    return this.#take(this.#pool, 0, n);
+  /**
+   * Where the socket's next read lands (asked after every read): straight into a waiting reader's
+   * memory while the body has a length (no copy at all), else the pool (what lands there is
+   * copied out, and kept there while the socket is paused).
+   */
+  #readBuffer(): Buffer {
+    const want = this.#want;
+    if (want && this.#stash === undefined && want.target.length - want.filled >= DIRECT_MIN) {
+      const left = this.#parser.bodyLeft;
+      if (left !== undefined && left >= DIRECT_MIN) return want.target.subarray(want.filled);
+    }
+    return this.#pool;
   }
 
   #take(buf: Buffer, at: number, end: number): boolean {
@@ -183,7 +203,14 @@ export class HttpResponse {
           return false;
         }
         const k = Math.min(n, want.target.length - want.filled);
-        buf.copy(want.target, want.filled, at, at + k);
+        // A read that landed where it belongs (#readBuffer) is not copied.
+        if (
+          buf.buffer !== want.target.buffer ||
+          buf.byteOffset + at !== want.target.byteOffset + want.filled
+        ) {
+          buf.copy(want.target, want.filled, at, at + k);
+          this.#copiedBytes += k;
+        }
         want.filled += k;
         this.#bodyBytes += k;
         parser.took(k);
