@@ -59,6 +59,7 @@ export class OffThreadHasher {
   #chunkFill = 0;
   #ended = false;
   #failure: Error | undefined;
+  #workerFailure: Error | undefined;
   #waiters: (() => void)[] = [];
   #done:
     | { resolve: (m: FromHashWorker & { type: "done" }) => void; reject: (err: Error) => void }
@@ -95,9 +96,14 @@ export class OffThreadHasher {
     return this.#size;
   }
 
-  /** Why no more can be hashed (the worker failed, the hasher is closed, `fail`): not worth a retry. */
+  /** Why no more can be taken (the worker failed, the hasher is closed, `fail`). */
   get failure(): Error | undefined {
     return this.#failure;
+  }
+
+  /** Set when the worker itself failed (not `fail` or `close`): not worth another attempt. */
+  get workerFailure(): Error | undefined {
+    return this.#workerFailure;
   }
 
   /** The free rest of the current slot, to read into; `wrote` says how much was. Waits for a free slot. */
@@ -208,7 +214,9 @@ export class OffThreadHasher {
   }
 
   #workerFailed(err: Error): void {
-    if (!this.#closed) this.fail(new Error(`the hashing worker failed: ${err.message}`, { cause: err }));
+    if (this.#closed || this.#failure) return;
+    this.#workerFailure = new Error(`the hashing worker failed: ${err.message}`, { cause: err });
+    this.fail(this.#workerFailure);
   }
 
   /** Hands the current slot to the worker (with the chunk boundaries that fall in it) and the upload. */

@@ -81,8 +81,8 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
       await req.target.uploadImage(imageId, lentSlots(hasher));
       await download;
     } catch (err) {
-      // Read before close: closing the hasher makes a download still running fail too.
-      const failure = state.failure;
+      // Not worth another upload: the download gave up, or the worker failed.
+      const failure = state.failure ?? hasher.workerFailure;
       await hasher.close();
       state.part?.stream.destroy();
       await download.catch(() => undefined);
@@ -135,7 +135,7 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
 interface DownloadState {
   resumes: number;
   downloadMs: number;
-  /** Why the transfer cannot go on (not worth another upload attempt). */
+  /** Why the download gave up (not worth another upload attempt). */
   failure: Error | undefined;
   /** The response being read, dropped when the upload fails. */
   part: ImageBody | undefined;
@@ -186,10 +186,8 @@ async function downloadInto(
       if (total === undefined || hasher.size >= total) break;
       throw new Error(`the download ended at byte ${hasher.size} of ${total}`);
     } catch (err) {
-      if (hasher.failure) {
-        state.failure = hasher.failure;
-        throw hasher.failure;
-      }
+      // Stopped from elsewhere (the upload, a cancel, the worker): the caller sorts it out.
+      if (hasher.failure) throw hasher.failure;
       if (req.signal?.aborted) throw err;
       if (state.resumes >= maxResumes) {
         state.failure = new MediationError(

@@ -6,7 +6,7 @@ import {
   type Server as NetServer,
   type Socket,
 } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { exchange, type HttpResponse } from "../../mediation/clouds/openstack/http-exchange.ts";
 import { ResponseParser } from "../../mediation/clouds/openstack/http-response-parser.ts";
 import { OpenStackDriver } from "../../mediation/clouds/openstack/openstack-driver.ts";
@@ -181,8 +181,7 @@ describe("exchange (real sockets)", () => {
     const res = await exchange({ method: "PUT", url: `${url}/early`, body: body() });
     expect(res.status).toBe(413);
     expect(await res.text()).toContain("too big");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(stopped).toBe(true);
+    await vi.waitFor(() => expect(stopped).toBe(true), { timeout: 5000 });
     expect(asked).toBeLessThan(100);
   });
 
@@ -263,5 +262,34 @@ describe("streamTransfer between two Glances over real sockets", () => {
     expect(result.uploadAttempts).toBe(1);
     expect(glance.imageBytes(result.targetImageId)?.equals(bytes)).toBe(true);
     expect(result.manifest.imageHash.value).toBe(createHash("sha512").update(bytes).digest("hex"));
+  });
+
+  it("starts a failed upload over with a new target image, and the download from the start", async () => {
+    const bytes = randomBytes(40 * MiB + 5);
+    const sourceId = glance.addImage("src2", bytes);
+    const a = new OpenStackDriver(glance.cloud("a"));
+    const b = new OpenStackDriver(glance.cloud("b"));
+    glance.failUploadAfter = 4 * MiB;
+    glance.requests.length = 0;
+    const discarded: string[] = [];
+    const result = await streamTransfer({
+      source: a,
+      sourceImage: (await a.getImage(sourceId))!,
+      target: b,
+      chunkSize: 4 * MiB,
+      newTargetImage: () =>
+        b.createImage({ name: "copy", diskFormat: "raw", containerFormat: "bare", properties: {} }),
+      discardTargetImage: async (id) => {
+        discarded.push(id);
+        await b.deleteImage(id);
+      },
+    });
+    expect(result.uploadAttempts).toBe(2);
+    expect(discarded).toHaveLength(1);
+    expect(glance.requests.filter((r) => r.startsWith(`GET /v2/images/${sourceId}/file`))).toEqual([
+      `GET /v2/images/${sourceId}/file`,
+      `GET /v2/images/${sourceId}/file`,
+    ]);
+    expect(glance.imageBytes(result.targetImageId)?.equals(bytes)).toBe(true);
   });
 });

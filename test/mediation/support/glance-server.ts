@@ -22,6 +22,8 @@ export class GlanceServer {
   readonly #images = new Map<string, StoredImage>();
   readonly requests: string[] = [];
   breakDownloadAt: number | undefined;
+  /** The next upload is answered 500 once this many bytes arrived. */
+  failUploadAfter: number | undefined;
   /** Body bytes per write of a download (what the socket reads then come in). */
   writeSize = 256 * 1024;
 
@@ -133,9 +135,21 @@ export class GlanceServer {
     if (req.method === "PUT" && m[2]) {
       const hash = createHash("sha512");
       const parts: Buffer[] = [];
+      const failAt = this.failUploadAfter;
+      this.failUploadAfter = undefined;
+      let seen = 0;
       for await (const chunk of req as AsyncIterable<Buffer>) {
         hash.update(chunk);
         parts.push(chunk);
+        seen += chunk.length;
+        if (failAt !== undefined && seen >= failAt) {
+          Object.assign(image, { status: "killed" });
+          // The head first, the explanation a little later (what the client does meanwhile counts).
+          res.writeHead(500, { "content-type": "application/json", connection: "close" }).flushHeaders();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          res.end(JSON.stringify({ message: "injected upload failure" }), () => req.destroy());
+          return;
+        }
       }
       Object.assign(image, { bytes: Buffer.concat(parts), sha512: hash.digest("hex"), status: "active" });
       res.writeHead(204).end();
