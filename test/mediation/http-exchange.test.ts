@@ -1,11 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
   createServer as createNetServer,
   type Server as NetServer,
   type Socket,
 } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { exchange, type HttpResponse } from "../../mediation/clouds/openstack/http-exchange.ts";
 import { ResponseParser } from "../../mediation/clouds/openstack/http-response-parser.ts";
@@ -211,6 +216,55 @@ describe("exchange (real sockets)", () => {
       expect(err.message).toMatch(/closed after 300000 body bytes, 700000 more announced/);
     } finally {
       await raw.close();
+    }
+  });
+
+  it("speaks TLS to an https server (its certificate trusted through NODE_EXTRA_CA_CERTS, in a process of its own)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "icsdn-exchange-tls-"));
+    const tls = createHttpsServer();
+    try {
+      await execa("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ]);
+      tls.setSecureContext({
+        key: readFileSync(join(dir, "key.pem")),
+        cert: readFileSync(join(dir, "cert.pem")),
+      });
+      tls.on("request", (_req, res) =>
+        res.writeHead(200, { "content-length": String(data.length) }).end(data),
+      );
+      await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
+      const port = (tls.address() as AddressInfo).port;
+      const script = `
+        import { createHash } from "node:crypto";
+        import { exchange } from ${JSON.stringify(new URL("../../mediation/clouds/openstack/http-exchange.ts", import.meta.url).pathname)};
+        const res = await exchange({ method: "GET", url: "https://localhost:${port}/" });
+        const hash = createHash("sha256");
+        const target = Buffer.alloc(1 << 20);
+        for (let n; (n = await res.readInto(target)) > 0; ) hash.update(target.subarray(0, n));
+        console.log(res.status, hash.digest("hex"), res.copiedBytes < ${data.length} / 4);
+      `;
+      const out = await execa(process.execPath, ["--input-type=module", "-e", script], {
+        env: { NODE_EXTRA_CA_CERTS: join(dir, "cert.pem") },
+      });
+      expect(out.stdout.trim()).toBe(`200 ${createHash("sha256").update(data).digest("hex")} true`);
+    } finally {
+      tls.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
