@@ -22,7 +22,7 @@ const READ_BUFFER = 128 * 1024;
 const DIRECT_MIN = 16 * 1024;
 
 /**
- * One HTTP/1.1 request on a connection of its own (`connection: close`), its response read
+ * One HTTP/1.1 request on a connection of its own (closed after the response), its response read
  * without a new buffer per socket read (net's `onread`): a Content-Length body is read straight
  * into the memory `readInto` was given, anything else into one buffer per connection and copied
  * from there. Node's HTTP client allocates each read afresh, and moving a gigabyte that way made
@@ -144,10 +144,13 @@ export class HttpResponse {
     socket.on("error", (err) => this.#fail(err));
     socket.on("end", () => this.#closed());
     socket.on("close", () => this.#closed());
+    // With a body, the connection is not announced as closing: a server that answers before the
+    // body's end (an error) then reads the rest instead of closing under the writes (EPIPE before
+    // its answer was read). Either way this side closes it once the response is read.
     const headers: Record<string, string> = {
       host: url.host,
       ...this.#req.headers,
-      connection: "close",
+      ...(this.#req.body === undefined && { connection: "close" }),
     };
     if (this.#req.body) headers["transfer-encoding"] = "chunked";
     else if (!/^(GET|HEAD|DELETE)$/.test(this.#req.method)) headers["content-length"] = "0";
