@@ -30,8 +30,7 @@ const DIRECT_MIN = 16 * 1024;
  */
 export function exchange(req: ExchangeRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const response = new HttpResponse(req, resolve, reject);
-    response.start();
+    new HttpResponse(req, resolve, reject);
   });
 }
 
@@ -42,6 +41,7 @@ interface Want {
   readonly reject: (err: Error) => void;
 }
 
+/** The answer of `exchange` (made only there): status, headers, and the body read on demand. */
 export class HttpResponse {
   status = 0;
   headers: Readonly<Record<string, string>> = {};
@@ -66,6 +66,7 @@ export class HttpResponse {
     this.#parser = new ResponseParser(req.method === "HEAD");
     this.#onHead = onHead;
     this.#onHeadFailed = onHeadFailed;
+    this.#start();
   }
 
   /** Fills `target` with body bytes; fewer only at the body's end or when the connection broke (the next call throws); 0 after the end. */
@@ -126,7 +127,8 @@ export class HttpResponse {
     this.#fail(err ?? new Error("the response was dropped"));
   }
 
-  start(): void {
+  /** Connects and sends the request; the answer comes to the constructor's callbacks. */
+  #start(): void {
     const url = new URL(this.#req.url);
     const tls = url.protocol === "https:";
     const onread = {
