@@ -141,10 +141,11 @@ export class MemoryCloud implements CloudDriver {
     return id;
   }
 
-  async uploadImage(imageId: string, body: Readable): Promise<void> {
+  async uploadImage(imageId: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     const queued = this.#image(imageId).info;
     const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(Buffer.from(c as Uint8Array));
+    // A copy: the producer may reuse a chunk's memory once it is asked for the next.
+    for await (const c of body) chunks.push(Buffer.from(c));
     this.#store(queued.name, Buffer.concat(chunks), imageId);
     const stored = this.#image(imageId);
     stored.info = { ...stored.info, diskFormat: queued.diskFormat, containerFormat: queued.containerFormat };

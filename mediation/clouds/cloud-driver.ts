@@ -38,7 +38,14 @@ export interface ImageInfo {
 }
 
 export interface ImageBody {
+  /** The bytes as a stream; destroying it drops the download. */
   readonly stream: Readable;
+  /**
+   * Offered by a driver that can read the body straight into the caller's memory (no buffer per
+   * socket read): fills `target`, fewer bytes only at the end or when the download broke (the next
+   * call throws), 0 after the end. Use it or `stream`'s data, not both.
+   */
+  readonly readInto?: (target: Buffer) => Promise<number>;
   /** Bytes this response carries (from `start` to the end). */
   readonly length: number | undefined;
   /** The first byte's offset: 0, or what a Range request asked for. */
@@ -114,8 +121,11 @@ export interface CloudDriver {
     containerFormat: string;
     properties: Record<string, string>;
   }): Promise<string>;
-  /** Glance upload (one PUT; Glance cannot resume one). */
-  uploadImage(imageId: string, body: Readable): Promise<void>;
+  /**
+   * Glance upload (one PUT; Glance cannot resume one). A chunk of `body` is sent before the next
+   * is asked for: its producer may reuse the chunk's memory from then on (the stream does).
+   */
+  uploadImage(imageId: string, body: AsyncIterable<Uint8Array>): Promise<void>;
   deleteImage(imageId: string): Promise<void>;
   acceptedDiskFormats(): Promise<readonly string[] | undefined>;
   listFlavors(): Promise<readonly Flavor[]>;

@@ -34,7 +34,8 @@ export function withDownloadCap(driver: CloudDriver, bucket: TokenBucket): Cloud
           paced.on("close", () => {
             if (!body.stream.destroyed) body.stream.destroy();
           });
-          return { ...body, stream: body.stream.pipe(paced) };
+          // Not `readInto`: the paced stream is the only way to the bytes.
+          return { stream: body.stream.pipe(paced), length: body.length, start: body.start };
         };
       }
       const value: unknown = Reflect.get(target, prop, target);

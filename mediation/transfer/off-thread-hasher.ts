@@ -23,38 +23,56 @@ const SLOTS = 8;
 // resident size down (the service's goal is <= 200 MB while moving a gigabyte).
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 };
 
+/** A filled slot lent to the upload: its bytes stay as they are until `release`. */
+export interface LentSlot {
+  readonly bytes: Buffer;
+  readonly release: () => void;
+}
+
 /**
  * The manifest (manifest.ts: a SHA-256 per `chunkSize` piece, the whole image in the cloud's
- * algorithm, MD5 when asked) computed on a worker thread. `update` copies the bytes into a ring of
- * shared slots and returns; the worker hashes each full slot and hands it back. The event loop only
- * copies, so the sockets keep moving while another core hashes. When every slot waits for the
- * worker, `update` waits too: hashing is part of the stream's backpressure, and memory stays at the
- * ring's 8 MiB. Chunk boundaries are decided here; the worker only runs the hashes.
+ * algorithm, MD5 when asked) computed on a worker thread, over a ring of shared 1 MiB slots the
+ * bytes land in once: `space` lends the free rest of the current slot to be read into (`wrote`
+ * counts what was), `update` copies into it. A full slot goes to the worker and, when `lend` is
+ * set, to the upload too (`nextFilled`), and is reused only when both gave it back. When every
+ * slot is taken, `space` waits: hashing and the upload are the stream's backpressure, and memory
+ * stays at the ring's 8 MiB. Chunk boundaries are decided here; the worker only runs the hashes.
  */
 export class OffThreadHasher {
   readonly #chunkSize: number;
   readonly #algo: string;
+  readonly #lend: boolean;
   readonly #worker: Worker;
   readonly #ring: Buffer;
   readonly #free: number[] = [];
+  /** Per slot: how many of the worker and the upload still hold it. */
+  readonly #holds = new Uint8Array(SLOTS);
+  /** Slots posted and not yet taken by the upload, in order. */
+  readonly #filled: number[] = [];
+  /** Per slot: how many of its bytes were posted. */
+  readonly #posted = new Uint32Array(SLOTS);
   readonly #digests: string[] = [];
   #slot: number | undefined;
   #fill = 0;
   #size = 0;
   /** Bytes posted to the worker since the last chunk boundary. */
   #chunkFill = 0;
+  #ended = false;
   #failure: Error | undefined;
-  #wake: (() => void) | undefined;
+  #workerFailure: Error | undefined;
+  #waiters: (() => void)[] = [];
   #done:
     | { resolve: (m: FromHashWorker & { type: "done" }) => void; reject: (err: Error) => void }
     | undefined;
   #closed = false;
 
-  constructor(chunkSize: number, imageHashAlgo: string, withMd5 = false) {
+  /** `lend`: full slots also go to `nextFilled` (the upload), and wait for its release. */
+  constructor(chunkSize: number, imageHashAlgo: string, withMd5 = false, lend = false) {
     if (!(chunkSize > 0)) throw new RangeError("chunkSize must be positive");
     createHash(imageHashAlgo); // an unknown algorithm throws here, before anything is created
     this.#chunkSize = chunkSize;
     this.#algo = imageHashAlgo;
+    this.#lend = lend;
     const ring = new SharedArrayBuffer(SLOT_SIZE * SLOTS);
     this.#ring = Buffer.from(ring);
     for (let s = SLOTS - 1; s >= 0; s--) this.#free.push(s);
@@ -65,12 +83,12 @@ export class OffThreadHasher {
     });
     this.#worker.on("message", (m: FromHashWorker) => {
       this.#digests.push(...m.digests);
-      if (m.type === "free") this.#free.push(m.slot);
+      if (m.type === "free") this.#release(m.slot);
       else this.#done?.resolve(m);
       this.#wakeUp();
     });
-    this.#worker.on("error", (err) => this.#fail(err));
-    this.#worker.on("exit", (code) => this.#fail(new Error(`exited with code ${code}`)));
+    this.#worker.on("error", (err) => this.#workerFailed(err));
+    this.#worker.on("exit", (code) => this.#workerFailed(new Error(`exited with code ${code}`)));
   }
 
   /** Bytes taken so far: the offset a resumed download must start from. */
@@ -78,29 +96,83 @@ export class OffThreadHasher {
     return this.#size;
   }
 
-  /** Why no more can be hashed (the worker failed, or the hasher is closed): not worth a retry. */
+  /** Why no more can be taken (the worker failed, the hasher is closed, `fail`). */
   get failure(): Error | undefined {
     return this.#failure;
   }
 
-  /** Takes `data` (copied: the caller may pass it on at once); waits while every slot is being hashed. */
-  async update(data: Buffer): Promise<void> {
+  /** Set when the worker itself failed (not `fail` or `close`): not worth another attempt. */
+  get workerFailure(): Error | undefined {
+    return this.#workerFailure;
+  }
+
+  /** The free rest of the current slot, to read into; `wrote` says how much was. Waits for a free slot. */
+  async space(): Promise<Buffer> {
     if (this.#failure) throw this.#failure;
+    if (this.#ended) throw new Error("the hasher was told the bytes ended");
+    this.#slot ??= this.#free.pop() ?? (await this.#nextFreeSlot());
+    const at = this.#slot * SLOT_SIZE;
+    return this.#ring.subarray(at + this.#fill, at + SLOT_SIZE);
+  }
+
+  /** `n` bytes were written at the start of what `space` gave. */
+  wrote(n: number): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#slot === undefined || n < 0 || this.#fill + n > SLOT_SIZE)
+      throw new RangeError(`wrote ${n} bytes into no slot or past its end`);
+    this.#fill += n;
+    this.#size += n;
+    if (this.#fill === SLOT_SIZE) this.#post();
+  }
+
+  /** Takes `data` (copied: the caller may pass it on at once); waits while every slot is taken. */
+  async update(data: Buffer): Promise<void> {
     let at = 0;
     while (at < data.length) {
-      this.#slot ??= this.#free.pop() ?? (await this.#nextFreeSlot());
-      const take = Math.min(SLOT_SIZE - this.#fill, data.length - at);
-      data.copy(this.#ring, this.#slot * SLOT_SIZE + this.#fill, at, at + take);
-      this.#fill += take;
+      const space = await this.space();
+      const take = Math.min(space.length, data.length - at);
+      data.copy(space, 0, at, at + take);
+      this.wrote(take);
       at += take;
-      if (this.#fill === SLOT_SIZE) this.#post();
     }
-    this.#size += data.length;
+  }
+
+  /** No more bytes: the last, partial slot goes out, and `nextFilled` ends after it. */
+  end(): void {
+    if (this.#ended) return;
+    if (this.#fill > 0) this.#post();
+    this.#ended = true;
+    this.#wakeUp();
+  }
+
+  /** The next full slot for the upload (in order), undefined after `end`'s last one. */
+  async nextFilled(): Promise<LentSlot | undefined> {
+    if (!this.#lend) throw new Error("this hasher lends no slots");
+    for (;;) {
+      if (this.#failure) throw this.#failure;
+      const slot = this.#filled.shift();
+      if (slot !== undefined) {
+        const length = this.#posted[slot]!;
+        let released = false;
+        const bytes = this.#ring.subarray(slot * SLOT_SIZE, slot * SLOT_SIZE + length);
+        return {
+          bytes,
+          release: () => {
+            if (released) return;
+            released = true;
+            this.#release(slot);
+            this.#wakeUp();
+          },
+        };
+      }
+      if (this.#ended) return undefined;
+      await this.#changed();
+    }
   }
 
   /** The manifest of every byte taken; the worker stops afterwards. */
   async finish(): Promise<Manifest> {
-    if (this.#fill > 0) this.#post();
+    this.end();
     const done = new Promise<FromHashWorker & { type: "done" }>((resolve, reject) => {
       this.#done = { resolve, reject };
     });
@@ -129,20 +201,40 @@ export class OffThreadHasher {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#failure ??= new Error("the hasher is closed");
-    this.#done?.reject(this.#failure);
-    this.#wakeUp();
+    this.fail(new Error("the hasher is closed"));
     await this.#worker.terminate();
   }
 
-  /** Hands the current slot to the worker, with the chunk boundaries that fall in it. */
+  /** Nothing more goes through: every wait (`space`, `nextFilled`, `finish`) and later call fails with `err`. */
+  fail(err: Error): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#done?.reject(err);
+    this.#wakeUp();
+  }
+
+  #workerFailed(err: Error): void {
+    if (this.#closed || this.#failure) return;
+    this.#workerFailure = new Error(`the hashing worker failed: ${err.message}`, { cause: err });
+    this.fail(this.#workerFailure);
+  }
+
+  /** Hands the current slot to the worker (with the chunk boundaries that fall in it) and the upload. */
   #post(): void {
     const cuts: number[] = [];
     for (let at = this.#chunkSize - this.#chunkFill; at <= this.#fill; at += this.#chunkSize) cuts.push(at);
     this.#chunkFill = (this.#chunkFill + this.#fill) % this.#chunkSize;
-    this.#send({ type: "slot", slot: this.#slot!, length: this.#fill, cuts });
+    const slot = this.#slot!;
+    this.#holds[slot] = this.#lend ? 2 : 1;
+    this.#posted[slot] = this.#fill;
+    if (this.#lend) this.#filled.push(slot);
+    this.#send({ type: "slot", slot, length: this.#fill, cuts });
     this.#slot = undefined;
     this.#fill = 0;
+  }
+
+  #release(slot: number): void {
+    if (--this.#holds[slot]! === 0) this.#free.push(slot);
   }
 
   #send(m: ToHashWorker): void {
@@ -155,22 +247,17 @@ export class OffThreadHasher {
       if (this.#failure) throw this.#failure;
       const slot = this.#free.pop();
       if (slot !== undefined) return slot;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      await this.#changed();
     }
   }
 
-  #fail(err: Error): void {
-    if (this.#closed || this.#failure) return;
-    this.#failure = new Error(`the hashing worker failed: ${err.message}`, { cause: err });
-    this.#done?.reject(this.#failure);
-    this.#wakeUp();
+  #changed(): Promise<void> {
+    return new Promise<void>((resolve) => this.#waiters.push(resolve));
   }
 
   #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 }

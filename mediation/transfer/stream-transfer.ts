@@ -1,5 +1,4 @@
-import { Readable } from "node:stream";
-import type { CloudDriver, ImageInfo } from "../clouds/cloud-driver.ts";
+import type { CloudDriver, ImageBody, ImageInfo } from "../clouds/cloud-driver.ts";
 import { MediationError } from "../errors.ts";
 import { hashMismatch, type Manifest } from "./manifest.ts";
 import { OffThreadHasher } from "./off-thread-hasher.ts";
@@ -38,11 +37,13 @@ export interface TransferResult {
 
 /**
  * Streams an image source Glance -> target Glance through this process: one GET (resumed with a
- * Range from the last hashed byte when it breaks) piped into one PUT, with backpressure, nothing
- * staged. Every byte is hashed on the way, on a worker thread (SHA-256 per chunk and the whole
- * image in the cloud's algorithm; MD5 only for a source without one) and compared with what both
- * clouds report. A broken upload starts over with a new target image (Glance cannot resume a
- * PUT); a mismatch deletes the target image and fails.
+ * Range from the last byte taken when it breaks) and one PUT, nothing staged. The bytes land once,
+ * in the hasher's ring of shared 1 MiB slots (read straight into them when the source driver can:
+ * `readInto`); each full slot is hashed on a worker thread (SHA-256 per chunk and the whole image
+ * in the cloud's algorithm; MD5 only for a source without one) and sent by the upload from where
+ * it is, and is reused when both are done with it: the ring is the backpressure both ways. What
+ * flowed is compared with what both clouds report. A broken upload starts over with a new target
+ * image (Glance cannot resume a PUT); a mismatch deletes the target image and fails.
  */
 export async function streamTransfer(req: TransferRequest): Promise<TransferResult> {
   const maxUploads = req.maxUploadAttempts ?? 3;
@@ -53,12 +54,13 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
       req.chunkSize,
       req.sourceImage.hashAlgo ?? "sha512",
       req.sourceImage.hashValue === undefined,
+      true,
     );
     const imageId = await req.newTargetImage(attempt).catch(async (err: unknown) => {
       await hasher.close();
       throw err;
     });
-    const state = { resumes: 0, downloadMs: 0, failure: undefined as Error | undefined };
+    const state: DownloadState = { resumes: 0, downloadMs: 0, failure: undefined, part: undefined };
     const started = performance.now();
     const total = req.sourceImage.size;
     const report = () =>
@@ -69,16 +71,21 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
         downloadResumes: resumesTotal + state.resumes,
         uploadAttempt: attempt,
       });
-    const body = Readable.from(downloadChunks(req, hasher, state, report), { objectMode: false });
     const abort = () =>
-      body.destroy(new MediationError("CANCELLED", "the migration was cancelled during the transfer"));
+      hasher.fail(new MediationError("CANCELLED", "the migration was cancelled during the transfer"));
     req.signal?.addEventListener("abort", abort, { once: true });
+    const download = downloadInto(req, hasher, state, report);
+    // Settled below in every case; until then a rejection is not unhandled.
+    download.catch(() => undefined);
     try {
-      await req.target.uploadImage(imageId, body);
+      await req.target.uploadImage(imageId, lentSlots(hasher));
+      await download;
     } catch (err) {
-      // Read before close: closing the hasher makes a download still waiting on it fail too.
-      const failure = state.failure;
+      // Not worth another upload: the download gave up, or the worker failed.
+      const failure = state.failure ?? hasher.workerFailure;
       await hasher.close();
+      state.part?.stream.destroy();
+      await download.catch(() => undefined);
       await req.discardTargetImage(imageId);
       if (req.signal?.aborted)
         throw new MediationError("CANCELLED", "the migration was cancelled during the transfer");
@@ -125,33 +132,62 @@ export async function streamTransfer(req: TransferRequest): Promise<TransferResu
   }
 }
 
-async function* downloadChunks(
+interface DownloadState {
+  resumes: number;
+  downloadMs: number;
+  /** Why the download gave up (not worth another upload attempt). */
+  failure: Error | undefined;
+  /** The response being read, dropped when the upload fails. */
+  part: ImageBody | undefined;
+}
+
+/** The upload's body: the ring's full slots in order, each given back when the next is asked for. */
+async function* lentSlots(hasher: OffThreadHasher): AsyncGenerator<Buffer> {
+  let complete = false;
+  try {
+    for (;;) {
+      const slot = await hasher.nextFilled();
+      if (!slot) break;
+      try {
+        yield slot.bytes;
+      } finally {
+        slot.release();
+      }
+    }
+    complete = true;
+  } finally {
+    // An upload that stops taking bytes early must not leave the download waiting for slots.
+    if (!complete) hasher.fail(new Error("the upload stopped taking the image's bytes"));
+  }
+}
+
+/** Source bytes into the hasher's ring, resumed from the last byte taken when the download breaks. */
+async function downloadInto(
   req: TransferRequest,
   hasher: OffThreadHasher,
-  state: { resumes: number; downloadMs: number; failure: Error | undefined },
+  state: DownloadState,
   report: () => void,
-): AsyncGenerator<Buffer> {
+): Promise<void> {
   const started = performance.now();
   const maxResumes = req.maxDownloadResumes ?? 5;
   const total = req.sourceImage.size;
   for (;;) {
-    // Resume from the last byte that was hashed and handed to the upload: nothing twice, nothing lost.
+    // Resume from the last byte in the ring: nothing twice, nothing lost.
     const from = hasher.size;
     try {
       const part = await req.source.downloadImage(req.sourceImage.id, from);
-      for await (const chunk of part.stream as AsyncIterable<Buffer>) {
-        await hasher.update(chunk);
-        yield chunk;
-        report();
+      state.part = part;
+      try {
+        await readAll(part, hasher, report);
+      } finally {
+        state.part = undefined;
+        part.stream.destroy();
       }
       if (total === undefined || hasher.size >= total) break;
       throw new Error(`the download ended at byte ${hasher.size} of ${total}`);
     } catch (err) {
-      if (err instanceof MediationError && err.code === "CANCELLED") throw err;
-      if (hasher.failure) {
-        state.failure = hasher.failure;
-        throw err;
-      }
+      // Stopped from elsewhere (the upload, a cancel, the worker): the caller sorts it out.
+      if (hasher.failure) throw hasher.failure;
       if (req.signal?.aborted) throw err;
       if (state.resumes >= maxResumes) {
         state.failure = new MediationError(
@@ -160,12 +196,32 @@ async function* downloadChunks(
           { cause: err },
         );
         // Kept in state too: the upload fails with it, and the caller must not retry the upload for it.
+        hasher.fail(state.failure);
         throw state.failure;
       }
       state.resumes++;
     }
   }
+  hasher.end();
   state.downloadMs = performance.now() - started;
+}
+
+/** One response's bytes into the ring: read into it when the driver can, else copied from the stream. */
+async function readAll(part: ImageBody, hasher: OffThreadHasher, report: () => void): Promise<void> {
+  const readInto = part.readInto;
+  if (!readInto) {
+    for await (const chunk of part.stream as AsyncIterable<Buffer>) {
+      await hasher.update(chunk);
+      report();
+    }
+    return;
+  }
+  for (;;) {
+    const n = await readInto(await hasher.space());
+    if (n === 0) return;
+    hasher.wrote(n);
+    report();
+  }
 }
 
 /**

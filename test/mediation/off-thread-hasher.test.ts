@@ -38,6 +38,45 @@ describe("hashing on a worker thread (OffThreadHasher)", () => {
     }
   });
 
+  it("lends full slots to the upload in order and reuses none the upload still holds, hashed or not", async () => {
+    const MiB = 2 ** 20;
+    const data = randomBytes(8 * MiB + 1000);
+    const hasher = new OffThreadHasher(MiB, "sha512", false, true);
+    // Read into the ring as a socket would: the eight slots fill, the last 1000 bytes wait for one.
+    for (let at = 0; at < 8 * MiB; ) {
+      const space = await hasher.space();
+      const n = data.copy(space, 0, at, at + Math.min(space.length, 300_000));
+      hasher.wrote(n);
+      at += n;
+    }
+    const lent = [];
+    for (let i = 0; i < 8; i++) lent.push((await hasher.nextFilled())!);
+    lent.forEach((slot, i) => {
+      expect(slot.bytes.equals(data.subarray(i * MiB, (i + 1) * MiB))).toBe(true);
+    });
+    // The worker is done with all eight long before this; the upload holds them all.
+    let gotSpace = false;
+    const space = hasher.space().then((s) => {
+      gotSpace = true;
+      return s;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(gotSpace).toBe(false);
+    lent[3]!.release();
+    const rest = await space;
+    hasher.wrote(data.copy(rest, 0, 8 * MiB));
+    hasher.end();
+    const last = (await hasher.nextFilled())!;
+    expect(last.bytes.equals(data.subarray(8 * MiB))).toBe(true);
+    // Slot 3 was reused for the last bytes; the others still hold what they were lent with.
+    expect(lent[5]!.bytes.equals(data.subarray(5 * MiB, 6 * MiB))).toBe(true);
+    expect(await hasher.nextFilled()).toBeUndefined();
+    for (const slot of [...lent, last]) slot.release();
+    const expected = new ManifestBuilder(MiB, "sha512");
+    expected.update(data);
+    expect(await hasher.finish()).toEqual(expected.finish());
+  });
+
   it("hashes nothing into an empty manifest", async () => {
     const hasher = new OffThreadHasher(1 << 20, "sha256");
     expect(await hasher.finish()).toEqual({

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
-import type { Readable } from "node:stream";
 import { MediationError } from "../../errors.ts";
-import { expectStatus, readText, send } from "./http.ts";
+import { errorMessage, expectStatus, readText, send } from "./http.ts";
+import { type ExchangeRequest, exchange, type HttpResponse } from "./http-exchange.ts";
 import type { KeystoneSession } from "./keystone.ts";
 
 /** Nova microversion we speak: 2.47+ embeds the flavor in a server, 2.45+ returns createImage's id. */
@@ -9,7 +9,6 @@ export const NOVA_MICROVERSION = "2.79";
 
 export interface CallOptions {
   readonly json?: unknown;
-  readonly stream?: Readable;
   readonly headers?: Record<string, string>;
   readonly ok?: readonly number[];
   readonly timeoutMs?: number;
@@ -45,20 +44,59 @@ export class OpenStackApi {
           url: `${base}${path}`,
           headers,
           ...(options.json !== undefined && { json: options.json }),
-          ...(options.stream && { stream: options.stream }),
           ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
         });
       } catch (err) {
         throw new MediationError("CLOUD_API", `${what}: ${(err as Error).message}`, { cause: err });
       }
-      // A token revoked early: authenticate once more, unless a stream was already consumed.
-      if (res.statusCode === 401 && attempt === 0 && !options.stream) {
+      // A token revoked early: authenticate once more.
+      if (res.statusCode === 401 && attempt === 0) {
         res.resume();
         this.session.invalidate();
         continue;
       }
       await expectStatus(res, options.ok ?? [200, 201, 202, 204], what);
       return res;
+    }
+  }
+
+  /**
+   * An image's bytes either way (http-exchange.ts: read into the caller's memory, a body sent
+   * chunk by chunk), after the status check; a 401 re-authenticates once when nothing was sent.
+   */
+  async exchange(
+    service: string,
+    method: string,
+    path: string,
+    options: Pick<ExchangeRequest, "body" | "headers" | "timeoutMs"> & { ok: readonly number[] },
+  ): Promise<HttpResponse> {
+    const what = `cloud '${this.cloud}': ${service} ${method} ${path.split("?")[0]}`;
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.session.token();
+      const base = await this.session.endpoint(service);
+      let res: HttpResponse;
+      try {
+        res = await exchange({
+          method,
+          url: `${base}${path}`,
+          headers: { "x-auth-token": token.value, ...options.headers },
+          ...(options.body && { body: options.body }),
+          ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+        });
+      } catch (err) {
+        throw new MediationError("CLOUD_API", `${what}: ${(err as Error).message}`, { cause: err });
+      }
+      if (res.status === 401 && attempt === 0 && !options.body) {
+        res.destroy();
+        this.session.invalidate();
+        continue;
+      }
+      if (options.ok.includes(res.status)) return res;
+      const text = await res.text(64 * 1024).catch(() => "");
+      res.destroy();
+      throw new MediationError("CLOUD_API", `${what}: HTTP ${res.status}: ${errorMessage(text)}`, {
+        details: { status: res.status },
+      });
     }
   }
 

@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import { MediationError } from "../../errors.ts";
 import type { ImageBody, ImageInfo } from "../cloud-driver.ts";
 import type { OpenStackApi } from "./api.ts";
@@ -64,20 +63,20 @@ export class Glance {
     return image.id;
   }
 
-  /** One chunked PUT fed by `body`; the socket's backpressure paces the body. */
-  async upload(id: string, body: Readable): Promise<void> {
-    const res = await this.#api.raw("image", "PUT", `/v2/images/${encodeURIComponent(id)}/file`, {
-      stream: body,
+  /** One chunked PUT fed by `body`, a chunk written before the next is asked for. */
+  async upload(id: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const res = await this.#api.exchange("image", "PUT", `/v2/images/${encodeURIComponent(id)}/file`, {
+      body,
       headers: { "content-type": "application/octet-stream" },
       ok: [204],
       timeoutMs: 10 * 60_000,
     });
-    res.resume();
+    await res.text(64 * 1024);
   }
 
   /** The image's bytes from `start` on (a Range request when start > 0; Glance answers 206). */
   async download(id: string, start: number): Promise<ImageBody> {
-    const res = await this.#api.raw("image", "GET", `/v2/images/${encodeURIComponent(id)}/file`, {
+    const res = await this.#api.exchange("image", "GET", `/v2/images/${encodeURIComponent(id)}/file`, {
       headers: start > 0 ? { range: `bytes=${start}-` } : {},
       ok: start > 0 ? [206] : [200],
       timeoutMs: 5 * 60_000,
@@ -93,7 +92,12 @@ export class Glance {
         );
       }
     }
-    return { stream: res, length: length === undefined ? undefined : Number(length), start };
+    return {
+      stream: res.toReadable(),
+      readInto: (target) => res.readInto(target),
+      length: length === undefined ? undefined : Number(length),
+      start,
+    };
   }
 
   async idsByName(name: string): Promise<string[]> {

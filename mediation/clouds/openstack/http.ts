@@ -1,16 +1,13 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { MediationError } from "../../errors.ts";
 
 export interface HttpRequest {
   readonly method: string;
   readonly url: string;
   readonly headers?: Record<string, string>;
-  /** A JSON body, or a stream sent chunked (its backpressure is the socket's). */
+  /** A JSON body (image bytes go through http-exchange.ts). */
   readonly json?: unknown;
-  readonly stream?: Readable;
   readonly timeoutMs?: number;
 }
 
@@ -29,12 +26,7 @@ export function send(req: HttpRequest): Promise<IncomingMessage> {
     const r = make(url, { method: req.method, headers, timeout: req.timeoutMs ?? 60_000 }, resolve);
     r.on("timeout", () => r.destroy(new Error(`no answer within ${req.timeoutMs ?? 60_000} ms`)));
     r.on("error", reject);
-    if (req.stream) {
-      // A failing source must fail the request, and a failing request must stop the source.
-      pipeline(req.stream, r).catch((err: unknown) => r.destroy(err as Error));
-    } else {
-      r.end(body);
-    }
+    r.end(body);
   });
 }
 

@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import { MediationError } from "../../errors.ts";
 import type {
   CloudDriver,
@@ -96,7 +95,7 @@ export class OpenStackDriver implements CloudDriver {
     return this.#glance.create(meta);
   }
 
-  uploadImage(imageId: string, body: Readable): Promise<void> {
+  uploadImage(imageId: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     return this.#glance.upload(imageId, body);
   }
 
