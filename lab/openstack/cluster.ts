@@ -338,9 +338,23 @@ export class OpenStackCluster {
    * boot; null: none (its switch did not reach the controller then: a first boot, see coldBoot).
    */
   linkingMs(member: string): number | null {
+    return this.#applyAnswer(member, "linkingMs");
+  }
+
+  /**
+   * vm-init's configured time on the member's current VM (ms), from its apply's answer at its
+   * last boot: from the start of its network step until vint0, enc0, icbr0, icbond0 and eth0 were
+   * configured, the controller connection not awaited (the paper's linking time, Sec. 6.2.1). At
+   * a first boot vm-init creates all five; null: no answer.
+   */
+  configuredMs(member: string): number | null {
+    return this.#applyAnswer(member, "configuredMs");
+  }
+
+  #applyAnswer(member: string, field: "linkingMs" | "configuredMs"): number | null {
     const file = join(dirname(serverDisk(this.member(member).serverId)), "vm-init.json");
     if (!existsSync(file)) return null;
-    const m = /"linkingMs":\s*([\d.]+)/.exec(readFileSync(file, "utf8"));
+    const m = new RegExp(`"${field}":\\s*([\\d.]+)`).exec(readFileSync(file, "utf8"));
     return m ? Number(m[1]) : null;
   }
 
