@@ -26,16 +26,21 @@ const CLUSTER = "bench";
 /** Longest gap of a stream without a rebind, per size. */
 const baseline = new Map<number, number>();
 /**
- * Linking time (DESIGN.md: vm-init's network step start -> icbr0 connected) of every cold boot:
- * each VM at lab up and each new instance of a move, a fresh OVS and a cold CLI process each.
+ * Every cold boot (each VM at lab up and each new instance of a move: a fresh OVS and a cold CLI
+ * process, vm-init creating vint0, enc0, icbr0, icbond0 and eth0's port), what the demo prints:
+ * the paper's linking time (vm-init's network step start -> the five configured: its answer's
+ * configuredMs), and DESIGN.md's, which also waits for icbr0 to connect (linkingMs).
  */
 const linking: number[] = [];
+const linkingConnected: number[] = [];
 
 function recordLinking(vm?: string): void {
   for (const v of status(LAB).vms) {
     if (vm !== undefined && v.name !== vm) continue;
-    const l = v.instances.find((i) => i.role === "current")?.vmInit?.linkingMs;
-    if (l !== null && l !== undefined) linking.push(l);
+    const r = v.instances.find((i) => i.role === "current")?.vmInit;
+    if (r?.linkingMs == null) continue;
+    linking.push(r.configuredMs);
+    linkingConnected.push(r.linkingMs);
   }
 }
 
@@ -165,9 +170,15 @@ const bench: Bench = {
       {
         name: "lab.linking_ms.median",
         value: median(linking),
-        unit: `ms (median of ${linking.length} cold boots)`,
+        unit: `ms (the five interfaces configured, median of ${linking.length} cold boots)`,
       },
       { name: "lab.linking_ms.p95", value: quantile(linking, 0.95), unit: "ms" },
+      {
+        name: "lab.linking_connected_ms.median",
+        value: median(linkingConnected),
+        unit: `ms (and icbr0 connected, median of ${linkingConnected.length} cold boots)`,
+      },
+      { name: "lab.linking_connected_ms.p95", value: quantile(linkingConnected, 0.95), unit: "ms" },
     );
     return figures;
   },

@@ -1,6 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import { TAKEOVER, type VmInitConfig } from "./config.ts";
-import { establishedNow, waitForController } from "./controller-wait.ts";
+import { connectedTargetNow, establishedNow, waitForController } from "./controller-wait.ts";
 import { desiredKernel, desiredOvs, type UnderlayFacts } from "./desired.ts";
 import { VmInitError } from "./errors.ts";
 import { IpSession, ipBatch, readKernel } from "./ip.ts";
@@ -193,6 +193,10 @@ async function applyWith(
       ipPlan = planIp(wantKernel, await ip.read());
     }
     restart = controllerRestart(wantOvs, ovs, ipPlan ?? [], plan, facts);
+    // The switch already reached a controller (at a boot whose NIC had its address before this
+    // step, over that address; the connection outlives the address's move to icbond0): nothing is
+    // backing off, and a restart would cut a working connection and wait for a new one.
+    if (restart && connectedTargetNow(config.controller.targets, pid) !== undefined) restart = undefined;
     const changes = ipPlan ?? [];
     if (changes.length > 0) touched = true;
     // OVS accepted the rows; did it build them? (The monitor already holds what it reported.)
@@ -205,7 +209,7 @@ async function applyWith(
       await icbond0SeenUp(db);
     }
     const tUp = performance.now();
-    const establishedBefore = establishedNow(pid);
+    let establishedBefore = establishedNow(pid);
     if (restart) {
       transactions += 2;
       // restart.remove drops every controller row, so plan.controllerOps is moot here.
@@ -214,6 +218,10 @@ async function applyWith(
         what: "drop icbr0's backed-off controllers",
         basis: ovs,
       });
+      // Counted once ovs-vswitchd closed the old connections: had one of them been up, its
+      // replacement would bring the counter back to the earlier count, and the wait would only
+      // see it at its next full check (50 ms later).
+      establishedBefore = establishedNow(pid);
       await db.transact(restart.add, { wait: false, what: "set icbr0's controllers", basis: ovs });
     } else if (split && plan.controllerOps.length > 0) {
       transactions++;

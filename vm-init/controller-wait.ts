@@ -43,7 +43,6 @@ export async function waitForController(
 ): Promise<ControllerWait> {
   if (targets.length === 0) return { connected: false };
   const proc = `/proc/${opts.vswitchdPid ?? "self"}/net`;
-  const wanted = targets.map((t) => ({ t, peer: targetPeer(t) }));
   const le = endianness() === "LE";
   const deadline = performance.now() + opts.timeoutMs;
   let last = opts.establishedBefore;
@@ -61,16 +60,35 @@ export async function waitForController(
       const tcp = readProc(`${proc}/tcp`, true);
       lastFull = performance.now();
       if (tcp === undefined) return { connected: false };
-      const peers = establishedPeers(tcp, le);
-      const hit = wanted.find((w) =>
-        peers.some((p) => p.address === w.peer.address && p.port === w.peer.port),
-      );
+      const hit = establishedTo(targets, tcp, le);
       // Up when the counter moved, if that is what revealed it; else known only from now.
-      if (hit) return { connected: true, target: hit.t, at: moved ? seen : lastFull };
+      if (hit) return { connected: true, target: hit, at: moved ? seen : lastFull };
     }
     if (performance.now() >= deadline || opts.signal?.aborted) return { connected: false };
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+/** The first of `targets` a connection of the /proc/net/tcp text `tcp` is ESTABLISHED to. */
+function establishedTo(targets: readonly string[], tcp: string, le: boolean): string | undefined {
+  const peers = establishedPeers(tcp, le);
+  return targets.find((t) => {
+    const want = targetPeer(t);
+    return peers.some((p) => p.address === want.address && p.port === want.port);
+  });
+}
+
+/**
+ * The target ovs-vswitchd's network namespace holds an ESTABLISHED connection to now, if any:
+ * one read of /proc/<pid>/net/tcp (a millisecond or two).
+ */
+export function connectedTargetNow(
+  targets: readonly string[],
+  vswitchdPid: number | undefined,
+): string | undefined {
+  if (targets.length === 0) return undefined;
+  const tcp = readProc(`/proc/${vswitchdPid ?? "self"}/net/tcp`, true);
+  return tcp === undefined ? undefined : establishedTo(targets, tcp, endianness() === "LE");
 }
 
 /** CurrEstab of ovs-vswitchd's network namespace now, to pass as `establishedBefore`. */

@@ -123,6 +123,52 @@ describe("linking", () => {
     expect(r.linkingMs).toBeLessThan(900);
   });
 
+  it("after a reboot whose switch reached the controller over the NIC's boot address, keeps that connection", async () => {
+    // A lab OpenStack VM's power cycle (lab/openstack/pylib/icsdn_lab.py): the NIC gets its
+    // address and default route at boot (DHCP's), then ovs-vswitchd starts from its database and
+    // connects over them before vm-init runs. vm-init moves the address to icbond0; the connection
+    // outlives the move, so restarting it would only cut it and wait for a new one.
+    const sb = await createSandbox();
+    const host = sb.host!;
+    const ctl = await listen(host.hostAddress);
+    const bootAddress = async () => {
+      await sb.ip("link", "set", "eth0", "arp", "on");
+      await sb.ip("addr", "add", host.vmCidr, "dev", "eth0");
+      await sb.ip("route", "add", "default", "via", host.hostAddress, "dev", "eth0");
+    };
+    await bootAddress();
+    const config = configFor(sb, (c) => {
+      c.underlay.address = "takeover";
+      delete c.underlay.gateway;
+      c.controller = { targets: [`tcp:${host.hostAddress}:${ctl.port}`], connectTimeoutMs: 5000 };
+    });
+    expect((await apply(config, targetOf(sb))).controllerConnected).toBe(true);
+    await ctl.waitForSwitch(3000);
+
+    await sb.stopVswitchd();
+    for (const dev of ["icbond0", "icbr0", "vint0", "ovs-netdev"]) await sb.ip("link", "del", dev);
+    await bootAddress();
+    await sb.startVswitchd();
+    const deadline = Date.now() + 5000;
+    while (ctl.switches.filter((s) => s.datapathId !== undefined).length < 2 || ctl.openConnections !== 1) {
+      if (Date.now() > deadline) throw new Error("ovs-vswitchd did not reconnect over eth0's address");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    const r = await apply(config, targetOf(sb));
+    expect(v4((await links(sb)).get("icbond0"))).toEqual([host.vmCidr]);
+    expect(r.changes.controllerRestart).toBe(false);
+    expect(r).toMatchObject({ controllerConnected: true, changed: true });
+    // The same connection, still answering: no new HELLO, and OVS's echo requests get replies.
+    expect(ctl.switches.length).toBe(2);
+    expect(ctl.openConnections).toBe(1);
+    await sb.exec("ping", ["-c", "1", "-W", "2", host.hostAddress]);
+    const s = await status(targetOf(sb), config);
+    expect(s.bridges.find((b) => b.name === "icbr0")?.controllers).toMatchObject([
+      { socketEstablished: true },
+    ]);
+  });
+
   it("TCP into the VM needs tx checksums finished by the sender, not by the VM (why txChecksum defaults to keep)", async () => {
     // The host end leaves checksums to "hardware": the VM's stack drops the SYN-ACK after OVS's
     // userspace datapath forwards it unfinished. Turning offload off inside the VM does not help.

@@ -40,6 +40,11 @@ export class OfListener {
     return a.port;
   }
 
+  /** TCP connections from switches open now. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
   /** Resolves once a switch has said HELLO and sent its FEATURES_REPLY, or rejects after `ms`. */
   async waitForSwitch(ms: number): Promise<SwitchSeen> {
     const deadline = Date.now() + ms;
