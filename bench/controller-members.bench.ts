@@ -9,21 +9,23 @@ import { type RunningController, startController } from "../controller/server.ts
 import { EmulatorProcess } from "../test/support/switch-emulator/emulator-process.ts";
 import { type Bench, type Figure, median } from "./figures.ts";
 import { HttpClientThread } from "./support/http-client.ts";
+import { runQueueMs } from "./support/run-queue.ts";
 
 // A member's add, removal and rebind in clusters of 1,000 and 5,000 members (issue 12): n - 1
 // members, and the n-th added and removed again. Each request's time (see call() in
 // support/http-client-worker.ts), the event loop's delay during each (monitorEventLoopDelay, 1 ms
-// resolution; the worst request's p99 and the longest delay), the main thread's own work
-// (loopWork) and the controller's resident memory once they are done. The controller is this
-// process's main thread alone: the HTTP client runs on a worker thread (its fetches and the
-// parsing of a 5,000-switch answer were counted as the controller's until 2026-12-07), the emulated switches in a child
-// process (test/support/switch-emulator/emulator-process.ts), niced once programmed so that on
-// this 2-core machine they do not take the controller's CPU (they stand for 5,000 other machines). Every member's
-// switch is connected and programmed: at 1,000 members each keeps its flow table; at 5,000 they
-// are sinks that confirm and count their FLOW_MODs without keeping them (100 million entries are
-// beyond one process), which changes nothing on the controller's side. The added member's switch
-// is connected before it joins (a booted VM's), so each add sends it its whole rule set (4 per
-// peer); each removal leaves it behind, and the next add sends it everything again.
+// resolution; the worst request's p99 and the longest delay), the main thread's own work and that
+// delay less the main thread's waits for a CPU (loopWork), and the controller's resident memory
+// once they are done. The controller is this process's main thread alone: the HTTP client runs on
+// a worker thread (its fetches and the parsing of a 5,000-switch answer were counted as the
+// controller's until 2026-12-07), the emulated switches in a child process
+// (test/support/switch-emulator/emulator-process.ts), niced once programmed so that on this 2-core
+// machine they do not take the controller's CPU (they stand for 5,000 other machines). Every
+// member's switch is connected and programmed: at 1,000 members each keeps its flow table; at
+// 5,000 they are sinks that confirm and count their FLOW_MODs without keeping them (100 million
+// entries are beyond one process), which changes nothing on the controller's side. The added
+// member's switch is connected before it joins (a booted VM's), so each add sends it its whole
+// rule set (4 per peer); each removal leaves it behind, and the next add sends it everything again.
 //
 // At 1,000 members the cluster is then taken apart (every member removed, the cluster deleted, the
 // switches gone) and the heap measured after a full GC: what a deleted cluster leaves behind.
@@ -49,22 +51,44 @@ const heapMb = () => {
 };
 
 /**
- * The main thread's CPU time between ticks of a 1 ms timer: how long the loop was held by the
- * process's own work. On a shared, loaded machine the loop's delay (monitorEventLoopDelay) also
- * counts the time the process was not scheduled at all; this leaves that out.
+ * Two views of the loop between ticks of a 1 ms timer. The main thread's CPU time between ticks:
+ * how long the loop was held by the process's own work (on a shared, loaded machine the loop's
+ * delay, monitorEventLoopDelay, also counts the time the process was not scheduled at all; this
+ * leaves that out, and the collector's pauses spent waiting for its helper threads too). And the
+ * delay between ticks less the time the main thread waited for a CPU while it could run (Linux
+ * schedstat, run-queue.ts): the delay the controller itself causes, its work and its collections'
+ * pauses whole, with what the machine's other processes take out; `runQueueMax` is the longest of
+ * those waits.
  */
-function loopWork(): { stop(): { p99: number; max: number } } {
+function loopWork(): {
+  stop(): { p99: number; max: number; lessRunQueueP99: number; runQueueMax: number };
+} {
   const blocks = createHistogram();
+  const ours = createHistogram();
+  let runQueueMax = 0;
   let last = process.threadCpuUsage();
+  let lastAt = performance.now();
+  let lastWait = runQueueMs();
   const timer = setInterval(() => {
     const now = process.threadCpuUsage();
+    const at = performance.now();
+    const wait = runQueueMs();
     blocks.record(Math.max(1, now.user - last.user + now.system - last.system));
+    ours.record(Math.max(1, Math.round((at - lastAt - (wait - lastWait)) * 1000)));
+    runQueueMax = Math.max(runQueueMax, wait - lastWait);
     last = now;
+    lastAt = at;
+    lastWait = wait;
   }, 1);
   return {
     stop() {
       clearInterval(timer);
-      return { p99: blocks.percentile(99) / 1000, max: blocks.max / 1000 };
+      return {
+        p99: blocks.percentile(99) / 1000,
+        max: blocks.max / 1000,
+        lessRunQueueP99: ours.percentile(99) / 1000,
+        runQueueMax,
+      };
     },
   };
 }
@@ -107,6 +131,9 @@ interface SizeFigures {
   readonly loopMaxMs: number;
   readonly workP99Ms: number;
   readonly workMaxMs: number;
+  /** The delay less the waits for a CPU, p99 of the worst request; the longest wait (loopWork). */
+  readonly lessRunQueueP99Ms: number;
+  readonly runQueueMaxMs: number;
   readonly rssMb: number;
   /** MB allocated during each kind of request (median), and the most scavenges any request had. */
   readonly allocMb: { readonly add: number; readonly remove: number; readonly rebind: number };
@@ -164,7 +191,7 @@ async function measure(n: number, keepsTables: boolean, takeApart: boolean): Pro
     setPriority(emulator.pid, 19);
     // One monitor per request (one enabled again would count the pause between as a delay); the
     // figures are the worst request's p99 and the longest delay of any.
-    const delay = { p99: 0, max: 0, workP99: 0, workMax: 0 };
+    const delay = { p99: 0, max: 0, workP99: 0, workMax: 0, lessRunQueueP99: 0, runQueueMax: 0 };
     const times = { add: [] as number[], remove: [] as number[], rebind: [] as number[] };
     const allocated = { add: [] as number[], remove: [] as number[], rebind: [] as number[] };
     let scavengesMax = 0;
@@ -191,6 +218,8 @@ async function measure(n: number, keepsTables: boolean, takeApart: boolean): Pro
         delay.max = Math.max(delay.max, monitor.max / 1e6);
         delay.workP99 = Math.max(delay.workP99, held.p99);
         delay.workMax = Math.max(delay.workMax, held.max);
+        delay.lessRunQueueP99 = Math.max(delay.lessRunQueueP99, held.lessRunQueueP99);
+        delay.runQueueMax = Math.max(delay.runQueueMax, held.runQueueMax);
       }
       await sleep(n >= 5000 ? 1_500 : 500);
     };
@@ -221,6 +250,8 @@ async function measure(n: number, keepsTables: boolean, takeApart: boolean): Pro
       loopMaxMs: delay.max,
       workP99Ms: delay.workP99,
       workMaxMs: delay.workMax,
+      lessRunQueueP99Ms: delay.lessRunQueueP99,
+      runQueueMaxMs: delay.runQueueMax,
       rssMb,
       allocMb: {
         add: median(allocated.add),
@@ -279,6 +310,16 @@ const bench: Bench = {
           name: `controller.loop_work_max_ms.${size}`,
           value: f.workMaxMs,
           unit: "ms of the main thread's CPU between 1 ms ticks, the longest of any request",
+        },
+        {
+          name: `controller.loop_delay_less_run_queue_p99_ms.${size}`,
+          value: f.lessRunQueueP99Ms,
+          unit: "ms, event-loop delay less the main thread's waits for a CPU (Linux schedstat), p99 of the worst request: the controller's own part",
+        },
+        {
+          name: `controller.run_queue_wait_max_ms.${size}`,
+          value: f.runQueueMaxMs,
+          unit: "ms the main thread waited for a CPU between two 1 ms ticks, the longest during any measured request (the machine's load)",
         },
         {
           name: `controller.alloc_mb.${size}`,
