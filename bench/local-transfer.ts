@@ -61,25 +61,9 @@ if (mode === "serve") {
 async function measure(root: string, url: string, id: string): Promise<void> {
   const { OpenStackDriver } = await import(`${root}/mediation/clouds/openstack/openstack-driver.ts`);
   const { streamTransfer } = await import(`${root}/mediation/transfer/stream-transfer.ts`);
-  const cloud = (name: string) => ({
-    name,
-    auth: {
-      type: "password",
-      authUrl: url,
-      username: "u",
-      password: "p",
-      userDomain: { name: "Default" },
-      project: { name: "p", domain: { name: "Default" } },
-    },
-    region: undefined,
-    interface: "public",
-    flavorMap: {},
-    diskFormats: undefined,
-    externalNetwork: undefined,
-    endpointOverrides: {},
-  });
-  const a = new OpenStackDriver(cloud("a"));
-  const b = new OpenStackDriver(cloud("b"));
+  const { passwordCloud } = await import("../test/mediation/support/glance-server.ts");
+  const a = new OpenStackDriver(passwordCloud("a", url));
+  const b = new OpenStackDriver(passwordCloud("b", url));
   const image = await a.getImage(id);
   const target: string = await b.createImage({
     name: "copy",

@@ -8,6 +8,7 @@ import type { CloudConfig } from "../../mediation/clouds/clouds-yaml.ts";
 import { SCHEMA_TTL_MS } from "../../mediation/clouds/openstack/glance.ts";
 import { OpenStackDriver } from "../../mediation/clouds/openstack/openstack-driver.ts";
 import { planTargetFormat } from "../../mediation/transfer/convert-transfer.ts";
+import { passwordCloud } from "./support/glance-server.ts";
 
 /**
  * A real HTTP server answering Keystone's token request and Glance's image schema (only qcow2),
@@ -57,23 +58,7 @@ class SchemaServer {
   }
 }
 
-const cloud = (authUrl: string): CloudConfig => ({
-  name: "schema-cloud",
-  auth: {
-    type: "password",
-    authUrl,
-    username: "u",
-    password: "p",
-    userDomain: { name: "Default" },
-    project: { name: "p", domain: { name: "Default" } },
-  },
-  region: undefined,
-  interface: "public",
-  flavorMap: {},
-  diskFormats: undefined,
-  externalNetwork: undefined,
-  endpointOverrides: {},
-});
+const cloud = (authUrl: string): CloudConfig => passwordCloud("schema-cloud", authUrl);
 
 describe("pre-checks' repeated I/O is cached", () => {
   const server = new SchemaServer();

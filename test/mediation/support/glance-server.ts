@@ -45,23 +45,7 @@ export class GlanceServer {
 
   /** A cloud of this server for OpenStackDriver. */
   cloud(name: string): CloudConfig {
-    return {
-      name,
-      auth: {
-        type: "password",
-        authUrl: this.url,
-        username: "u",
-        password: "p",
-        userDomain: { name: "Default" },
-        project: { name: "p", domain: { name: "Default" } },
-      },
-      region: undefined,
-      interface: "public",
-      flavorMap: {},
-      diskFormats: undefined,
-      externalNetwork: undefined,
-      endpointOverrides: {},
-    };
+    return passwordCloud(name, this.url);
   }
 
   /** An active image holding `bytes`; its id. */
@@ -180,4 +164,25 @@ export class GlanceServer {
     req.resume();
     json(405, { message: "not here" });
   }
+}
+
+/** A password-authenticated cloud whose Keystone is at `authUrl` (a test server's), for OpenStackDriver. */
+export function passwordCloud(name: string, authUrl: string): CloudConfig {
+  return {
+    name,
+    auth: {
+      type: "password",
+      authUrl,
+      username: "u",
+      password: "p",
+      userDomain: { name: "Default" },
+      project: { name: "p", domain: { name: "Default" } },
+    },
+    region: undefined,
+    interface: "public",
+    flavorMap: {},
+    diskFormats: undefined,
+    externalNetwork: undefined,
+    endpointOverrides: {},
+  };
 }
