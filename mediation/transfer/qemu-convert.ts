@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MediationError } from "../errors.ts";
 import { QEMU_IMG_FORMATS } from "./format-plan.ts";
 
@@ -67,29 +70,38 @@ export async function convertToFile(
   );
 }
 
-/** Runs `script` (sh, `$nbd` the export's URI) under nbdkit's captive mode: nbdkit ends with it. */
-function overNbd(
+/**
+ * Runs `script` (sh, `$nbd` the export's URI) under nbdkit's captive mode: nbdkit ends with it.
+ * The export's socket is in a folder of ours, removed here: nbdkit's own (`-U -`) stays behind
+ * when a cancel kills it.
+ */
+async function overNbd(
   src: NbdSource,
   script: string,
   env: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<string> {
-  return run(
-    "nbdkit",
-    [
-      "--exit-with-parent",
-      "--readonly",
-      "-U",
-      "-",
-      "curl",
-      "url=http://localhost/image",
-      `unix-socket-path=${src.httpSocket}`,
-      "--run",
-      script,
-    ],
-    { ...env, ICSDN_FROM: qemuFormat(src.format) },
-    signal,
-  );
+  const dir = await mkdtemp(join(tmpdir(), "icsdn-nbd-"));
+  try {
+    return await run(
+      "nbdkit",
+      [
+        "--exit-with-parent",
+        "--readonly",
+        "-U",
+        join(dir, "socket"),
+        "curl",
+        "url=http://localhost/image",
+        `unix-socket-path=${src.httpSocket}`,
+        "--run",
+        script,
+      ],
+      { ...env, ICSDN_FROM: qemuFormat(src.format) },
+      signal,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function qemuFormat(glance: string): string {

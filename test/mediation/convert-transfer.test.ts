@@ -248,6 +248,8 @@ describe.skipIf(!requirePart("qemu-convert"))("format conversion over nbdkit and
     const target = fileTarget(["qcow2"]);
     const staging = stagingDir("s5");
     const abort = new AbortController();
+    const nbdFolders = () => readdirSync(tmpdir()).filter((f) => /^(icsdn-nbd-|nbdkit)/.test(f));
+    const foldersBefore = nbdFolders();
     const err = await transferImage(
       request(source, target, staging, {
         signal: abort.signal,
@@ -260,6 +262,8 @@ describe.skipIf(!requirePart("qemu-convert"))("format conversion over nbdkit and
     expect(target.images.size).toBe(0);
     expect(readdirSync(staging)).toEqual([]);
     expect(processesUsing(staging)).toEqual([]);
+    // The killed nbdkit's socket folder too.
+    expect(nbdFolders()).toEqual(foldersBefore);
   });
 });
 
