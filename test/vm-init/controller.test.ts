@@ -184,7 +184,8 @@ describe("linking", () => {
     );
     expect(r.changes.ethtoolCommands).toBe(2);
     expect(r.controllerConnected).toBe(false);
-    const nstat = await sb.exec("nstat", ["-az", "TcpInCsumErrors"]);
+    // -s: no history file (/tmp/.nstat.u0) left behind; -a: absolute counts need none.
+    const nstat = await sb.exec("nstat", ["-asz", "TcpInCsumErrors"]);
     expect(Number(/TcpInCsumErrors\s+(\d+)/.exec(nstat.stdout)?.[1])).toBeGreaterThan(0);
     await teardown(configFor(sb), targetOf(sb));
   });
