@@ -336,30 +336,9 @@ export class ClusterService {
       this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
       return this.#store.recordRebind({ ...record, result: "ok" });
     });
-    // The answer is written once this commit is on disk (api/app.ts): its sync starts now, not
-    // after the answer's serialization.
-    const durable = this.#store.durable();
-    this.#metrics.updateSeconds.observe(updateMs / 1000);
-    const completed = Promise.withResolvers<void>();
-    this.#completing.set(id, completed.promise);
-    answer({ ...report, changed: true, rebindId: id, updateMs, phases: run.phases });
-    // The answer leaves first: cleanup's encoding, writes and replies on this event loop would
-    // hold it back, and it is written only after that sync (a failed sync fails the answer, not
-    // the cleanup), in a promise continuation that runs before this immediate.
-    await durable.catch(() => {});
-    await new Promise((resolve) => setImmediate(resolve));
-    const cleaned = await this.#cleanUp(cleanup);
-    const totalMs = this.#clock() - receivedAt;
-    return async () => {
-      try {
-        const downtime = await finishWatch(watch);
-        this.#store.completeRebind(id, { cleanup: cleaned, totalMs, downtime });
-        if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
-      } finally {
-        this.#completing.delete(id);
-        completed.resolve();
-      }
-    };
+    return this.#answerThenCleanUp([{ id, watch }], updateMs, receivedAt, cleanup, () =>
+      answer({ ...report, changed: true, rebindId: id, updateMs, phases: run.phases }),
+    );
   }
 
   /** rebindBatch under the cluster's lock, up to the end of its cleanup (see #rebindLocked). */
@@ -436,28 +415,50 @@ export class ClusterService {
       for (const r of records) out.set(r.vmId, this.#store.recordRebind({ ...r, result: "ok" }).id);
       return out;
     });
+    const committed = changing.map(({ vmId }, i) => ({ id: ids.get(vmId)!, watch: watches[i] }));
+    return this.#answerThenCleanUp(committed, updateMs, receivedAt, cleanup, () =>
+      answer({ clusterId, updateMs, phases: run.phases, rebinds: entries(updateMs, ids) }),
+    );
+  }
+
+  /**
+   * A single or batch rebind once committed: its records count as answered (update time; a
+   * settled `getRebind` waits for them), `answer` is sent, the one cleanup round runs, and the
+   * returned step, run after the lock, completes each record with its member's downtime.
+   */
+  async #answerThenCleanUp(
+    committed: readonly { readonly id: number; readonly watch: RebindWatch | undefined }[],
+    updateMs: number,
+    receivedAt: number,
+    cleanup: TransitionPhase,
+    answer: () => void,
+  ): Promise<() => Promise<void>> {
+    // The answer is written once this commit is on disk (api/app.ts): its sync starts now, not
+    // after the answer's serialization.
     const durable = this.#store.durable();
     const completed = Promise.withResolvers<void>();
-    for (const id of ids.values()) {
+    for (const { id } of committed) {
       this.#metrics.updateSeconds.observe(updateMs / 1000);
       this.#completing.set(id, completed.promise);
     }
-    answer({ clusterId, updateMs, phases: run.phases, rebinds: entries(updateMs, ids) });
-    // As a single rebind: the answer leaves first, then the one cleanup round for every member.
+    answer();
+    // The answer leaves first: cleanup's encoding, writes and replies on this event loop would
+    // hold it back, and it is written only after that sync (a failed sync fails the answer, not
+    // the cleanup), in a promise continuation that runs before this immediate.
     await durable.catch(() => {});
     await new Promise((resolve) => setImmediate(resolve));
     const cleaned = await this.#cleanUp(cleanup);
     const totalMs = this.#clock() - receivedAt;
     return async () => {
       try {
-        const downtimes = await finishAll();
-        changing.forEach(({ vmId }, i) => {
+        const downtimes = await Promise.all(committed.map(({ watch }) => finishWatch(watch)));
+        committed.forEach(({ id }, i) => {
           const downtime = downtimes[i] ?? null;
-          this.#store.completeRebind(ids.get(vmId)!, { cleanup: cleaned, totalMs, downtime });
+          this.#store.completeRebind(id, { cleanup: cleaned, totalMs, downtime });
           if (downtime) this.#metrics.downtimeSeconds.observe(downtime.ms / 1000);
         });
       } finally {
-        for (const id of ids.values()) this.#completing.delete(id);
+        for (const { id } of committed) this.#completing.delete(id);
         completed.resolve();
       }
     };
