@@ -17,6 +17,7 @@ import { openstackLab } from "../support/openstack-lab.ts";
 import {
   fixedIp,
   instanceDir,
+  netagentApplied,
   netnsExists,
   netnsPids,
   routerRules,
@@ -147,6 +148,7 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
 
   it("boots a server as a lab VM and drives it: floating IP, security group, snapshot, stop, start, delete", async () => {
     const key = await makeKeyPair();
+    let sshRule: string | undefined;
     try {
       await lab.cli("lab-a", ["keypair", "create", "--public-key", `${key.privateKey}.pub`, "k-cli"]);
       const ud = join(tmp, "user-data");
@@ -204,29 +206,33 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       );
       // no rule for ssh in the default group: the router drops it
       expect((await ssh(fip, key.privateKey, "true")).code).not.toBe(0);
-      const rule = await lab.json<{ id: string }>("lab-a", [
-        "security",
-        "group",
-        "rule",
-        "create",
-        "default",
-        "--protocol",
-        "tcp",
-        "--dst-port",
-        "22",
-        "--remote-ip",
-        "0.0.0.0/0",
-      ]);
+      sshRule = (
+        await lab.json<{ id: string }>("lab-a", [
+          "security",
+          "group",
+          "rule",
+          "create",
+          "default",
+          "--protocol",
+          "tcp",
+          "--dst-port",
+          "22",
+          "--remote-ip",
+          "0.0.0.0/0",
+        ])
+      ).id;
+      // The agent's round is over (not only its rules in place): a connection opened as a rule
+      // appears is not cut.
       await waitFor("the ssh rule", async () =>
-        (await routerRules(lab, "a", "filter")).includes("--dport 22 -j ACCEPT"),
+        netagentApplied("a", "filter").includes("--dport 22 -j ACCEPT"),
       );
+      expect(await routerRules(lab, "a", "filter")).toContain("--dport 22 -j ACCEPT");
       const who = await ssh(fip, key.privateKey, "cat /sys/class/net/eth0/address");
-      expect(who.stdout.trim()).toBe(mac);
-      await lab.cli("lab-a", ["security", "group", "rule", "delete", rule.id]);
-      await waitFor(
-        "the ssh rule gone",
-        async () => !(await routerRules(lab, "a", "filter")).includes("--dport 22"),
-      );
+      expect(who).toMatchObject({ code: 0, stdout: `${mac}\n` });
+      await lab.cli("lab-a", ["security", "group", "rule", "delete", sshRule]);
+      sshRule = undefined;
+      await waitFor("the ssh rule gone", async () => !netagentApplied("a", "filter").includes("--dport 22"));
+      expect(await routerRules(lab, "a", "filter")).not.toContain("--dport 22");
       expect((await ssh(fip, key.privateKey, "true")).code).not.toBe(0);
 
       // createImage uploads the VM's disk file as it is
@@ -276,7 +282,8 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       expect(existsSync(instanceDir("a", server.id))).toBe(false);
     } finally {
       key.remove();
-      // A failed run leaves nothing for the next (or its retry): the server and the key pair.
+      // A failed run leaves nothing for the next (or its retry): the rule, the server, the key pair.
+      if (sshRule) await lab.cli("lab-a", ["security", "group", "rule", "delete", sshRule], { check: false });
       await lab.cli("lab-a", ["server", "delete", "--wait", "s-cli"], { timeoutMs: 120_000, check: false });
       await lab.cli("lab-a", ["keypair", "delete", "k-cli"], { check: false });
     }

@@ -1,4 +1,5 @@
 /** Checks on the lab side of an OpenStack server: its namespace, router rules, disk (ssh: lab/openstack/ssh.ts). */
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openstackRoot } from "../../lab/openstack/services.ts";
 import { names } from "../../lab/plan.ts";
@@ -35,6 +36,16 @@ export function instanceDir(cloud: string, id: string): string {
 /** The router's iptables rules (`iptables -S`, table `table`). */
 export async function routerRules(os: OpenStackLab, cloud: string, table: "nat" | "filter"): Promise<string> {
   return (await runIn(routerNetns(os, cloud), "iptables", ["-w", "5", "-t", table, "-S"])).stdout;
+}
+
+/**
+ * The rules the cloud's network agent has finished applying, `table`'s lines: it writes them once a
+ * round is over (the router's rules replaced, the connections they no longer allow cut).
+ */
+export function netagentApplied(cloud: string, table: "nat" | "filter"): string {
+  const status = join(openstackRoot(), "run", `${cloud}-netagent.json`);
+  if (!existsSync(status)) return "";
+  return (JSON.parse(readFileSync(status, "utf8")) as Record<typeof table, string[]>)[table].join("\n");
 }
 
 export async function netnsPids(ns: string): Promise<number[]> {

@@ -13,7 +13,7 @@ replaces its own chains in one iptables-restore (--noflush: the lab's own rules 
                                           ICSDN-P-<port>: replies to what the VM opened pass, then
                                           one ACCEPT per ingress rule, then DROP
 Connections a changed rule no longer allows are cut (conntrack -D for that address), as
-Neutron's firewall drivers do. Egress rules are not enforced (the default group allows all).
+Neutron's firewall drivers do; a rule added cuts nothing. Egress rules are not enforced (the default group allows all).
 Writes its last applied generation to $ICSDN_OS_ROOT/run/CLOUD-netagent.json.
 """
 import hashlib
@@ -131,10 +131,13 @@ def main():
                 digest = hashlib.sha256(('\n'.join(nat + flt) + ns).encode()).hexdigest()
                 if digest != last:
                     restore(ns, nat, flt, chains)
-                    # cut connections whose rules changed or whose NAT went away
-                    changed = {ip for ip in set(old_ips) | set(per_ip) if old_ips.get(ip) != per_ip.get(ip)}
-                    changed |= {line.split()[3].split('/')[0] for line in old_nat - set(nat) if '-s' in line.split()}
-                    for ip in sorted(changed):
+                    # Cut what is no longer allowed: an address whose chain lost a rule, or whose NAT
+                    # went away. One that only gained a rule keeps its connections (one opened as the
+                    # rule appeared was cut mid-handshake).
+                    cut = {ip for ip, body in old_ips.items()
+                           if not set(body.split('\n')) <= set(per_ip.get(ip, '').split('\n'))}
+                    cut |= {line.split()[3].split('/')[0] for line in old_nat - set(nat) if '-s' in line.split()}
+                    for ip in sorted(cut):
                         for flag in ('-d', '-s'):
                             subprocess.run(['ip', 'netns', 'exec', ns, 'conntrack', '-D', flag, ip], capture_output=True)
                     last, old_ips, old_nat = digest, per_ip, set(nat)
