@@ -78,6 +78,9 @@ export class ProbeMesh {
       try {
         if (existsSync(join("/run/netns", netns))) {
           await this.#spawn(member, gen, netns);
+          // It counts from its rebind on (cutover): a move that never rebinds (rolled back) leaves
+          // the old instance the member throughout.
+          this.#windows.set(`${member}/${gen}`, { from: Number.POSITIVE_INFINITY, to: null });
           return gen;
         }
       } catch (err) {
@@ -98,8 +101,7 @@ export class ProbeMesh {
   cutover(member: string, gen: number, announcedAt: number, reboundAt: number): void {
     const old = this.#windows.get(`${member}/${gen - 1}`) ?? { from: null, to: null };
     this.#windows.set(`${member}/${gen - 1}`, { ...old, to: announcedAt });
-    const next = this.#windows.get(`${member}/${gen}`) ?? { from: null, to: null };
-    this.#windows.set(`${member}/${gen}`, { ...next, from: reboundAt });
+    this.#windows.set(`${member}/${gen}`, { from: reboundAt, to: null });
   }
 
   /** Ends every node and judges what they saw. */

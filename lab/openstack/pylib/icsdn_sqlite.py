@@ -23,3 +23,21 @@ from sqlalchemy import exc as sqla_exc
 @exc_filters.filters('sqlite', sqla_exc.OperationalError, r'.*database is locked')
 def _locked_is_deadlock(error, match, engine_name, is_disconnect):
     raise exception.DBDeadlock(error)
+
+
+def _retry_instance_mapping_saves():
+    """nova-conductor maps each new instance to its cell in a write of its own that Nova does not
+    retry; four builds at once met a lock conflict there and the build was lost (the server stayed
+    BUILD until the mediation's deadline). The write sets the same columns again: safe to retry."""
+    import sys
+    if 'nova' not in sys.modules:
+        return
+    from nova.objects import instance_mapping
+    from oslo_db import api as oslo_db_api
+    mapping = instance_mapping.InstanceMapping
+    retry = oslo_db_api.wrap_db_retry(max_retries=10, retry_on_deadlock=True, retry_interval=0.05,
+                                      inc_retry_interval=True, max_retry_interval=1)
+    mapping._save_in_db = staticmethod(retry(mapping._save_in_db))
+
+
+_retry_instance_mapping_saves()
