@@ -26,7 +26,7 @@ export interface CommitRound {
   readonly lastAnswerMs: number;
   /** The slowest rebind at the controller, request received -> every switch confirmed (its updateMs; the cluster's lock wait included). */
   readonly maxUpdateMs: number;
-  /** The least time any member's rebind request followed the runner's last look at its switch (the switch's settle). */
+  /** The least time any member's rebind request followed its new switch's connection (the switch's settle). */
   readonly minSettleMs: number;
   /** Batch rebinds sent (1 in the batch mode; 0 when each member's rebind went on its own). */
   readonly batches: number;
@@ -67,7 +67,8 @@ export async function timeCommit(
   // The real port, its rebind calls timed: where the commit's time goes.
   const calls: { sent: number; answered: number }[] = [];
   let batches = 0;
-  const lastSwitchAsk = new Map<string, number>();
+  /** When each member's new switch connected, as its last session ask said. */
+  const switchConnectedAt = new Map<string, number>();
   const settles: number[] = [];
   const controller: ControllerPort = {
     findMember: (vmId) => port.findMember(vmId),
@@ -76,13 +77,13 @@ export async function timeCommit(
     withdraw: (id, vmId) => port.withdraw(id, vmId),
     switchSession: async (id, vmId) => {
       const session = await port.switchSession(id, vmId);
-      lastSwitchAsk.set(vmId, Date.now());
+      if (session?.connected) switchConnectedAt.set(vmId, Date.now() - (session.connectedForMs ?? 0));
       return session;
     },
     ready: () => port.ready(),
     rebind: async (id, vmId, endpoint) => {
       const sent = Date.now();
-      settles.push(sent - (lastSwitchAsk.get(vmId) ?? Number.NaN));
+      settles.push(sent - (switchConnectedAt.get(vmId) ?? Number.NaN));
       await port.rebind(id, vmId, endpoint);
       calls.push({ sent, answered: Date.now() });
     },
@@ -92,7 +93,7 @@ export async function timeCommit(
       rebindBatch: async (id: string, rebinds: readonly { vmId: string; endpoint: string }[]) => {
         const sent = Date.now();
         batches++;
-        for (const r of rebinds) settles.push(sent - (lastSwitchAsk.get(r.vmId) ?? Number.NaN));
+        for (const r of rebinds) settles.push(sent - (switchConnectedAt.get(r.vmId) ?? Number.NaN));
         await port.rebindBatch(id, rebinds);
         for (const _ of rebinds) calls.push({ sent, answered: Date.now() });
       },

@@ -17,7 +17,11 @@ export function withoutSdn(port: ControllerPort): ControllerPort {
     announce: async () => undefined,
     withdraw: async () => undefined,
     rebind: async () => undefined,
-    switchSession: async () => ({ connected: true, remoteAddress: `sdn-off:${++session}` }),
+    switchSession: async () => ({
+      connected: true,
+      remoteAddress: `sdn-off:${++session}`,
+      connectedForMs: 0,
+    }),
     ready: () => port.ready(),
   };
 }

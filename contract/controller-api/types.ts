@@ -219,6 +219,11 @@ export interface SwitchEntry {
   readonly endpoint: Ipv4 | null;
   /** Where the session comes from, as the controller sees it. */
   readonly remoteAddress: string | null;
+  /**
+   * How long the session has been up (ms), null when none is. It tells a new session from one
+   * that was there before, wherever both come from (two VMs behind one cloud router's SNAT).
+   */
+  readonly connectedForMs: number | null;
   /** What the switch holds, null if unknown. */
   readonly ruleCount: number | null;
   /** What it should hold; null for a switch that is no member. */

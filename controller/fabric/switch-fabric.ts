@@ -47,6 +47,8 @@ export interface SwitchStatus {
   readonly remoteAddress: string | null;
   /** Flow entries the switch holds, as of the fabric's last count; null if unknown. */
   readonly ruleCount: number | null;
+  /** How long ago the session's connection was accepted (ms). */
+  readonly connectedForMs: number;
 }
 
 /** What a fabric does around one rebind; `finish` ends it once every phase has run (or failed). */

@@ -83,6 +83,7 @@ export class OpenFlowFabric implements SwitchFabric {
         connected: true,
         remoteAddress: s.remoteAddress,
         ruleCount: s.ruleCount,
+        connectedForMs: Math.round(performance.now() - s.connectedAt),
       }));
   }
 

@@ -14,6 +14,8 @@ export interface SwitchEntry {
   readonly endpoint: string | null;
   /** Where the session comes from, as the fabric sees it. */
   readonly remoteAddress: string | null;
+  /** How long the session has been up (ms), null when none is. */
+  readonly connectedForMs: number | null;
   /** What the switch holds (fabric's count), null if unknown. */
   readonly ruleCount: number | null;
   /** What the compiler says it should hold; null for a switch that is no member. */
@@ -67,13 +69,19 @@ export async function listSwitches(
     if (mine.length === 0) {
       entries.push({
         dpid: member.dpid,
-        entry: { ...base, connected: false, remoteAddress: null, ruleCount: null },
+        entry: { ...base, connected: false, remoteAddress: null, connectedForMs: null, ruleCount: null },
       });
     }
     for (const s of mine) {
       entries.push({
         dpid: member.dpid,
-        entry: { ...base, connected: s.connected, remoteAddress: s.remoteAddress, ruleCount: s.ruleCount },
+        entry: {
+          ...base,
+          connected: s.connected,
+          remoteAddress: s.remoteAddress,
+          connectedForMs: s.connected ? s.connectedForMs : null,
+          ruleCount: s.ruleCount,
+        },
       });
     }
   }
@@ -88,6 +96,7 @@ export async function listSwitches(
         connected: s.connected,
         endpoint: null,
         remoteAddress: s.remoteAddress,
+        connectedForMs: s.connected ? s.connectedForMs : null,
         ruleCount: s.ruleCount,
         desiredRuleCount: null,
       },

@@ -55,7 +55,7 @@ export class ControllerClientPort implements ControllerPort {
     const s = (await this.#client.listSwitches({ clusterId, vmId })).findLast(
       (x) => x.clusterId === clusterId && x.vmId === vmId,
     );
-    return s && { connected: s.connected, remoteAddress: s.remoteAddress };
+    return s && { connected: s.connected, remoteAddress: s.remoteAddress, connectedForMs: s.connectedForMs };
   }
 
   async ready(): Promise<boolean> {

@@ -17,6 +17,8 @@ export interface MemberEndpoint {
 export interface SwitchSession {
   readonly connected: boolean;
   readonly remoteAddress: string | null;
+  /** How long it has been up (ms), null when it is not. */
+  readonly connectedForMs: number | null;
 }
 
 /**

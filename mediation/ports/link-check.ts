@@ -15,6 +15,12 @@ export interface LinkChecker {
 
 /** A check whose login started ahead of it. */
 export interface PreparedLinkCheck {
+  /**
+   * Resolves once the prepared login got in: the host's address carries traffic (a floating IP's
+   * NAT is in place). Also resolves when that login ran out of time while the host booted (`run`
+   * logs in anew); rejects on what no later login can mend (a refused host key).
+   */
+  reachable(): Promise<void>;
   /** The check, on the prepared login; on a fresh one when that failed to connect or has ended since. */
   run(peerVint0s: readonly string[]): Promise<LinkCheckResult>;
   /** Ends the login, used or not (a rollback that never ran the check). */

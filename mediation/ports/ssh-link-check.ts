@@ -90,13 +90,19 @@ export class SshLinkChecker implements LinkChecker {
     // Awaited by run(); a login nobody runs a check on (a rollback) must not be an unhandled rejection.
     current.catch(() => undefined);
     let closed = false;
+    // The login, or undefined when it ran out of time while the VM booted.
+    const loggedIn = () =>
+      current.catch((err: unknown) => {
+        if (err instanceof MediationError && RETRYABLE.has(err.code)) return undefined;
+        throw err;
+      });
     return {
+      reachable: async () => {
+        await loggedIn();
+      },
       run: async (peerVint0s) => {
         const addresses = peerAddresses(peerVint0s);
-        const prepared = await current.catch((err: unknown) => {
-          if (err instanceof MediationError && RETRYABLE.has(err.code)) return undefined;
-          throw err;
-        });
+        const prepared = await loggedIn();
         if (!prepared || prepared.session.ended) {
           // Its deadline ran while the VM booted, or the session dropped while the member waited
           // at its gate: a login of its own, as a check that was not prepared.

@@ -14,10 +14,11 @@ import {
   type Step,
   type TimedPhase,
 } from "../model/migration.ts";
+import { isNewSession, type SwitchBefore } from "../model/new-session.ts";
 import { type Problem, precheck } from "../planner/precheck.ts";
 import { planSecurityGroups } from "../planner/security.ts";
 import { hostKeysInConsole } from "../ports/console-host-keys.ts";
-import type { ControllerMember, ControllerPort, SwitchSession } from "../ports/controller.ts";
+import type { ControllerMember, ControllerPort } from "../ports/controller.ts";
 import type { LinkChecker, PreparedLinkCheck } from "../ports/link-check.ts";
 import { planTargetFormat, transferImage } from "../transfer/convert-transfer.ts";
 import type { FormatPlan } from "../transfer/format-plan.ts";
@@ -96,8 +97,8 @@ interface Context {
   member?: ControllerMember;
   peers?: readonly ControllerMember[];
   readonly gate: CutoverGate | undefined;
-  /** The member's switch session before the target server existed (its switch may connect while it boots). */
-  switchBefore?: SwitchSession | undefined;
+  /** The member's switch session before the target server existed, and when it was asked (its switch may connect while it boots). */
+  switchBefore?: SwitchBefore;
 }
 
 const short = (id: string) => id.slice(0, 8);
@@ -495,11 +496,7 @@ export class MigrationRunner {
           `cloud '${ctx.target.name}' has no network '${req.targetNetwork}'`,
         );
       const found = await this.#deps.controller.findMember(req.member);
-      if (found)
-        ctx.switchBefore = await this.#deps.controller.switchSession(
-          found.member.clusterId,
-          found.member.vmId,
-        );
+      if (found) ctx.switchBefore = await this.#switchBefore(found.member);
       const seq = await this.#intend(id, { side: "target", kind: "server", name: server.name, owned: true });
       const serverId = await ctx.target.createServer({
         name: server.name,
@@ -650,8 +647,7 @@ export class MigrationRunner {
     j.setCluster(id, member.clusterId);
     // A real VM's switch connects while it boots (vm-init runs before ACTIVE): compare with the
     // session before the target server existed.
-    const before =
-      ctx.switchBefore ?? (await this.#deps.controller.switchSession(member.clusterId, member.vmId));
+    const before = ctx.switchBefore ?? (await this.#switchBefore(member));
     const fipName = `icsdn-${short(id)}-fip`;
     const fseq = await this.#intend(id, { side: "target", kind: "floating_ip", name: fipName, owned: true });
     const fip = await ctx.target.createFloatingIp(ctx.targetServerId!, fipName);
@@ -670,14 +666,13 @@ export class MigrationRunner {
       await this.#deps.controller.announce(member.clusterId, member.vmId, fip.address);
       j.created(id, aseq, fip.address);
       this.#event(id, "announced", { endpoint: fip.address });
-      await pollUntil(
+      const session = await pollUntil(
         async () => {
           const now = await this.#deps.controller.switchSession(member.clusterId, member.vmId);
-          const fresh = now?.connected && (!before?.connected || now.remoteAddress !== before.remoteAddress);
           // Connected is enough: the rebind's first phase gives the new switch every rule it lacks
           // before any peer is turned to it. (Its rule count is no signal: a new instance's session
           // is brought up to date with peers announced after it connected only by that phase.)
-          return fresh ? true : undefined;
+          return now?.connected && isNewSession(now, before, Date.now()) ? now : undefined;
         },
         {
           deadlineMs: this.#o.switchDeadlineMs,
@@ -692,7 +687,14 @@ export class MigrationRunner {
           signal: ctx.signal,
         },
       );
-      await untilAborted(sleep(this.#o.switchSettleMs), ctx.signal);
+      // A switch that connected while its VM booted (through the cloud router's SNAT) has settled
+      // that long already. Its session then says nothing of the floating IP: the prepared login
+      // through it does (its NAT is in place), before any peer is turned to it.
+      const settled = sleep(Math.max(0, this.#o.switchSettleMs - (session.connectedForMs ?? 0)));
+      await untilAborted(
+        Promise.all([settled, linkCheck?.reachable()]).then(() => undefined),
+        ctx.signal,
+      );
       const gate = ctx.gate;
       if (gate) {
         // A coordinator's member: booted, announced and its switch connected, it is held until the
@@ -723,6 +725,11 @@ export class MigrationRunner {
     ctx.signal.throwIfAborted();
     j.setCommitted(id);
     this.#event(id, "committed", {});
+  }
+
+  async #switchBefore(member: ControllerMember): Promise<SwitchBefore> {
+    const at = Date.now();
+    return { session: await this.#deps.controller.switchSession(member.clusterId, member.vmId), at };
   }
 
   #prepareLinkCheck(ctx: Context, address: string): PreparedLinkCheck | undefined {

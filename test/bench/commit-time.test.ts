@@ -45,7 +45,7 @@ describe("the atomic commit's bench", () => {
     // The coordinator's commitMs ends at the last `rebound` event, journaled after the answer.
     expect(round.commitMs).toBeGreaterThanOrEqual(Math.floor(round.lastAnswerMs));
     // No member is rebound sooner than the runner's switch settle (1 s by default) after its new
-    // switch was seen connected: its kernel's unanswered ARP requests are retried by then.
+    // switch connected: its kernel's unanswered ARP requests are retried by then.
     expect(round.minSettleMs).toBeGreaterThanOrEqual(1000);
   }
 

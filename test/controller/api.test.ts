@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SwitchEntry } from "../../contract/controller-api/types.ts";
 import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { compileCluster } from "../../controller/compiler/flow-compiler.ts";
 import { MAX_CLUSTER_MEMBERS } from "../../controller/model/requests.ts";
@@ -440,6 +441,7 @@ describe("switches", () => {
           connected: true,
           endpoint: null,
           remoteAddress: "192.0.2.200",
+          connectedForMs: expect.any(Number),
           ruleCount: 0,
           desiredRuleCount: null,
         },
@@ -450,6 +452,7 @@ describe("switches", () => {
           connected: true,
           endpoint: "192.0.2.10",
           remoteAddress: "192.0.2.10",
+          connectedForMs: expect.any(Number),
           ruleCount: 7,
           desiredRuleCount: 7,
         },
@@ -460,6 +463,7 @@ describe("switches", () => {
           connected: false,
           endpoint: "198.51.100.20",
           remoteAddress: null,
+          connectedForMs: null,
           ruleCount: null,
           desiredRuleCount: 7,
         },
@@ -470,11 +474,25 @@ describe("switches", () => {
           connected: true,
           endpoint: "203.0.113.30",
           remoteAddress: "203.0.113.30",
+          connectedForMs: expect.any(Number),
           ruleCount: 7,
           desiredRuleCount: 7,
         },
       ],
     });
+  });
+
+  it("tells a session's age, so a new session from the same address is told from the old", async () => {
+    await api.call("POST", "/v1/clusters", webBody);
+    api.connectAll("web");
+    const age = async () =>
+      ((await api.call("GET", "/v1/switches?clusterId=web&vmId=a")).body as { switches: SwitchEntry[] })
+        .switches[0]!.connectedForMs;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await age()).toBeGreaterThanOrEqual(45);
+    api.fabric.disconnect(dpidOf("198.18.0.1"));
+    api.fabric.connect(dpidOf("198.18.0.1"), "192.0.2.10");
+    expect(await age()).toBeLessThan(45);
   });
 
   it("lists only one cluster's or one member's switches when asked (no unknown switches then)", async () => {

@@ -14,6 +14,7 @@ import { Journal } from "../../mediation/journal/journal.ts";
 import { MediationMetrics } from "../../mediation/metrics.ts";
 import type { ControllerPort, MemberEndpoint } from "../../mediation/ports/controller.ts";
 import { ControllerClientPort } from "../../mediation/ports/controller-client-port.ts";
+import type { LinkChecker } from "../../mediation/ports/link-check.ts";
 import { ClusterCoordinator } from "../../mediation/runner/cluster-coordinator.ts";
 import { CommitBatch } from "../../mediation/runner/commit-batch.ts";
 import { MigrationRunner } from "../../mediation/runner/runner.ts";
@@ -39,6 +40,7 @@ async function migrate(
   mode: "atomic" | "rolling",
   size: number,
   beforeBatch?: (switches: ReadonlyMap<string, OvsSwitch>) => Promise<void>,
+  linkChecker?: LinkChecker,
 ) {
   const dir = mkdtempSync(join(tmpdir(), "icsdn-commit-batch-"));
   const journal = Journal.open(join(dir, "mediation.db"));
@@ -75,7 +77,7 @@ async function migrate(
   };
   const metrics = new MediationMetrics(() => journal.unfinished().length);
   const cloud = (name: string) => clouds[name as keyof typeof clouds];
-  const runner = new MigrationRunner({ journal, cloud, controller, linkChecker: undefined, metrics });
+  const runner = new MigrationRunner({ journal, cloud, controller, linkChecker, metrics });
   const coordinator = new ClusterCoordinator({
     journal,
     runner,
@@ -137,6 +139,36 @@ describe.skipIf(!hasOvs)("the atomic commit as one batch rebind", () => {
     expect(after.every((m) => m.endpoint!.startsWith("198.51.100.") && m.nextEndpoint === null)).toBe(true);
     expect(rebinds.map((r) => r.map((x) => x.result))).toEqual([["ok"], ["ok"], ["ok"]]);
     expect(new Set(rebinds.map((r) => r[0]!.updateMs)).size).toBe(1);
+  }, 90_000);
+
+  it("turns no peer to a member before its new address answers (its prepared login got in)", async () => {
+    // The memory cloud's floating IPs answer nothing: a login that gets in 2.5 s after it was
+    // prepared stands for a floating IP whose NAT comes late (the switch connects at once here).
+    const reachedAt: number[] = [];
+    const checked = { hostKey: "SHA256:checked", hostKeySource: "first-seen" } as const;
+    const linkChecker: LinkChecker = {
+      check: async () => checked,
+      prepare: () => {
+        const reached = new Promise<void>((r) => setTimeout(r, 2500)).then(() => {
+          reachedAt.push(Date.now());
+        });
+        return { reachable: () => reached, run: async () => checked, close: () => undefined };
+      },
+    };
+    let batchAt = 0;
+    const { record } = await migrate(
+      ctl,
+      "reach",
+      "atomic",
+      2,
+      async () => {
+        batchAt = Date.now();
+      },
+      linkChecker,
+    );
+    expect(record.status).toBe("succeeded");
+    expect(reachedAt).toHaveLength(2);
+    expect(batchAt).toBeGreaterThanOrEqual(Math.max(...reachedAt));
   }, 90_000);
 
   it("a batch the controller refuses fails every member: each rolls back to where it was, nothing committed", async () => {

@@ -120,7 +120,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     }
   }, 30_000);
 
-  it("prepares the login while the server is not up yet; the check then runs on that session", async () => {
+  it("prepares the login while the server is not up yet (reachable once it got in); the check then runs on that session", async () => {
     const port = await freePort();
     const checker = checkerOn(port, 20_000);
     let asked = 0;
@@ -130,11 +130,18 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
         return [];
       },
     });
+    let reachedAt: number | undefined;
+    void prepared.reachable().then(() => {
+      reachedAt = Date.now();
+    });
     await new Promise((r) => setTimeout(r, 1200));
+    expect(reachedAt).toBeUndefined();
     const late = await startSshd({ authorized: [key], port });
+    const upAt = Date.now();
     try {
       // Logged in by now (retried at most 1 s apart): the check only runs its command.
       await new Promise((r) => setTimeout(r, 1500));
+      expect(reachedAt).toBeGreaterThanOrEqual(upAt);
       const started = Date.now();
       expect(await prepared.run(["127.0.0.1/8"])).toEqual({
         hostKey: late.hostFingerprint,
@@ -153,6 +160,8 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     const port = await freePort();
     const checker = checkerOn(port, 500);
     const prepared = checker.prepare("127.0.0.1");
+    // Not reachable in time: no verdict yet (the check will try again), not a failure.
+    await prepared.reachable();
     await new Promise((r) => setTimeout(r, 1000));
     const late = await startSshd({ authorized: [key], port });
     try {
@@ -168,6 +177,7 @@ describe("the ssh link check (ssh2 against a real OpenSSH server on loopback)", 
     const checker = checkerOn(sshd.port);
     const prepared = checker.prepare("127.0.0.1", { reportedHostKeys: async () => [other] });
     try {
+      expect((await rejection(prepared.reachable())).code).toBe("SSH_HOST_KEY");
       expect((await rejection(prepared.run(["127.0.0.1"]))).code).toBe("SSH_HOST_KEY");
     } finally {
       prepared.close();

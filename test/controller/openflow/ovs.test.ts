@@ -101,6 +101,7 @@ describe.skipIf(!hasOvs)("the controller with real Open vSwitch", () => {
         vmId: "a",
         connected: true,
         remoteAddress: "127.0.0.1",
+        connectedForMs: expect.any(Number),
         ruleCount: 5,
         desiredRuleCount: 5,
       }),

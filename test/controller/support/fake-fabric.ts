@@ -11,6 +11,7 @@ import { applyBatch } from "./switch-model.ts";
 interface FakeSwitch {
   remoteAddress: string;
   rules: Rule[];
+  connectedAt: number;
 }
 
 /**
@@ -29,7 +30,7 @@ export class FakeFabric implements SwitchFabric {
   maxInFlight = 0;
 
   connect(dpid: bigint, remoteAddress: string, rules: Rule[] = []): void {
-    this.switchesByDpid.set(dpid, { remoteAddress, rules: [...rules] });
+    this.switchesByDpid.set(dpid, { remoteAddress, rules: [...rules], connectedAt: performance.now() });
   }
 
   disconnect(dpid: bigint): void {
@@ -71,6 +72,7 @@ export class FakeFabric implements SwitchFabric {
       connected: true,
       remoteAddress: s.remoteAddress,
       ruleCount: s.rules.length,
+      connectedForMs: Math.round(performance.now() - s.connectedAt),
     }));
   }
 }
