@@ -1,16 +1,24 @@
+import { spawn } from "node:child_process";
 import { parseFlags, type Subcommand, UsageError } from "../contract/cli/index.ts";
 import { apply } from "./apply.ts";
+import { redial } from "./redial.ts";
 import type { Target } from "./shell.ts";
 import { status } from "./status.ts";
 import { teardown } from "./teardown.ts";
 import { type IcsdnInstall, userData } from "./user-data.ts";
 import { loadConfigFile } from "./validate.ts";
 
+/** How long the redial that a boot's apply leaves behind keeps dialing. */
+const DEFAULT_REDIAL_S = 120;
+
 const USAGE = `usage: icsdn vm-init <action> [options]
 
 actions:
   apply      --config F   build or converge icbond0/icbr0/enc0/vint0; prints the result as JSON
-                          (linkingMs, controllerConnected, datapathId, changes, timings)
+                          (linkingMs, controllerConnected, datapathId, changes, timings); when
+                          icbr0 did not connect, leaves 'redial' running in the background
+  redial     --config F [--for S]   dial icbr0's controllers every second until one answers
+                          (at most S seconds, default ${DEFAULT_REDIAL_S}): not Open vSwitch's backoff of up to 8 s
   teardown   --config F   remove what apply built (only vm-init's own bridges)
   status     [--config F] [--json]   bridges, interfaces, addresses, controller connection, dpid
   user-data  --config F   print #cloud-config user-data that installs OVS and runs apply at boot
@@ -23,6 +31,7 @@ options:
 
 const OPTIONS = {
   config: { type: "string", short: "c" },
+  for: { type: "string" },
   "ovs-rundir": { type: "string" },
   netns: { type: "string" },
   json: { type: "boolean" },
@@ -79,9 +88,19 @@ const vmInit: Subcommand = {
       return action === undefined && !v.help ? 2 : 0;
     }
     switch (action) {
-      case "apply":
-        print(await apply(await loadConfigFile(needConfig(v)), targetOf(v)));
+      case "apply": {
+        const config = await loadConfigFile(needConfig(v));
+        const result = await apply(config, targetOf(v));
+        print(result);
+        if (!result.controllerConnected && config.controller.targets.length > 0) redialInBackground(v);
         return 0;
+      }
+      case "redial": {
+        const forS = Number(v.for ?? DEFAULT_REDIAL_S);
+        if (!Number.isFinite(forS) || forS <= 0) throw new UsageError(`--for: seconds > 0, not '${v.for}'`);
+        print(await redial(await loadConfigFile(needConfig(v)), targetOf(v), { forMs: forS * 1000 }));
+        return 0;
+      }
       case "teardown":
         print(await teardown(await loadConfigFile(needConfig(v)), targetOf(v)));
         return 0;
@@ -104,6 +123,24 @@ const vmInit: Subcommand = {
   },
 };
 export default vmInit;
+
+/**
+ * `icsdn vm-init redial` on apply's config and OVS, detached: the boot goes on (a oneshot unit
+ * with RemainAfterExit keeps it), and it ends once icbr0 connects or after its time.
+ */
+function redialInBackground(v: Values): void {
+  const args = ["vm-init", "redial", "--config", needConfig(v)];
+  if (v["ovs-rundir"] !== undefined) args.push("--ovs-rundir", v["ovs-rundir"]);
+  if (v.netns !== undefined) args.push("--netns", v.netns);
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  process.stderr.write(
+    `vm-init: icbr0 did not connect; redialing its controllers in the background for ${DEFAULT_REDIAL_S} s (pid ${child.pid})\n`,
+  );
+}
 
 function statusText(r: Awaited<ReturnType<typeof status>>): string {
   const lines = [`ovs: ${r.ovsRundir}${r.netns ? ` (netns ${r.netns})` : ""}`, `dpid: ${r.dpid ?? "-"}`];

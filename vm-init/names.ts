@@ -18,8 +18,7 @@ export const RESERVED_NAMES: readonly string[] = [BOND_BRIDGE, CLUSTER_BRIDGE, V
 
 /**
  * Controller reconnection back-off ceiling (ms), 1000 being the smallest OVS accepts. OVS applies
- * it once icbr0 has connected (a new connection starts with an 8 s ceiling), so a controller
- * restart is noticed within a second rather than eight.
+ * it only to a connection once up: one not up yet backs off to 8 s (redial.ts cuts that short).
  */
 export const CONTROLLER_MAX_BACKOFF_MS = 1000;
 

@@ -3,10 +3,14 @@
  * host end of the sandbox's veth; the namespace cannot reach the host's loopback) and reports
  * the linking time; without a reachable controller it gives up after its timeout.
  */
+
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { apply, status, teardown } from "../../vm-init/index.ts";
-import { configFor, links, targetOf, v4 } from "./helpers.ts";
+import { redial } from "../../vm-init/redial.ts";
+import { cli, configFor, links, targetOf, v4 } from "./helpers.ts";
 import { OfListener } from "./of-listener.ts";
 import { createSandbox, destroyAllSandboxes } from "./ovs-sandbox.ts";
 
@@ -98,6 +102,70 @@ describe("linking", () => {
     // Everything else is in place: the controller may come later.
     expect(await sb.vsctl("list-br")).toBe("icbond0\nicbr0");
   });
+
+  it("redial: a controller reachable only after the apply gave up is reached within a second, not after OVS's backoff", async () => {
+    const sb = await createSandbox();
+    const host = sb.host!.hostAddress;
+    const dead = await deadTarget(host);
+    const config = configFor(sb, (c) => {
+      c.controller = { targets: [dead], connectTimeoutMs: 200 };
+    });
+    expect((await apply(config, targetOf(sb))).controllerConnected).toBe(false);
+    const redialing = redial(config, targetOf(sb), { forMs: 30_000 });
+    // By now OVS alone dials every 8 s (refused at 0, 1, 3, 7 s, then 15 s): its next try is
+    // about 6 s away when the controller comes up.
+    await new Promise((r) => setTimeout(r, 9000));
+    const ctl = await OfListener.start(host, Number(dead.split(":")[2]));
+    listeners.push(ctl);
+    const up = performance.now();
+    const r = await redialing;
+    expect(r).toMatchObject({ connected: true, target: dead });
+    expect(performance.now() - up).toBeLessThan(1500);
+    expect(r.redials).toBeGreaterThanOrEqual(7);
+    expect((await ctl.waitForSwitch(3000)).datapathId).toBe(datapathIdFor(42, "198.18.0.1"));
+    // The controller rows were set anew as they were.
+    expect(await sb.vsctl("get-controller", "icbr0")).toBe(dead);
+    expect(await sb.vsctl("--bare", "--columns=max_backoff", "list", "Controller")).toBe("1000");
+  }, 60_000);
+
+  it("apply through the CLI leaves a redial running when icbr0 did not connect; it ends once icbr0 does", async () => {
+    const sb = await createSandbox();
+    const host = sb.host!.hostAddress;
+    const dead = await deadTarget(host);
+    const file = join(sb.dir, "vm-init.json");
+    writeFileSync(
+      file,
+      JSON.stringify(
+        configFor(sb, (c) => {
+          c.controller = { targets: [dead], connectTimeoutMs: 200 };
+        }),
+      ),
+    );
+    const a = await cli(sb, ["apply", "--config", file]);
+    expect(a.exitCode).toBe(0);
+    const pid = Number(
+      /redialing its controllers in the background for 120 s \(pid (\d+)\)/.exec(a.stderr)?.[1],
+    );
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      expect(alive()).toBe(true);
+      const ctl = await OfListener.start(host, Number(dead.split(":")[2]));
+      listeners.push(ctl);
+      await ctl.waitForSwitch(3000);
+      const deadline = Date.now() + 5000;
+      while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(alive()).toBe(false);
+    } finally {
+      if (alive()) process.kill(pid, "SIGKILL");
+    }
+  }, 60_000);
 
   it("after a reboot with OVSDB intact, restarts OVS's backed-off connection instead of waiting it out", async () => {
     const sb = await createSandbox();
