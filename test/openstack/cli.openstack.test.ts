@@ -206,21 +206,8 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       );
       // no rule for ssh in the default group: the router drops it
       expect((await ssh(fip, key.privateKey, "true")).code).not.toBe(0);
-      sshRule = (
-        await lab.json<{ id: string }>("lab-a", [
-          "security",
-          "group",
-          "rule",
-          "create",
-          "default",
-          "--protocol",
-          "tcp",
-          "--dst-port",
-          "22",
-          "--remote-ip",
-          "0.0.0.0/0",
-        ])
-      ).id;
+      const rule = "security group rule create default --protocol tcp --dst-port 22 --remote-ip 0.0.0.0/0";
+      sshRule = (await lab.json<{ id: string }>("lab-a", rule.split(" "))).id;
       // The agent's round is over (not only its rules in place): a connection opened as a rule
       // appears is not cut.
       await waitFor("the ssh rule", async () =>
