@@ -236,6 +236,9 @@ export class ClusterService {
    * Cleanup follows under the cluster's lock, then the probes' tail outside it; both are written
    * to that record (completion "done"). Outcomes are counted (icsdn_rebinds_total) where every
    * one of them is seen, at the HTTP route.
+   *
+   * A batch of one, planned by planRebind: its new instance gets its whole rule set in prepare
+   * (its egress goes to peers that stay), so the switch phase is the peers' alone.
    */
   async rebind(
     clusterId: string,
@@ -243,14 +246,14 @@ export class ClusterService {
     input: RebindInput,
     receivedAt: number,
   ): Promise<RebindReport> {
-    const answered = Promise.withResolvers<RebindReport>();
-    const work = this.#locks
-      .cluster(clusterId, () =>
-        this.#rebindLocked(clusterId, vmId, input.endpoint, receivedAt, answered.resolve),
-      )
-      .then((afterLock) => afterLock?.());
-    // The answer, or the refusal or failure that comes before it.
-    return Promise.race([answered.promise, work.then(() => answered.promise)]);
+    const { endpoint } = input;
+    const { phases, rebinds } = await this.#rebind(clusterId, [{ vmId, endpoint }], receivedAt, {
+      plan: (state) => this.#planner.rebind(state, vmId, endpoint),
+      refusal: (err) => err,
+      what: () => `rebind of ${clusterId}/${vmId} to ${endpoint}`,
+    });
+    const { oldEndpoint, changed, rebindId, updateMs } = rebinds[0]!;
+    return { clusterId, vmId, oldEndpoint, endpoint, changed, rebindId, updateMs, phases };
   }
 
   /**
@@ -259,16 +262,30 @@ export class ClusterService {
    * transaction (each member's endpoint and history record), one answer at update time, then one
    * cleanup round; each record is completed as a single rebind's is. All or nothing: a refusal or
    * a switch that fails before the answer commits no member. Members already at their endpoint are
-   * answered `changed: false`, so a batch sent again converges.
+   * answered `changed: false`, so a batch sent again converges. Refusals name `rebinds[i]`.
    */
   async rebindBatch(
     clusterId: string,
     moves: readonly MemberMove[],
     receivedAt: number,
   ): Promise<BatchRebindReport> {
+    return this.#rebind(clusterId, moves, receivedAt, {
+      plan: (state, changing) => this.#planner.rebindBatch(state, changing),
+      refusal: (err, i) => withField(err, `rebinds[${i}].${err.field}`),
+      what: (moved) => `rebind of ${clusterId}/${moved.join(",")}`,
+    });
+  }
+
+  /** #rebindLocked under the cluster's lock: its answer, or the refusal or failure that comes before it. */
+  #rebind(
+    clusterId: string,
+    moves: readonly MemberMove[],
+    receivedAt: number,
+    kind: RebindKind,
+  ): Promise<BatchRebindReport> {
     const answered = Promise.withResolvers<BatchRebindReport>();
     const work = this.#locks
-      .cluster(clusterId, () => this.#rebindBatchLocked(clusterId, moves, receivedAt, answered.resolve))
+      .cluster(clusterId, () => this.#rebindLocked(clusterId, moves, receivedAt, kind, answered.resolve))
       .then((afterLock) => afterLock?.());
     return Promise.race([answered.promise, work.then(() => answered.promise)]);
   }
@@ -293,65 +310,19 @@ export class ClusterService {
 
   /**
    * A rebind under the cluster's lock, up to the end of its cleanup; `answer` is called at update
-   * time. Returns what remains to do after the lock (the probes' tail and the record's completion).
+   * time. Returns what remains to do after the lock (the probes' tail and the records' completion).
    */
   async #rebindLocked(
     clusterId: string,
-    vmId: string,
-    endpoint: Ipv4,
-    receivedAt: number,
-    answer: (report: RebindReport) => void,
-  ): Promise<(() => Promise<void>) | undefined> {
-    const state = this.getCluster(clusterId);
-    const member = findMember(state, vmId);
-    if (!member) throw noMember(clusterId, vmId);
-    const report = { clusterId, vmId, oldEndpoint: member.endpoint, endpoint };
-    if (member.endpoint === endpoint) {
-      answer({ ...report, changed: false, rebindId: null, updateMs: this.#clock() - receivedAt, phases: [] });
-      return undefined;
-    }
-    refuseTakenEndpoint(state, vmId, endpoint);
-    this.#requireConnected(member);
-    const [prepare, switchOver, cleanup] = this.#planner.rebind(state, vmId, endpoint);
-    const watch = await this.#fabric.beginRebind?.({ state, vmId, endpoint });
-    let run: Awaited<ReturnType<typeof runPlan>>;
-    try {
-      run = await runPlan(this.#fabric, [prepare, switchOver], {
-        mustConfirm: new Set([member.dpid]),
-        clock: this.#clock,
-      });
-    } catch (err) {
-      await watch?.finish();
-      throw err;
-    }
-    const updateMs = (run.addedAt ?? this.#clock()) - receivedAt;
-    const record = { clusterId, vmId, oldEndpoint: member.endpoint, newEndpoint: endpoint, updateMs };
-    if (!run.ok) {
-      await watch?.finish();
-      this.#store.recordRebind({ ...record, result: "failed" });
-      throw fabricFailed(`rebind of ${clusterId}/${vmId} to ${endpoint}`, run.phases);
-    }
-    // Every switch sends to the new endpoint: that is the member's endpoint from now on.
-    const { id } = this.#store.transaction(() => {
-      this.#store.updateMember({ ...member, endpoint, nextEndpoint: null });
-      return this.#store.recordRebind({ ...record, result: "ok" });
-    });
-    return this.#answerThenCleanUp([{ id, watch }], updateMs, receivedAt, cleanup, () =>
-      answer({ ...report, changed: true, rebindId: id, updateMs, phases: run.phases }),
-    );
-  }
-
-  /** rebindBatch under the cluster's lock, up to the end of its cleanup (see #rebindLocked). */
-  async #rebindBatchLocked(
-    clusterId: string,
     moves: readonly MemberMove[],
     receivedAt: number,
+    kind: RebindKind,
     answer: (report: BatchRebindReport) => void,
   ): Promise<(() => Promise<void>) | undefined> {
     const state = this.getCluster(clusterId);
     const members = moves.map(({ vmId }, i) => {
       const member = findMember(state, vmId);
-      if (!member) throw withField(noMember(clusterId, vmId), `rebinds[${i}].vmId`);
+      if (!member) throw kind.refusal(noMember(clusterId, vmId), i);
       return member;
     });
     const changing = moves.filter((m, i) => members[i]!.endpoint !== m.endpoint);
@@ -361,7 +332,7 @@ export class ClusterService {
         refuseTakenEndpoint(state, vmId, endpoint);
         this.#requireConnected(members[i]!);
       } catch (err) {
-        throw err instanceof ControllerError ? withField(err, `rebinds[${i}].${err.field}`) : err;
+        throw err instanceof ControllerError ? kind.refusal(err, i) : err;
       }
     });
     const entries = (updateMs: number, ids: ReadonlyMap<string, number>): BatchRebindEntry[] =>
@@ -378,8 +349,8 @@ export class ClusterService {
       answer({ clusterId, updateMs, phases: [], rebinds: entries(updateMs, new Map()) });
       return undefined;
     }
-    const [prepare, switchOver, cleanup] = this.#planner.rebindBatch(state, changing);
-    const watches = await this.#beginBatchWatches(state, changing);
+    const [prepare, switchOver, cleanup] = kind.plan(state, changing);
+    const watches = await this.#beginWatches(state, changing);
     const finishAll = () => Promise.all(watches.map((w) => finishWatch(w)));
     const moved = new Set(changing.map((m) => m.vmId));
     let run: Awaited<ReturnType<typeof runPlan>>;
@@ -403,7 +374,7 @@ export class ClusterService {
       this.#store.transaction(() => {
         for (const r of records) this.#store.recordRebind({ ...r, result: "failed" });
       });
-      throw fabricFailed(`rebind of ${clusterId}/${[...moved].join(",")}`, run.phases);
+      throw fabricFailed(kind.what([...moved]), run.phases);
     }
     // Every switch sends to the new endpoints: those are the members' endpoints from now on.
     const ids = this.#store.transaction(() => {
@@ -422,9 +393,9 @@ export class ClusterService {
   }
 
   /**
-   * A single or batch rebind once committed: its records count as answered (update time; a
-   * settled `getRebind` waits for them), `answer` is sent, the one cleanup round runs, and the
-   * returned step, run after the lock, completes each record with its member's downtime.
+   * A rebind once committed: its records count as answered (update time; a settled `getRebind`
+   * waits for them), `answer` is sent, the one cleanup round runs, and the returned step, run after
+   * the lock, completes each record with its member's downtime.
    */
   async #answerThenCleanUp(
     committed: readonly { readonly id: number; readonly watch: RebindWatch | undefined }[],
@@ -465,11 +436,11 @@ export class ClusterService {
   }
 
   /**
-   * Each moved member's probes and priming, as for its single rebind, seen from the state where
-   * the other moved members are already at their new endpoints: its probes start at their new
-   * instances (the batch turns those, not the old ones) and its priming reaches them there.
+   * Each moved member's probes and priming, seen from the state where the other moved members are
+   * already at their new endpoints: its probes start at their new instances (the batch turns those,
+   * not the old ones) and its priming reaches them there. One member alone: the stored state.
    */
-  async #beginBatchWatches(
+  async #beginWatches(
     state: ClusterState,
     moves: readonly MemberMove[],
   ): Promise<(RebindWatch | undefined)[]> {
@@ -581,6 +552,13 @@ export class ClusterService {
   }
 }
 
+/** How a single rebind differs from a batch of one: its plan, its refusals' field, its failure's message. */
+interface RebindKind {
+  readonly plan: (state: ClusterState, changing: readonly MemberMove[]) => TransitionPlan;
+  readonly refusal: (err: ControllerError, i: number) => ControllerError;
+  readonly what: (moved: readonly string[]) => string;
+}
+
 /** A tunnel source names one member: refuses `endpoint` if another member uses or announced it. */
 function refuseTakenEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4): void {
   const holder = state.members.find(
@@ -598,7 +576,7 @@ function refuseTakenEndpoint(state: ClusterState, vmId: string, endpoint: Ipv4):
   );
 }
 
-/** The same refusal, naming the batch entry's field (`rebinds[i].vmId`). */
+/** The same refusal, naming `field` (a batch entry's `rebinds[i].vmId`). */
 function withField(err: ControllerError, field: string): ControllerError {
   return new ControllerError(err.code, err.message.replace(/^[^:]*:/, `${field}:`), {
     field,

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SwitchEntry } from "../../contract/controller-api/types.ts";
 import { datapathIdFor } from "../../contract/dataplane/index.ts";
 import { compileCluster } from "../../controller/compiler/flow-compiler.ts";
+import type { RebindIntent, SwitchFabric } from "../../controller/fabric/switch-fabric.ts";
 import { MAX_CLUSTER_MEMBERS } from "../../controller/model/requests.ts";
 import { asSet } from "./support/switch-model.ts";
 import { buildTestApi, type TestApi } from "./support/test-api.ts";
@@ -210,6 +211,30 @@ describe("rebind", () => {
     expect(history.body).toMatchObject({
       rebinds: [{ oldEndpoint: "192.0.2.10", newEndpoint: "203.0.113.77", result: "ok" }],
     });
+  });
+
+  it("probes from the stored state: one watch, finished once, its downtime in the record", async () => {
+    api.fabric.connect(dpidOf("198.18.0.1"), "203.0.113.77");
+    const before = api.store.clusterState("web")!;
+    const intents: RebindIntent[] = [];
+    let finished = 0;
+    const downtime = { ms: 4, intervalMs: 1, links: [] };
+    (api.fabric as SwitchFabric).beginRebind = async (intent) => {
+      intents.push(intent);
+      return {
+        finish: async () => {
+          finished++;
+          return downtime;
+        },
+      };
+    };
+    const res = await api.call("POST", "/v1/clusters/web/members/a/rebind", { endpoint: "203.0.113.77" });
+    expect(res.status).toBe(200);
+    const { rebindId } = res.body as { rebindId: number };
+    const record = await api.call("GET", `/v1/clusters/web/members/a/rebinds/${rebindId}?settled=true`);
+    expect(intents).toEqual([{ state: before, vmId: "a", endpoint: "203.0.113.77" }]);
+    expect(finished).toBe(1);
+    expect(record.body).toMatchObject({ completion: "done", downtime });
   });
 
   it("finds one rebind's record only under its own member, and refuses a malformed id", async () => {

@@ -1,10 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { isEgressRule } from "../../controller/compiler/cookie.ts";
 import { compileSwitch } from "../../controller/compiler/flow-compiler.ts";
 import { formatRule } from "../../controller/compiler/format.ts";
 import {
   type MemberMove,
   planBatchTransition,
+  planRebind,
   planRebindBatch,
   rebindBatchState,
   type TransitionPlan,
@@ -103,6 +105,45 @@ describe("planRebindBatch (incremental)", () => {
         checkLiveness(state, moves, plan, c.probes);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("for one member, is the single rebind's plan (planRebind) but for the new instance's egress, sent in the switch phase instead of prepare", () => {
+    fc.assert(
+      fc.property(batchCase, fc.nat(), (c, k) => {
+        const { state, moves } = movesOf(c);
+        fc.pre(moves.length > 0);
+        const { vmId, endpoint } = moves[k % moves.length]!;
+        // What the service plans: the member moves, to an endpoint no other member uses or announced.
+        fc.pre(
+          state.members.every((m) =>
+            m.vmId === vmId
+              ? m.endpoint !== endpoint
+              : m.endpoint !== endpoint && m.nextEndpoint !== endpoint,
+          ),
+        );
+        const options = c.probes ? { probePort: PROBE } : {};
+        const [prepare, switchOver, cleanup] = planRebind(state, vmId, endpoint, options);
+        const own = prepare.batches.find((b) => b.vmId === vmId)!;
+        const send = own.add.filter(isEgressRule);
+        const expected: TransitionPlan = [
+          {
+            ...prepare,
+            batches: prepare.batches.map((b) =>
+              b === own ? { ...b, add: b.add.filter((r) => !isEgressRule(r)) } : b,
+            ),
+          },
+          {
+            ...switchOver,
+            batches: [...switchOver.batches, ...(send.length > 0 ? [{ ...own, add: send }] : [])].sort(
+              (a, b) => (a.dpid < b.dpid ? -1 : a.dpid > b.dpid ? 1 : 0),
+            ),
+          },
+          cleanup,
+        ];
+        expect(planRebindBatch(state, [{ vmId, endpoint }], options)).toEqual(expected);
+      }),
+      { numRuns: 400 },
     );
   });
 
