@@ -18,7 +18,8 @@ actions:
                           (linkingMs, controllerConnected, datapathId, changes, timings); when
                           icbr0 did not connect, leaves 'redial' running in the background
   redial     --config F [--for S]   dial icbr0's controllers every second until one answers
-                          (at most S seconds, default ${DEFAULT_REDIAL_S}): not Open vSwitch's backoff of up to 8 s
+                          (at most S seconds, default ${DEFAULT_REDIAL_S}), not with Open vSwitch's
+                          backoff of up to 8 s
   teardown   --config F   remove what apply built (only vm-init's own bridges)
   status     [--config F] [--json]   bridges, interfaces, addresses, controller connection, dpid
   user-data  --config F   print #cloud-config user-data that installs OVS and runs apply at boot
