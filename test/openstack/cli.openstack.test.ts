@@ -210,8 +210,9 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       sshRule = (await lab.json<{ id: string }>("lab-a", rule.split(" "))).id;
       // The agent's round is over (not only its rules in place): a connection opened as a rule
       // appears is not cut.
+      // (The agent writes a port range, `--dport 22:22`; iptables -S shows `--dport 22`.)
       await waitFor("the ssh rule", async () =>
-        netagentApplied("a", "filter").includes("--dport 22 -j ACCEPT"),
+        netagentApplied("a", "filter").includes("--dport 22:22 -j ACCEPT"),
       );
       expect(await routerRules(lab, "a", "filter")).toContain("--dport 22 -j ACCEPT");
       const who = await ssh(fip, key.privateKey, "cat /sys/class/net/eth0/address");
