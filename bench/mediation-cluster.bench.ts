@@ -181,6 +181,9 @@ const bench: Bench = {
           );
         seconds.get(c)!.push(s);
         if (c === "sdn" && typeof moved.cluster.commitMs === "number") commits.push(moved.cluster.commitMs);
+        // Gone before the next case: its floating IPs back to cloud b's small pool (and its disks).
+        await cluster.destroy();
+        clusters.splice(clusters.indexOf(cluster), 1);
       }
       const sum = (c: Case) => seconds.get(c)!.reduce((a, b) => a + b, 0);
       log(
