@@ -14,7 +14,7 @@ export interface RedialResult {
 }
 
 /** How long a redial lets one dial run before it sets the controllers anew. */
-export const REDIAL_EVERY_MS = 1000;
+const REDIAL_EVERY_MS = 1000;
 
 /**
  * Dials icbr0's controllers about every second until one connection is up, for at most `forMs`.
@@ -28,7 +28,7 @@ export const REDIAL_EVERY_MS = 1000;
 export async function redial(
   config: VmInitConfig,
   target: Target = {},
-  opts: { forMs: number; everyMs?: number; signal?: AbortSignal },
+  opts: { forMs: number; everyMs?: number },
 ): Promise<RedialResult> {
   const targets = config.controller.targets;
   if (targets.length === 0) return { connected: false, redials: 0 };
@@ -44,10 +44,9 @@ export async function redial(
       const conn = await waitForController(targets, {
         vswitchdPid: pid,
         timeoutMs: Math.max(0, Math.min(everyMs, left)),
-        ...(opts.signal && { signal: opts.signal }),
       });
       if (conn.connected) return { connected: true, target: conn.target!, redials };
-      if (performance.now() >= deadline || opts.signal?.aborted) return { connected: false, redials };
+      if (performance.now() >= deadline) return { connected: false, redials };
       const ovs = db.observed();
       const have = ovs.state.bridges.find((b) => b.name === CLUSTER_BRIDGE);
       // icbr0 gone (a teardown) or its controllers changed by hand: not ours to redial.
