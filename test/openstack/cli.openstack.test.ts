@@ -216,7 +216,7 @@ describe.skipIf(!os)("the lab's OpenStack clouds through the openstack CLI", () 
       );
       expect(await routerRules(lab, "a", "filter")).toContain("--dport 22 -j ACCEPT");
       const who = await ssh(fip, key.privateKey, "cat /sys/class/net/eth0/address");
-      expect(who).toMatchObject({ code: 0, stdout: `${mac}\n` });
+      expect(who).toMatchObject({ code: 0, stdout: mac });
       await lab.cli("lab-a", ["security", "group", "rule", "delete", sshRule]);
       sshRule = undefined;
       await waitFor("the ssh rule gone", async () => !netagentApplied("a", "filter").includes("--dport 22"));
