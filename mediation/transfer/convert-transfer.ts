@@ -122,7 +122,7 @@ async function convertTransfer(
     });
     const out = join(dir, `image.${to}`);
     try {
-      const nbd = { httpSocket: join(dir, "source.sock"), format: from };
+      const nbd = { httpSocket: join(dir, "source.sock"), format: from, dir };
       // Raw output needs the guest's whole size, qcow2 at most that and its metadata.
       await ensureFreeSpace(dir, Math.ceil((await virtualSize(nbd, req.signal)) * 1.01));
       await convertToFile(nbd, to, out, req.signal);

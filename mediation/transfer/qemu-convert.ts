@@ -1,6 +1,4 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MediationError } from "../errors.ts";
 import { QEMU_IMG_FORMATS } from "./format-plan.ts";
@@ -40,7 +38,16 @@ export interface NbdSource {
   readonly httpSocket: string;
   /** Glance's name of the image's disk format. */
   readonly format: string;
+  /**
+   * The conversion's private staging directory (staging.ts), where nbdkit's export socket goes:
+   * removed with it, and swept by the next conversion when a kill -9 left it (nbdkit's own, from
+   * `-U -`, stayed behind in the system's temp directory when a cancel killed it).
+   */
+  readonly dir: string;
 }
+
+/** Numbers each nbdkit's socket: one staging directory serves several (the size, the conversion). */
+let nbdSockets = 0;
 
 /** The image's virtual (guest) size, read by qemu-img through nbdkit over the source's HTTP. */
 export async function virtualSize(src: NbdSource, signal?: AbortSignal): Promise<number> {
@@ -70,38 +77,29 @@ export async function convertToFile(
   );
 }
 
-/**
- * Runs `script` (sh, `$nbd` the export's URI) under nbdkit's captive mode: nbdkit ends with it.
- * The export's socket is in a folder of ours, removed here: nbdkit's own (`-U -`) stays behind
- * when a cancel kills it.
- */
-async function overNbd(
+/** Runs `script` (sh, `$nbd` the export's URI) under nbdkit's captive mode: nbdkit ends with it. */
+function overNbd(
   src: NbdSource,
   script: string,
   env: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "icsdn-nbd-"));
-  try {
-    return await run(
-      "nbdkit",
-      [
-        "--exit-with-parent",
-        "--readonly",
-        "-U",
-        join(dir, "socket"),
-        "curl",
-        "url=http://localhost/image",
-        `unix-socket-path=${src.httpSocket}`,
-        "--run",
-        script,
-      ],
-      { ...env, ICSDN_FROM: qemuFormat(src.format) },
-      signal,
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return run(
+    "nbdkit",
+    [
+      "--exit-with-parent",
+      "--readonly",
+      "-U",
+      join(src.dir, `nbd-${++nbdSockets}.sock`),
+      "curl",
+      "url=http://localhost/image",
+      `unix-socket-path=${src.httpSocket}`,
+      "--run",
+      script,
+    ],
+    { ...env, ICSDN_FROM: qemuFormat(src.format) },
+    signal,
+  );
 }
 
 function qemuFormat(glance: string): string {

@@ -248,7 +248,7 @@ describe.skipIf(!requirePart("qemu-convert"))("format conversion over nbdkit and
     const target = fileTarget(["qcow2"]);
     const staging = stagingDir("s5");
     const abort = new AbortController();
-    const nbdFolders = () => readdirSync(tmpdir()).filter((f) => /^(icsdn-nbd-|nbdkit)/.test(f));
+    const nbdFolders = () => readdirSync(tmpdir()).filter((f) => f.startsWith("nbdkit"));
     const foldersBefore = nbdFolders();
     const err = await transferImage(
       request(source, target, staging, {
@@ -262,7 +262,7 @@ describe.skipIf(!requirePart("qemu-convert"))("format conversion over nbdkit and
     expect(target.images.size).toBe(0);
     expect(readdirSync(staging)).toEqual([]);
     expect(processesUsing(staging)).toEqual([]);
-    // The killed nbdkit's socket folder too.
+    // nbdkit's socket was in the staging directory: no folder of its own left in the temp directory.
     expect(nbdFolders()).toEqual(foldersBefore);
   });
 });
