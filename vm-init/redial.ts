@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { VmInitConfig } from "./config.ts";
-import { waitForController } from "./controller-wait.ts";
+import { connectedTargetNow } from "./controller-wait.ts";
 import { CLUSTER_BRIDGE, CONTROLLER_MAX_BACKOFF_MS } from "./names.ts";
 import { checkVswitchd, openOvs } from "./ovs.ts";
 import { planControllerRestart } from "./ovs-plan.ts";
@@ -15,6 +16,11 @@ export interface RedialResult {
 
 /** How long a redial lets one dial run before it sets the controllers anew. */
 const REDIAL_EVERY_MS = 1000;
+/**
+ * How often it looks for the connection meanwhile: a background process, not a measurement (apply's
+ * millisecond wait for the linking time would cost it a few % of a CPU for minutes).
+ */
+const LOOK_MS = 100;
 
 /**
  * Dials icbr0's controllers about every second until one connection is up, for at most `forMs`.
@@ -40,12 +46,13 @@ export async function redial(
   try {
     const pid = checkVswitchd(sh.ovsRundir);
     for (;;) {
-      const left = deadline - performance.now();
-      const conn = await waitForController(targets, {
-        vswitchdPid: pid,
-        timeoutMs: Math.max(0, Math.min(everyMs, left)),
-      });
-      if (conn.connected) return { connected: true, target: conn.target!, redials };
+      const dialEnds = Math.min(performance.now() + everyMs, deadline);
+      for (;;) {
+        const up = connectedTargetNow(targets, pid);
+        if (up !== undefined) return { connected: true, target: up, redials };
+        if (performance.now() >= dialEnds) break;
+        await sleep(Math.min(LOOK_MS, dialEnds - performance.now()));
+      }
       if (performance.now() >= deadline) return { connected: false, redials };
       const ovs = db.observed();
       const have = ovs.state.bridges.find((b) => b.name === CLUSTER_BRIDGE);
